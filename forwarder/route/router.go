@@ -1,0 +1,272 @@
+package route
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/barge-dev/barge/forwarder/codec"
+)
+
+// Sink receives a canonical entries stream. It has the method set of
+// forwarder.Sink and buffer.Buffer: a nil error means the entries are
+// durable; the Sink must not retain entries after Append returns.
+type Sink interface {
+	Append(ctx context.Context, tag string, entries []byte) error
+}
+
+// Filter rewrites a canonical entries stream. It appends the entries it
+// keeps, possibly changed, to dst and returns the extended slice; returning
+// dst unchanged drops every entry. Each kept entry keeps its time bytes.
+// Filter must be safe for concurrent use and must not retain entries or dst.
+type Filter interface {
+	Filter(tag string, entries []byte, dst []byte) ([]byte, error)
+}
+
+// Clock tells the time; tests inject a fake one.
+type Clock interface {
+	Now() time.Time
+}
+
+type realClock struct{}
+
+func (realClock) Now() time.Time { return time.Now() }
+
+// Options are a Router's collaborators.
+type Options struct {
+	Logger *slog.Logger // nil discards
+	Clock  Clock        // nil is the real clock; used to rate-limit warnings
+}
+
+// Stats are a Router's counters.
+type Stats struct {
+	// Unmatched is the number of records that matched no <match> and were dropped.
+	Unmatched int64
+}
+
+const (
+	cacheLimit    = 4096        // tags whose resolution is remembered
+	warnInterval  = time.Minute // at most one "no patterns matched" per tag per interval
+	warnTagsLimit = 4096        // tags whose warning state is remembered
+	maxPooledBuf  = 16 << 20    // larger filter buffers are not pooled
+)
+
+// Router sends entries through the <filter>s and to the first <match> whose
+// patterns match their tag, as Fluentd's event router does. It is a Sink.
+type Router struct {
+	log   *slog.Logger
+	clock Clock
+
+	mu    sync.RWMutex
+	rules []rule
+	cache map[string]*resolution
+
+	unmatched atomic.Int64
+
+	warnMu sync.Mutex
+	warned map[string]*warnState
+
+	bufs sync.Pool // *[]byte for filter output
+}
+
+var _ Sink = (*Router)(nil)
+
+type rule struct {
+	pat    Pattern
+	filter Filter // nil for a match
+	sink   Sink
+}
+
+// resolution is what a tag goes through: the filters and the sink (nil
+// when nothing matches).
+type resolution struct {
+	filters []Filter
+	sink    Sink
+}
+
+type warnState struct {
+	last    time.Time
+	pending int64 // records dropped since the last warning
+}
+
+// New returns a Router without rules.
+func New(opts Options) *Router {
+	r := &Router{
+		log:    opts.Logger,
+		clock:  opts.Clock,
+		cache:  make(map[string]*resolution),
+		warned: make(map[string]*warnState),
+	}
+	if r.log == nil {
+		r.log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if r.clock == nil {
+		r.clock = realClock{}
+	}
+	return r
+}
+
+// AddFilter adds a <filter> directive. patterns are the directive's tag
+// patterns (each may itself hold several, separated by spaces). As in
+// Fluentd, a filter applies to a tag only when it was added before the
+// first <match> that matches that tag.
+func (r *Router) AddFilter(patterns []string, f Filter) error {
+	if f == nil {
+		return errors.New("route: nil filter")
+	}
+	return r.add(patterns, rule{filter: f})
+}
+
+// AddMatch adds a <match> directive. The first match whose patterns match
+// a tag receives its entries.
+func (r *Router) AddMatch(patterns []string, sink Sink) error {
+	if sink == nil {
+		return errors.New("route: nil sink")
+	}
+	return r.add(patterns, rule{sink: sink})
+}
+
+func (r *Router) add(patterns []string, ru rule) error {
+	if len(patterns) == 0 {
+		return errors.New("route: no tag pattern")
+	}
+	var src []byte
+	for i, p := range patterns {
+		if i > 0 {
+			src = append(src, ' ')
+		}
+		src = append(src, p...)
+	}
+	pat, err := Compile(string(src))
+	if err != nil {
+		return err
+	}
+	ru.pat = pat
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.rules = append(r.rules, ru)
+	clear(r.cache)
+	return nil
+}
+
+// Append filters entries and hands the result to the first matching sink,
+// returning its error unchanged. Entries that match no <match> are counted
+// and dropped (nil error); so are entries that the filters drop entirely.
+func (r *Router) Append(ctx context.Context, tag string, entries []byte) error {
+	res := r.resolve(tag)
+	if res.sink == nil {
+		r.dropUnmatched(tag, entries)
+		return nil
+	}
+	if len(res.filters) == 0 {
+		return res.sink.Append(ctx, tag, entries)
+	}
+	a, b := r.getBuf(), r.getBuf()
+	defer r.putBuf(a)
+	defer r.putBuf(b)
+	cur := entries
+	for _, f := range res.filters {
+		out, err := f.Filter(tag, cur, (*a)[:0])
+		*a = out[:0]
+		if err != nil {
+			return fmt.Errorf("filter tag %q: %w", tag, err)
+		}
+		if len(out) == 0 {
+			return nil
+		}
+		cur = out
+		a, b = b, a
+	}
+	return res.sink.Append(ctx, tag, cur)
+}
+
+// Stats returns the Router's counters.
+func (r *Router) Stats() Stats {
+	return Stats{Unmatched: r.unmatched.Load()}
+}
+
+func (r *Router) resolve(tag string) *resolution {
+	r.mu.RLock()
+	res, ok := r.cache[tag]
+	if ok {
+		r.mu.RUnlock()
+		return res
+	}
+	res = &resolution{}
+	for _, ru := range r.rules {
+		if !ru.pat.Match(tag) {
+			continue
+		}
+		if ru.filter != nil {
+			res.filters = append(res.filters, ru.filter)
+			continue
+		}
+		res.sink = ru.sink
+		break
+	}
+	if res.sink == nil {
+		res.filters = nil
+	}
+	r.mu.RUnlock()
+
+	r.mu.Lock()
+	if len(r.cache) >= cacheLimit {
+		clear(r.cache)
+	}
+	r.cache[tag] = res
+	r.mu.Unlock()
+	return res
+}
+
+func (r *Router) dropUnmatched(tag string, entries []byte) {
+	n, _, _, _ := codec.Count(entries) // on a malformed tail, the entries before it
+	r.unmatched.Add(int64(n))
+	now := r.clock.Now()
+	r.warnMu.Lock()
+	w := r.warned[tag]
+	first := w == nil
+	if first {
+		if len(r.warned) >= warnTagsLimit {
+			for t, s := range r.warned {
+				if now.Sub(s.last) >= warnInterval {
+					delete(r.warned, t)
+				}
+			}
+			if len(r.warned) >= warnTagsLimit {
+				clear(r.warned)
+			}
+		}
+		w = &warnState{}
+		r.warned[tag] = w
+	}
+	w.pending += int64(n)
+	if !first && now.Sub(w.last) < warnInterval {
+		r.warnMu.Unlock()
+		return
+	}
+	records := w.pending
+	w.pending = 0
+	w.last = now
+	r.warnMu.Unlock()
+	r.log.Warn("no patterns matched; records dropped", "tag", tag, "records", records)
+}
+
+func (r *Router) getBuf() *[]byte {
+	if b, ok := r.bufs.Get().(*[]byte); ok {
+		return b
+	}
+	b := make([]byte, 0, 64<<10)
+	return &b
+}
+
+func (r *Router) putBuf(b *[]byte) {
+	if cap(*b) <= maxPooledBuf {
+		*b = (*b)[:0]
+		r.bufs.Put(b)
+	}
+}
