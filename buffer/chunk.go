@@ -1,0 +1,209 @@
+package buffer
+
+import (
+	"crypto/rand"
+	"encoding/binary"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"time"
+)
+
+// Chunk is a batch of entries that share their chunk keys' values. Its
+// exported fields are stable once the chunk is handed to a Flusher.
+type Chunk struct {
+	ID      string            // 32 lowercase hex chars, random, stable across restarts
+	Tag     string            // the tag when "tag" is a chunk key, else ""
+	Keys    map[string]string // record chunk key -> value (string form); nil if none
+	TimeKey time.Time         // start of the timekey window (zero when "time" is not a chunk key)
+	Records int               // number of entries
+	Size    int64             // bytes of entries (msgpack) in the chunk
+	First   time.Time         // smallest event time in the chunk
+	Last    time.Time         // largest event time in the chunk
+	Created time.Time
+
+	meta  string // routing key of the chunk's metadata
+	st    store
+	state chunkState
+	fnano int64 // First and Last in nanoseconds, maintained on append
+	lnano int64
+}
+
+type chunkState int
+
+const (
+	staged chunkState = iota
+	queued
+	inFlight
+	gone
+)
+
+// store is where a chunk's frames live: a file or memory.
+type store interface {
+	// write appends one encoded frame with a single write.
+	write(frame []byte) error
+	// open returns a source of frame bodies.
+	open() (frameSource, error)
+	// enqueue marks the chunk queued (file: rename b<ID> to q<ID>).
+	enqueue() error
+	// purge deletes the chunk's data.
+	purge() error
+	// moveTo moves the chunk's data into dir (failed/); it returns the new path.
+	moveTo(dir string) (string, error)
+	// sync makes written frames durable (file only).
+	sync() error
+	// close releases open files, keeping the data.
+	close() error
+}
+
+// frameSource yields frame bodies; a body is valid until the next call.
+type frameSource interface {
+	next() ([]byte, error)
+	close() error
+}
+
+// Frame body: [u32 records][i64 first ns][i64 last ns][u16 tag len][tag][entries].
+const (
+	frameHead   = 8  // [u32 body length][u32 crc32c of body]
+	frameFixed  = 22 // fixed part of the body before the tag
+	maxTagLen   = 1<<16 - 1
+	maxFrameLen = 1<<32 - 1
+)
+
+// appendFrame encodes one frame onto dst.
+func appendFrame(dst []byte, tag string, entries []byte, records int, first, last int64) []byte {
+	start := len(dst)
+	dst = beginFrame(dst, tag)
+	dst = append(dst, entries...)
+	endFrame(dst[start:], records, first, last)
+	return dst
+}
+
+// beginFrame starts a frame at the end of dst: the caller appends the
+// entries and calls endFrame on the frame's bytes.
+func beginFrame(dst []byte, tag string) []byte {
+	dst = append(dst, make([]byte, frameHead+frameFixed-2)...)
+	dst = binary.BigEndian.AppendUint16(dst, uint16(len(tag)))
+	return append(dst, tag...)
+}
+
+// endFrame fills in the counts, length and checksum of the frame in dst.
+func endFrame(dst []byte, records int, first, last int64) []byte {
+	body := dst[frameHead:]
+	binary.BigEndian.PutUint32(body, uint32(records))
+	binary.BigEndian.PutUint64(body[4:], uint64(first))
+	binary.BigEndian.PutUint64(body[12:], uint64(last))
+	binary.BigEndian.PutUint32(dst, uint32(len(body)))
+	binary.BigEndian.PutUint32(dst[4:], crc(body))
+	return dst
+}
+
+// frameInfo is the decoded fixed part of a frame body.
+type frameInfo struct {
+	records     int
+	first, last int64
+	tag         []byte
+	entries     []byte
+}
+
+func parseBody(body []byte) (frameInfo, error) {
+	var fi frameInfo
+	if len(body) < frameFixed {
+		return fi, fmt.Errorf("frame body of %d bytes is too short", len(body))
+	}
+	fi.records = int(binary.BigEndian.Uint32(body))
+	fi.first = int64(binary.BigEndian.Uint64(body[4:]))
+	fi.last = int64(binary.BigEndian.Uint64(body[12:]))
+	n := int(binary.BigEndian.Uint16(body[20:]))
+	if len(body) < frameFixed+n {
+		return fi, fmt.Errorf("frame tag of %d bytes overruns the frame", n)
+	}
+	fi.tag = body[frameFixed : frameFixed+n]
+	fi.entries = body[frameFixed+n:]
+	return fi, nil
+}
+
+// Open returns a reader over the chunk's frames. Each Append call is stored as
+// one frame, so a chunk whose tag is not a chunk key still knows every record's tag.
+// The reader streams: memory use does not grow with the chunk's size.
+func (c *Chunk) Open() (*Reader, error) {
+	if c.st == nil {
+		return nil, fmt.Errorf("chunk %s has no data", c.ID)
+	}
+	src, err := c.st.open()
+	if err != nil {
+		return nil, fmt.Errorf("open chunk %s: %w", c.ID, err)
+	}
+	return &Reader{src: src}, nil
+}
+
+// Reader reads a chunk frame by frame.
+type Reader struct {
+	src frameSource
+	tag string
+}
+
+// Next returns the next frame: the tag and a canonical entries stream. The
+// returned slice is valid until the next call. io.EOF at the end.
+func (r *Reader) Next() (tag string, entries []byte, err error) {
+	for {
+		body, err := r.src.next()
+		if err != nil {
+			return "", nil, err
+		}
+		fi, err := parseBody(body)
+		if err != nil {
+			return "", nil, err
+		}
+		if len(fi.entries) == 0 {
+			continue
+		}
+		if string(fi.tag) != r.tag {
+			r.tag = string(fi.tag)
+		}
+		return r.tag, fi.entries, nil
+	}
+}
+
+// Close releases the reader's file.
+func (r *Reader) Close() error { return r.src.close() }
+
+func newID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:]) // never fails (crypto/rand panics rather than return an error)
+	return hex.EncodeToString(b[:])
+}
+
+// memSource reads the frames of a memory chunk.
+type memSource struct{ frames [][]byte }
+
+func (m *memSource) next() ([]byte, error) {
+	if len(m.frames) == 0 {
+		return nil, io.EOF
+	}
+	body, _, err := splitFrame(m.frames[0])
+	if err != nil {
+		return nil, err
+	}
+	m.frames = m.frames[1:]
+	return body, nil
+}
+
+func (m *memSource) close() error { m.frames = nil; return nil }
+
+// splitFrame checks the frame at the front of b and returns its body and
+// total length.
+func splitFrame(b []byte) (body []byte, n int, err error) {
+	if len(b) < frameHead {
+		return nil, 0, errTorn
+	}
+	l := int64(binary.BigEndian.Uint32(b))
+	if l < frameFixed || int64(len(b)-frameHead) < l {
+		return nil, 0, errTorn
+	}
+	body = b[frameHead : frameHead+int(l)]
+	if crc(body) != binary.BigEndian.Uint32(b[4:]) {
+		return nil, 0, errCRC
+	}
+	return body, frameHead + int(l), nil
+}

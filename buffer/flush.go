@@ -1,0 +1,275 @@
+package buffer
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"sync"
+	"time"
+)
+
+// Run flushes queued chunks with flush_thread_count workers and enqueues
+// staged chunks when flush_interval or timekey + timekey_wait pass. It
+// returns when ctx is done and its goroutines ended.
+func (b *Buffer) Run(ctx context.Context) error {
+	b.mu.Lock()
+	switch {
+	case b.closed:
+		b.mu.Unlock()
+		return ErrClosed
+	case !b.opened:
+		b.mu.Unlock()
+		return errors.New("buffer: Run before Open")
+	case b.running:
+		b.mu.Unlock()
+		return errors.New("buffer: already running")
+	}
+	b.running = true
+	b.mu.Unlock()
+	var wg sync.WaitGroup
+	for range b.cfg.FlushThreadCount {
+		wg.Go(func() { b.worker(ctx, false) })
+	}
+	wg.Go(func() { b.enqueuer(ctx) })
+	wg.Wait()
+	return nil
+}
+
+// Drain enqueues every staged chunk (when flush_at_shutdown) and flushes
+// until the queue is empty or ctx ends. It flushes by itself, so it works
+// with or without Run. What is not flushed stays on disk.
+func (b *Buffer) Drain(ctx context.Context) error {
+	if !b.cfg.FlushAtShutdown {
+		return nil
+	}
+	b.mu.Lock()
+	if b.closed || !b.opened {
+		b.mu.Unlock()
+		return nil
+	}
+	for _, c := range b.staged {
+		b.enqueueLocked(c)
+	}
+	b.mu.Unlock()
+	if !b.worker(ctx, true) {
+		return ctx.Err()
+	}
+	return nil
+}
+
+// worker takes queued chunks and flushes them, honouring the retry
+// backoff. With drain it returns true once nothing is queued or in flight;
+// otherwise it runs until ctx ends (returning false).
+func (b *Buffer) worker(ctx context.Context, drain bool) bool {
+	for {
+		b.mu.Lock()
+		if b.closed || ctx.Err() != nil {
+			b.mu.Unlock()
+			return false
+		}
+		if drain && len(b.queue) == 0 && b.inflight == 0 {
+			b.mu.Unlock()
+			return true
+		}
+		var wait time.Duration
+		if b.retry.active {
+			wait = b.retry.next.Sub(b.clock.Now())
+		}
+		// While backing off, one chunk at a time probes the output.
+		if len(b.queue) == 0 || wait > 0 || b.probe != nil {
+			w := b.work.wait()
+			b.mu.Unlock()
+			if wait > 0 {
+				sleep(ctx, b.clock, wait, w)
+			} else {
+				select {
+				case <-w:
+				case <-ctx.Done():
+				}
+			}
+			continue
+		}
+		c := b.queue[0]
+		b.queue = b.queue[1:]
+		c.state = inFlight
+		b.inflight++
+		if b.retry.active {
+			b.probe = c
+		}
+		b.timers.broadcast() // the queue shrank: interval enqueues may proceed
+		b.mu.Unlock()
+		b.flush(ctx, c)
+	}
+}
+
+// flush writes one in-flight chunk and settles it: purge on success,
+// requeue with backoff on error, secondary or failed/ when permanent or
+// out of retries.
+func (b *Buffer) flush(ctx context.Context, c *Chunk) {
+	err := c.st.enqueue() // b<ID> -> q<ID>
+	if err == nil {
+		err = b.out.Flush(ctx, c)
+	}
+	if err == nil {
+		if perr := c.st.purge(); perr != nil {
+			b.log.Error("delete flushed chunk", "chunk_id", c.ID, "err", perr)
+		}
+		b.mu.Lock()
+		b.endProbe(c)
+		b.retry.reset()
+		b.stats.Flushed++
+		b.done(c)
+		b.mu.Unlock()
+		return
+	}
+	if !IsPermanent(err) && ctx.Err() != nil {
+		// Shutting down: keep the chunk queued for Drain or the next start.
+		b.mu.Lock()
+		b.endProbe(c)
+		b.requeue(c)
+		b.mu.Unlock()
+		return
+	}
+	var giveUp []*Chunk
+	b.mu.Lock()
+	b.endProbe(c)
+	switch {
+	case IsPermanent(err):
+		b.log.Error("flush failed permanently", "chunk_id", c.ID, "records", c.Records, "err", err)
+		giveUp = []*Chunk{c}
+	case b.retry.fail(b.clock.Now()):
+		b.stats.Retries++
+		b.log.Warn("flush failed; will retry", "chunk_id", c.ID, "err", err,
+			"retry_times", b.retry.steps, "next_retry", b.retry.next)
+		b.requeue(c)
+	default:
+		// Out of retries: like Fluentd, give up on the whole queue.
+		b.log.Error("flush failed and retries are exhausted", "chunk_id", c.ID, "err", err, "queued", len(b.queue))
+		giveUp = append([]*Chunk{c}, b.queue...)
+		b.inflight += len(b.queue) // each is settled by setAside
+		b.queue = nil
+	}
+	b.mu.Unlock()
+	for _, g := range giveUp {
+		b.setAside(ctx, g)
+	}
+}
+
+func (b *Buffer) endProbe(c *Chunk) {
+	if b.probe == c {
+		b.probe = nil
+		b.work.broadcast()
+	}
+}
+
+// requeue puts an in-flight chunk back at the front of the queue.
+func (b *Buffer) requeue(c *Chunk) {
+	c.state = queued
+	b.queue = append([]*Chunk{c}, b.queue...)
+	b.inflight--
+	b.work.broadcast()
+}
+
+// done ends an in-flight chunk.
+func (b *Buffer) done(c *Chunk) {
+	b.inflight--
+	b.forgetLocked(c)
+	b.work.broadcast()
+}
+
+// setAside settles an in-flight chunk: it writes it to the secondary, or moves it to failed/ when
+// there is none or it fails too. A memory chunk without secondary is lost:
+// it is logged and counted.
+func (b *Buffer) setAside(ctx context.Context, c *Chunk) {
+	if b.opts.Secondary != nil {
+		err := c.st.enqueue()
+		if err == nil {
+			err = b.opts.Secondary.Flush(ctx, c)
+		}
+		if err == nil {
+			if perr := c.st.purge(); perr != nil {
+				b.log.Error("delete flushed chunk", "chunk_id", c.ID, "err", perr)
+			}
+			b.mu.Lock()
+			b.stats.Secondary++
+			b.done(c)
+			b.mu.Unlock()
+			return
+		}
+		b.log.Error("secondary failed", "chunk_id", c.ID, "err", err)
+	}
+	if b.file {
+		p, err := c.st.moveTo(filepath.Join(b.cfg.Path, "failed"))
+		if err != nil {
+			b.log.Error("move chunk to failed/", "chunk_id", c.ID, "err", err)
+		} else {
+			b.log.Error("chunk kept in failed/", "chunk_id", c.ID, "path", p, "records", c.Records, "bytes", c.Size)
+		}
+	} else {
+		_ = c.st.purge()
+		b.log.Error("memory chunk dropped", "chunk_id", c.ID, "records", c.Records, "bytes", c.Size)
+	}
+	b.mu.Lock()
+	b.stats.Failed++
+	b.done(c)
+	b.mu.Unlock()
+}
+
+// enqueuer moves staged chunks to the queue when they are due.
+func (b *Buffer) enqueuer(ctx context.Context) {
+	for {
+		b.mu.Lock()
+		if b.closed {
+			b.mu.Unlock()
+			return
+		}
+		next := b.enqueueDue(b.clock.Now())
+		w := b.timers.wait()
+		b.mu.Unlock()
+		if next.IsZero() {
+			select {
+			case <-w:
+			case <-ctx.Done():
+			}
+		} else {
+			sleep(ctx, b.clock, next.Sub(b.clock.Now()), w)
+		}
+		if ctx.Err() != nil {
+			return
+		}
+	}
+}
+
+// enqueueDue enqueues the staged chunks that are due at now and returns the
+// next due time (zero: none).
+func (b *Buffer) enqueueDue(now time.Time) time.Time {
+	var next time.Time
+	soonest := func(t time.Time) {
+		if next.IsZero() || t.Before(next) {
+			next = t
+		}
+	}
+	interval := b.mode == "interval"
+	for _, c := range b.staged {
+		if b.keys.time {
+			due := c.TimeKey.Add(b.cfg.TimeKey + b.cfg.TimeKeyWait)
+			if !now.Before(due) {
+				b.enqueueLocked(c)
+				continue
+			}
+			soonest(due)
+		}
+		if interval {
+			due := c.Created.Add(b.cfg.flushInterval())
+			if now.Before(due) {
+				soonest(due)
+				continue
+			}
+			if len(b.queue) >= b.cfg.queueLimit() {
+				continue // woken again when the queue shrinks
+			}
+			b.enqueueLocked(c)
+		}
+	}
+	return next
+}

@@ -1,0 +1,297 @@
+package buffer
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/tinylib/msgp/msgp"
+)
+
+// ErrEntry is wrapped by Append's error when the entries stream is malformed.
+var ErrEntry = errors.New("buffer: malformed entry")
+
+// keySpec is the parsed chunk keys.
+type keySpec struct {
+	tag     bool
+	time    bool
+	timekey int64 // seconds
+	loc     *time.Location
+	records []string
+}
+
+func (k *keySpec) routes() bool { return k.time || len(k.records) > 0 }
+
+// metaKey is one distinct metadata of an Append: its routing key in
+// scan.arena and its entries, a list linked through scan.next.
+type metaKey struct {
+	off, end   int
+	timekey    int64
+	head, tail int32
+}
+
+// scan holds the per-Append parse of an entries stream. It is pooled so that
+// Append does not allocate per entry.
+type scan struct {
+	ends  []int   // end offset of each entry
+	nanos []int64 // event time of each entry
+	next  []int32 // next entry of the same metadata, -1 at the end
+	last  int     // meta of the previous entry
+	metas []metaKey
+	arena []byte // routing keys of metas
+	tmp   []byte // the current entry's routing key
+	frame []byte // the frame being written
+	syncs []store
+	vals  [][2]int // value ranges in val, per record key
+	val   []byte
+	json  bytes.Buffer
+	// window cache for the time key
+	wFrom, wTo int64
+}
+
+func (s *scan) reset() {
+	s.ends, s.nanos, s.next = s.ends[:0], s.nanos[:0], s.next[:0]
+	s.metas, s.arena, s.syncs = s.metas[:0], s.arena[:0], s.syncs[:0]
+	s.wFrom, s.wTo = 1, 0
+}
+
+func (s *scan) key(m int) []byte { return s.arena[s.metas[m].off:s.metas[m].end] }
+
+// parse walks entries once: it records entry boundaries and times, checks
+// the [time, map] shape, and groups entries by metadata when time or record
+// keys route them.
+func (s *scan) parse(entries []byte, tag string, k *keySpec) error {
+	s.reset()
+	b := entries
+	for len(b) > 0 {
+		if b[0] != 0x92 {
+			n, rest, err := msgp.ReadArrayHeaderBytes(b)
+			if err != nil || n != 2 {
+				return fmt.Errorf("%w at byte %d: not a [time, record] array", ErrEntry, len(entries)-len(b))
+			}
+			b = rest
+		} else {
+			b = b[1:]
+		}
+		sec, nsec, rest, err := entryTime(b)
+		if err != nil {
+			return fmt.Errorf("%w at byte %d: %v", ErrEntry, len(entries)-len(b), err)
+		}
+		if len(rest) == 0 || !(rest[0]&0xf0 == 0x80 || rest[0] == 0xde || rest[0] == 0xdf) {
+			return fmt.Errorf("%w at byte %d: record is not a map", ErrEntry, len(entries)-len(rest))
+		}
+		if len(k.records) > 0 {
+			s.tmp = s.tmp[:0]
+			b, err = s.recordKeys(rest, k.records)
+		} else {
+			b, err = msgp.Skip(rest)
+		}
+		if err != nil {
+			return fmt.Errorf("%w at byte %d: record: %v", ErrEntry, len(entries)-len(rest), err)
+		}
+		i := len(s.ends)
+		s.ends = append(s.ends, len(entries)-len(b))
+		s.nanos = append(s.nanos, sec*1e9+nsec)
+		s.next = append(s.next, int32(i+1))
+		if k.routes() {
+			s.route(i, tag, sec, k)
+		}
+	}
+	if !k.routes() {
+		s.metas = append(s.metas, metaKey{head: 0, tail: int32(len(s.ends) - 1)})
+	}
+	for _, m := range s.metas {
+		s.next[m.tail] = -1
+	}
+	return nil
+}
+
+// route appends entry i to the list of its metadata, creating it.
+func (s *scan) route(i int, tag string, sec int64, k *keySpec) {
+	var tk int64
+	if k.time {
+		tk = s.window(sec, k)
+	}
+	m := -1
+	if i > 0 && s.metas[s.last].timekey == tk && bytes.Equal(s.recordPart(s.last, k, tag), s.tmp) {
+		m = s.last
+	} else {
+		for j := range s.metas {
+			if s.metas[j].timekey == tk && bytes.Equal(s.recordPart(j, k, tag), s.tmp) {
+				m = j
+				break
+			}
+		}
+	}
+	if m < 0 {
+		off := len(s.arena)
+		if k.tag {
+			s.arena = append(s.arena, tag...)
+		}
+		s.arena = append(s.arena, 0)
+		s.arena = binary.BigEndian.AppendUint64(s.arena, uint64(tk))
+		s.arena = append(s.arena, s.tmp...)
+		s.metas = append(s.metas, metaKey{off: off, end: len(s.arena), timekey: tk, head: int32(i), tail: int32(i)})
+		s.last = len(s.metas) - 1
+		return
+	}
+	s.next[s.metas[m].tail] = int32(i)
+	s.metas[m].tail = int32(i)
+	s.last = m
+}
+
+// recordPart is the record keys' part of meta m's routing key.
+func (s *scan) recordPart(m int, k *keySpec, tag string) []byte {
+	key := s.key(m)
+	skip := 9
+	if k.tag {
+		skip += len(tag)
+	}
+	return key[skip:]
+}
+
+// window returns the start (unix seconds) of the timekey window holding sec,
+// in timekey_zone as Fluentd computes it: t - (t + utc_offset) mod timekey.
+// The zone offset is looked up once per window (a DST change inside a
+// window keeps the offset of the window's first entry).
+func (s *scan) window(sec int64, k *keySpec) int64 {
+	if sec >= s.wFrom && sec < s.wTo {
+		return s.wFrom
+	}
+	var off int64
+	if k.loc != time.UTC {
+		_, o := time.Unix(sec, 0).In(k.loc).Zone()
+		off = int64(o)
+	}
+	m := (sec + off) % k.timekey
+	if m < 0 {
+		m += k.timekey
+	}
+	s.wFrom = sec - m
+	s.wTo = s.wFrom + k.timekey
+	return s.wFrom
+}
+
+// recordKeys reads the wanted keys' values of the record map at the front
+// of b into s.tmp (u32 length + string form each, in key order, "" when
+// absent) and returns the rest after the map.
+func (s *scan) recordKeys(b []byte, want []string) ([]byte, error) {
+	n, rest, err := msgp.ReadMapHeaderBytes(b)
+	if err != nil {
+		return b, err
+	}
+	s.vals = s.vals[:0]
+	for range want {
+		s.vals = append(s.vals, [2]int{-1, -1})
+	}
+	s.val = s.val[:0]
+	for ; n > 0; n-- {
+		var key []byte
+		if key, rest, err = msgp.ReadMapKeyZC(rest); err != nil {
+			return b, err
+		}
+		idx := -1
+		for i, w := range want {
+			if string(key) == w {
+				idx = i
+				break
+			}
+		}
+		if idx < 0 || s.vals[idx][0] >= 0 {
+			if rest, err = msgp.Skip(rest); err != nil {
+				return b, err
+			}
+			continue
+		}
+		start := len(s.val)
+		if s.val, rest, err = s.appendValue(s.val, rest); err != nil {
+			return b, err
+		}
+		s.vals[idx] = [2]int{start, len(s.val)}
+	}
+	for _, v := range s.vals {
+		if v[0] < 0 {
+			s.tmp = binary.BigEndian.AppendUint32(s.tmp, 0)
+			continue
+		}
+		s.tmp = binary.BigEndian.AppendUint32(s.tmp, uint32(v[1]-v[0]))
+		s.tmp = append(s.tmp, s.val[v[0]:v[1]]...)
+	}
+	return rest, nil
+}
+
+// appendValue appends the string form of the msgpack value at the front of
+// b: strings and binaries as they are, numbers and booleans in decimal,
+// nil as "", maps and arrays as JSON.
+func (s *scan) appendValue(dst, b []byte) ([]byte, []byte, error) {
+	var rest []byte
+	var err error
+	switch msgp.NextType(b) {
+	case msgp.StrType:
+		var v []byte
+		v, rest, err = msgp.ReadStringZC(b)
+		dst = append(dst, v...)
+	case msgp.BinType:
+		var v []byte
+		v, rest, err = msgp.ReadBytesZC(b)
+		dst = append(dst, v...)
+	case msgp.IntType:
+		var v int64
+		v, rest, err = msgp.ReadInt64Bytes(b)
+		dst = strconv.AppendInt(dst, v, 10)
+	case msgp.UintType:
+		var v uint64
+		v, rest, err = msgp.ReadUint64Bytes(b)
+		dst = strconv.AppendUint(dst, v, 10)
+	case msgp.Float32Type, msgp.Float64Type:
+		var v float64
+		v, rest, err = msgp.ReadFloat64Bytes(b)
+		dst = strconv.AppendFloat(dst, v, 'g', -1, 64)
+	case msgp.BoolType:
+		var v bool
+		v, rest, err = msgp.ReadBoolBytes(b)
+		dst = strconv.AppendBool(dst, v)
+	case msgp.NilType:
+		rest, err = msgp.ReadNilBytes(b)
+	default:
+		s.json.Reset()
+		rest, err = msgp.UnmarshalAsJSON(&s.json, b)
+		dst = append(dst, s.json.Bytes()...)
+	}
+	return dst, rest, err
+}
+
+// entryTime reads a canonical event time: a non-negative integer (seconds)
+// or an EventTime (ext 0, 8 bytes).
+func entryTime(b []byte) (sec, nsec int64, rest []byte, err error) {
+	if len(b) == 0 {
+		return 0, 0, b, errors.New("missing time")
+	}
+	switch c := b[0]; {
+	case c <= 0x7f:
+		return int64(c), 0, b[1:], nil
+	case c == 0xd7 && len(b) >= 10 && b[1] == 0:
+		sec, nsec = int64(binary.BigEndian.Uint32(b[2:])), int64(binary.BigEndian.Uint32(b[6:]))
+		rest = b[10:]
+	case c == 0xc7 && len(b) >= 11 && b[1] == 8 && b[2] == 0:
+		sec, nsec = int64(binary.BigEndian.Uint32(b[3:])), int64(binary.BigEndian.Uint32(b[7:]))
+		rest = b[11:]
+	case c >= 0xcc && c <= 0xd3:
+		if sec, rest, err = msgp.ReadInt64Bytes(b); err != nil {
+			return 0, 0, b, fmt.Errorf("time: %v", err)
+		}
+		if sec < 0 || sec > 1<<40 {
+			return 0, 0, b, fmt.Errorf("time %d out of range", sec)
+		}
+		return sec, 0, rest, nil
+	default:
+		return 0, 0, b, errors.New("time is not an integer or an EventTime")
+	}
+	if nsec >= 1e9 {
+		return 0, 0, b, fmt.Errorf("EventTime nanoseconds %d out of range", nsec)
+	}
+	return sec, nsec, rest, nil
+}
