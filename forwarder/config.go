@@ -1,0 +1,195 @@
+package forwarder
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"time"
+)
+
+// Config is the <source> section of @type forward. Names and defaults are
+// Fluentd's in_forward ones, except where noted.
+type Config struct {
+	Type string `conf:"@type"`
+	ID   string `conf:"@id"`
+	// Bind is the address to listen on (TCP, and UDP for heartbeats).
+	Bind string `conf:"bind"`
+	Port int    `conf:"port"`
+	// ChunkSizeLimit bounds one message (and its decompressed payload).
+	// Fluentd's default is unlimited; barge's is 32 MiB so memory stays bounded.
+	ChunkSizeLimit int64 `conf:"chunk_size_limit,size"`
+	// ChunkSizeWarnLimit logs a warning for messages above it (0: off).
+	ChunkSizeWarnLimit int64 `conf:"chunk_size_warn_limit,size"`
+	// SkipInvalidEvent drops invalid entries instead of rejecting the message.
+	SkipInvalidEvent  bool   `conf:"skip_invalid_event"`
+	SourceAddressKey  string `conf:"source_address_key"`
+	SourceHostnameKey string `conf:"source_hostname_key"`
+	// ResolveHostname is accepted for compatibility: as in Fluentd, the
+	// peer's name is resolved (once per connection) whenever
+	// source_hostname_key is set.
+	ResolveHostname bool `conf:"resolve_hostname"`
+	// LingerTimeout sets SO_LINGER on accepted connections. Unlike Fluentd
+	// (whose 0 sends RST and may discard a final ack), 0 keeps the OS default.
+	LingerTimeout time.Duration `conf:"linger_timeout"`
+	// AddTagPrefix is prepended to every tag, with a dot.
+	AddTagPrefix string `conf:"add_tag_prefix"`
+	// DenyKeepalive closes a connection after its first message.
+	DenyKeepalive bool `conf:"deny_keepalive"`
+
+	// MaxConnections refuses connections beyond this many (barge extension).
+	MaxConnections int `conf:"max_connections"`
+	// IdleTimeout closes a connection silent between messages this long
+	// (barge extension).
+	IdleTimeout time.Duration `conf:"idle_timeout"`
+	// ReadTimeout bounds the time to receive one message once its first byte
+	// arrived, and the TLS and authentication handshakes (barge extension).
+	ReadTimeout time.Duration `conf:"read_timeout"`
+
+	Security  *SecurityConfig  `conf:"<security>"`
+	Transport *TransportConfig `conf:"<transport>"`
+}
+
+// SecurityConfig is the <security> section: the shared-key handshake.
+type SecurityConfig struct {
+	SelfHostname         string         `conf:"self_hostname" required:"true"`
+	SharedKey            string         `conf:"shared_key" required:"true"`
+	UserAuth             bool           `conf:"user_auth"`
+	AllowAnonymousSource bool           `conf:"allow_anonymous_source" default:"true"`
+	Users                []UserConfig   `conf:"<user>"`
+	Clients              []ClientConfig `conf:"<client>"`
+}
+
+// UserConfig is a <user> section.
+type UserConfig struct {
+	Username string `conf:"username" required:"true"`
+	Password string `conf:"password" required:"true"`
+}
+
+// ClientConfig is a <client> section: which peers may connect, with an
+// optional per-client shared key and user list.
+type ClientConfig struct {
+	Host      string   `conf:"host"`
+	Network   string   `conf:"network"`
+	SharedKey string   `conf:"shared_key"`
+	Users     []string `conf:"users"`
+}
+
+// TransportConfig is the <transport tls> section.
+type TransportConfig struct {
+	Protocol       string `conf:",arg"` // "tls" (or "tcp": no TLS)
+	CertPath       string `conf:"cert_path"`
+	PrivateKeyPath string `conf:"private_key_path"`
+	// PrivateKeyPassphrase decrypts a legacy PEM-encrypted key.
+	PrivateKeyPassphrase string `conf:"private_key_passphrase"`
+	ClientCertAuth       bool   `conf:"client_cert_auth"`
+	CAPath               string `conf:"ca_path"`
+	// MinVersion is TLS1_2 (default) or TLS1_3.
+	MinVersion string `conf:"min_version" enum:"TLS1_2,TLS1_3"`
+}
+
+// DefaultConfig returns in_forward's defaults plus barge's limits.
+func DefaultConfig() Config {
+	return Config{
+		Type:           "forward",
+		Bind:           "0.0.0.0",
+		Port:           24224,
+		ChunkSizeLimit: 32 << 20,
+		MaxConnections: 1024,
+		IdleTimeout:    10 * time.Minute,
+		ReadTimeout:    60 * time.Second,
+	}
+}
+
+// DefaultSecurityConfig returns <security>'s defaults.
+func DefaultSecurityConfig() SecurityConfig {
+	return SecurityConfig{AllowAnonymousSource: true}
+}
+
+// Validate checks cross-field rules. Messages start with the quoted key.
+func (c *Config) Validate() error {
+	var errs []error
+	if c.Bind == "" || net.ParseIP(c.Bind) == nil && strings.ContainsAny(c.Bind, " /") {
+		errs = append(errs, fmt.Errorf("'bind' %q is not an address", c.Bind))
+	}
+	if c.Port < 0 || c.Port > 65535 {
+		errs = append(errs, fmt.Errorf("'port' %d is out of range 0..65535", c.Port))
+	}
+	if c.ChunkSizeLimit < 1024 {
+		errs = append(errs, fmt.Errorf("'chunk_size_limit' %d is below 1024 bytes", c.ChunkSizeLimit))
+	}
+	if c.ChunkSizeLimit > 1<<30 {
+		errs = append(errs, fmt.Errorf("'chunk_size_limit' %d is above 1g", c.ChunkSizeLimit))
+	}
+	if c.ChunkSizeWarnLimit < 0 {
+		errs = append(errs, errors.New("'chunk_size_warn_limit' must not be negative"))
+	}
+	if c.MaxConnections < 1 {
+		errs = append(errs, fmt.Errorf("'max_connections' %d must be at least 1", c.MaxConnections))
+	}
+	if c.IdleTimeout <= 0 {
+		errs = append(errs, errors.New("'idle_timeout' must be positive"))
+	}
+	if c.ReadTimeout <= 0 {
+		errs = append(errs, errors.New("'read_timeout' must be positive"))
+	}
+	if c.LingerTimeout < 0 {
+		errs = append(errs, errors.New("'linger_timeout' must not be negative"))
+	}
+	if s := c.Security; s != nil {
+		if s.SelfHostname == "" {
+			errs = append(errs, errors.New("'self_hostname' is required in <security>"))
+		}
+		if s.UserAuth && len(s.Users) == 0 {
+			errs = append(errs, errors.New("'user_auth' needs at least one <user> section"))
+		}
+		if !s.AllowAnonymousSource && len(s.Clients) == 0 {
+			errs = append(errs, errors.New("'allow_anonymous_source' false needs at least one <client> section"))
+		}
+		for _, cl := range s.Clients {
+			if _, err := cl.prefix(); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	if t := c.Transport; t != nil {
+		switch t.Protocol {
+		case "tls":
+			if t.CertPath == "" || t.PrivateKeyPath == "" {
+				errs = append(errs, errors.New("'cert_path' and 'private_key_path' are required in <transport tls>"))
+			}
+			if t.ClientCertAuth && t.CAPath == "" {
+				errs = append(errs, errors.New("'ca_path' is required with client_cert_auth"))
+			}
+		case "tcp", "":
+		default:
+			errs = append(errs, fmt.Errorf("'transport' %q is not one of tls, tcp", t.Protocol))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// prefix returns the network a <client> section allows.
+func (cl ClientConfig) prefix() (*net.IPNet, error) {
+	switch {
+	case cl.Host != "" && cl.Network != "":
+		return nil, errors.New("'host' and 'network' are both set in <client>")
+	case cl.Network != "":
+		_, n, err := net.ParseCIDR(cl.Network)
+		if err != nil {
+			return nil, fmt.Errorf("'network' %q is not a CIDR network", cl.Network)
+		}
+		return n, nil
+	case cl.Host != "":
+		ip := net.ParseIP(cl.Host)
+		if ip == nil {
+			return nil, fmt.Errorf("'host' %q must be an IP address", cl.Host)
+		}
+		bits := 8 * len(ip.To16())
+		if ip4 := ip.To4(); ip4 != nil {
+			ip, bits = ip4, 32
+		}
+		return &net.IPNet{IP: ip, Mask: net.CIDRMask(bits, bits)}, nil
+	}
+	return nil, errors.New("'host' or 'network' is required in <client>")
+}

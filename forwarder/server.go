@@ -1,0 +1,302 @@
+package forwarder
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"strconv"
+	"sync"
+	"time"
+)
+
+// ErrClosed is returned by Run and Listen after Close.
+var ErrClosed = errors.New("forwarder: server closed")
+
+// ErrRunning is returned by a second call to Run.
+var ErrRunning = errors.New("forwarder: Run called twice")
+
+// Options are the server's collaborators.
+type Options struct {
+	// Logger receives the server's log lines; nil discards them.
+	Logger *slog.Logger
+	// Hostname is the value of source_hostname_key when the peer's name
+	// cannot be resolved, and the default self_hostname. "" means os.Hostname.
+	Hostname string
+}
+
+// Server is the forward-protocol listener (@type forward).
+type Server struct {
+	cfg      Config
+	sink     Sink
+	log      *slog.Logger
+	lim      *limiter
+	hostname string
+	clients  []client
+	stats    counters
+
+	mu       sync.Mutex
+	ln       net.Listener
+	udp      net.PacketConn
+	tls      *tls.Config
+	conns    map[*conn]struct{}
+	ran      bool
+	stopping bool // Run's context ended: no new connections
+	closed   bool
+	done     chan struct{} // closed by Close
+
+	// appendCtx is given to Sink.Append. It outlives Run's context so that
+	// in-flight messages are stored and acked during a graceful stop; Close
+	// cancels it.
+	appendCtx    context.Context
+	cancelAppend context.CancelFunc
+	wg           sync.WaitGroup
+}
+
+// client is a <client> rule.
+type client struct {
+	network   *net.IPNet
+	sharedKey string
+	users     []string
+}
+
+// NewServer validates cfg and returns a server. It does no I/O and starts
+// no goroutines.
+func NewServer(cfg Config, sink Sink, opts Options) (*Server, error) {
+	if sink == nil {
+		return nil, errors.New("forwarder: nil sink")
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.ID != "" {
+		log = log.With("id", cfg.ID)
+	}
+	host := opts.Hostname
+	if host == "" {
+		host, _ = os.Hostname()
+	}
+	s := &Server{
+		cfg: cfg, sink: sink, log: log, lim: newLimiter(log, time.Second),
+		hostname: host, conns: map[*conn]struct{}{}, done: make(chan struct{}),
+	}
+	if sec := cfg.Security; sec != nil {
+		for _, cl := range sec.Clients {
+			n, _ := cl.prefix() // checked by Validate
+			key := cl.SharedKey
+			if key == "" {
+				key = sec.SharedKey
+			}
+			s.clients = append(s.clients, client{network: n, sharedKey: key, users: cl.Users})
+		}
+	}
+	s.appendCtx, s.cancelAppend = context.WithCancel(context.Background())
+	return s, nil
+}
+
+// Listen binds the TCP listener and the UDP heartbeat socket on the same
+// port, and loads the TLS certificates. Run calls it when it was not called.
+func (s *Server) Listen() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return ErrClosed
+	}
+	if s.ln != nil {
+		return errors.New("forwarder: already listening")
+	}
+	if t := s.cfg.Transport; t != nil && t.Protocol == "tls" {
+		tc, err := loadTLS(t)
+		if err != nil {
+			return err
+		}
+		s.tls = tc
+	}
+	addr := net.JoinHostPort(s.cfg.Bind, strconv.Itoa(s.cfg.Port))
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	udp, err := net.ListenPacket("udp", net.JoinHostPort(s.cfg.Bind, strconv.Itoa(port)))
+	if err != nil {
+		ln.Close()
+		return fmt.Errorf("listen heartbeat: %w", err)
+	}
+	s.ln, s.udp = ln, udp
+	s.log.Info("listening", "bind", s.cfg.Bind, "port", port, "tls", s.tls != nil, "security", s.cfg.Security != nil)
+	return nil
+}
+
+// Addr returns the TCP listener's address, or nil before Listen.
+func (s *Server) Addr() net.Addr {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ln == nil {
+		return nil
+	}
+	return s.ln.Addr()
+}
+
+// Run serves until ctx is done, then stops accepting, lets every connection
+// finish the message it is reading (append and ack), closes them, and
+// returns once all its goroutines ended. A second call returns ErrRunning.
+func (s *Server) Run(ctx context.Context) error {
+	s.mu.Lock()
+	if s.ran {
+		s.mu.Unlock()
+		return ErrRunning
+	}
+	s.ran = true
+	listening := s.ln != nil
+	s.mu.Unlock()
+	if !listening {
+		if err := s.Listen(); err != nil {
+			return err
+		}
+	}
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return ErrClosed
+	}
+	ln, udp := s.ln, s.udp
+	s.wg.Add(2)
+	s.mu.Unlock()
+	go s.accept(ln)
+	go s.heartbeat(udp)
+
+	select {
+	case <-ctx.Done():
+	case <-s.done:
+	}
+	s.mu.Lock()
+	s.stopping = true
+	ln.Close()
+	udp.Close()
+	for c := range s.conns {
+		c.stop()
+	}
+	s.mu.Unlock()
+	s.wg.Wait()
+	return nil
+}
+
+// Close stops the server at once: listeners and connections are closed and
+// pending Sink.Append calls see their context cancelled. It is idempotent
+// and safe without Run; a running Run returns after its goroutines ended.
+func (s *Server) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil
+	}
+	s.closed = true
+	close(s.done)
+	s.cancelAppend()
+	var errs []error
+	if s.ln != nil {
+		if err := s.ln.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
+			errs = append(errs, err)
+		}
+	}
+	if s.udp != nil {
+		if err := s.udp.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
+			errs = append(errs, err)
+		}
+	}
+	for c := range s.conns {
+		c.nc.Close()
+	}
+	return errors.Join(errs...)
+}
+
+// accept accepts connections until the listener is closed.
+func (s *Server) accept(ln net.Listener) {
+	defer s.wg.Done()
+	backoff := 5 * time.Millisecond
+	for {
+		nc, err := ln.Accept()
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			s.lim.warn("accept", "err", err)
+			t := time.NewTimer(backoff)
+			select {
+			case <-t.C:
+			case <-s.done:
+				t.Stop()
+				return
+			}
+			backoff = min(2*backoff, time.Second)
+			continue
+		}
+		backoff = 5 * time.Millisecond
+		s.admit(nc)
+	}
+}
+
+// admit starts serving nc, or refuses it beyond max_connections.
+func (s *Server) admit(nc net.Conn) {
+	peer := nc.RemoteAddr().String()
+	s.mu.Lock()
+	if s.stopping || s.closed {
+		s.mu.Unlock()
+		nc.Close()
+		return
+	}
+	if len(s.conns) >= s.cfg.MaxConnections {
+		s.mu.Unlock()
+		nc.Close()
+		s.stats.refused.Add(1)
+		s.lim.warn("connection refused: max_connections reached", "peer", peer, "max_connections", s.cfg.MaxConnections)
+		return
+	}
+	if tc, ok := nc.(*net.TCPConn); ok && s.cfg.LingerTimeout > 0 {
+		tc.SetLinger(int(s.cfg.LingerTimeout / time.Second))
+	}
+	if s.tls != nil {
+		nc = tls.Server(nc, s.tls)
+	}
+	c := newConn(s, nc, peer)
+	s.conns[c] = struct{}{}
+	s.stats.accepted.Add(1)
+	s.stats.active.Add(1)
+	s.wg.Add(1)
+	s.mu.Unlock()
+	go func() {
+		defer s.wg.Done()
+		c.serve()
+		nc.Close()
+		s.mu.Lock()
+		delete(s.conns, c)
+		s.mu.Unlock()
+		s.stats.active.Add(-1)
+	}()
+}
+
+// heartbeat answers UDP heartbeats with a single 0 byte, as Fluentd does.
+func (s *Server) heartbeat(pc net.PacketConn) {
+	defer s.wg.Done()
+	buf := make([]byte, 128)
+	for {
+		_, addr, err := pc.ReadFrom(buf)
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) || errors.Is(err, io.EOF) {
+				return
+			}
+			continue
+		}
+		s.stats.heartbeats.Add(1)
+		pc.WriteTo([]byte{0}, addr)
+	}
+}
