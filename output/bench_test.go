@@ -1,0 +1,53 @@
+package output
+
+import (
+	"io"
+	"testing"
+)
+
+// benchEncode encodes 1000 realistic records of about 200 bytes each;
+// SetBytes counts the msgpack input, the rate the pipeline must sustain.
+func benchEncode(b *testing.B, cfg EncoderConfig) {
+	frames := bigFrames(b, 1000)
+	enc, err := NewEncoder(cfg, EncoderOptions{Hostname: "bench"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(len(frames.frames[0].entries)))
+	b.ReportAllocs()
+	var out int64
+	for b.Loop() {
+		frames.i = 0
+		st, err := enc.Encode(io.Discard, frames)
+		if err != nil {
+			b.Fatal(err)
+		}
+		out = st.Out
+	}
+	b.ReportMetric(float64(out)/float64(len(frames.frames[0].entries)), "out/in")
+}
+
+func BenchmarkEncodeJSON(b *testing.B) {
+	benchEncode(b, EncoderConfig{Format: DefaultFormatConfig(), Compress: "none"})
+}
+
+func BenchmarkEncodeJSONInject(b *testing.B) {
+	benchEncode(b, EncoderConfig{Format: DefaultFormatConfig(), Compress: "none",
+		Inject: InjectConfig{TagKey: "tag", TimeKey: "time", TimeType: "string", TimeFormat: "%Y-%m-%dT%H:%M:%S.%N%z"}})
+}
+
+func BenchmarkEncodeZstd(b *testing.B) {
+	benchEncode(b, EncoderConfig{Format: DefaultFormatConfig(), Compress: "zstd"})
+}
+
+func BenchmarkEncodeGzip(b *testing.B) {
+	benchEncode(b, EncoderConfig{Format: DefaultFormatConfig(), Compress: "gzip"})
+}
+
+func BenchmarkEncodeMsgpackZstd(b *testing.B) {
+	benchEncode(b, EncoderConfig{Format: withType("msgpack"), Compress: "zstd"})
+}
+
+func BenchmarkEncodeLTSV(b *testing.B) {
+	benchEncode(b, EncoderConfig{Format: withType("ltsv"), Compress: "none"})
+}

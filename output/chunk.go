@@ -1,0 +1,41 @@
+package output
+
+import (
+	"errors"
+	"io"
+
+	"github.com/barge-dev/barge/buffer"
+	"github.com/barge-dev/barge/forwarder/codec"
+)
+
+// EncodeChunk encodes every record of c to w (see Encode).
+func (e *Encoder) EncodeChunk(w io.Writer, c *buffer.Chunk) (Stats, error) {
+	r, err := c.Open()
+	if err != nil {
+		return Stats{}, err
+	}
+	stats, err := e.Encode(w, r)
+	if cerr := r.Close(); cerr != nil {
+		err = errors.Join(err, cerr)
+	}
+	return stats, err
+}
+
+// Vars returns the values that name c's file or object.
+func Vars(c *buffer.Chunk, hostname, fileExtension string) ChunkVars {
+	return ChunkVars{
+		ID:            c.ID,
+		Tag:           c.Tag,
+		Keys:          c.Keys,
+		TimeKey:       c.TimeKey,
+		Created:       c.Created,
+		Hostname:      hostname,
+		FileExtension: fileExtension,
+	}
+}
+
+// IsDataError reports whether err is about malformed records: retrying the
+// chunk cannot help, so outputs mark it buffer.Permanent.
+func IsDataError(err error) bool {
+	return errors.Is(err, ErrMsgpack) || errors.Is(err, codec.ErrEntry)
+}

@@ -1,0 +1,188 @@
+package output
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+	_ "time/tzdata" // timezone names work in minimal images too
+)
+
+// FormatConfig is the <format> section: how each record becomes bytes.
+type FormatConfig struct {
+	// Type is json (one object per line), ltsv, msgpack (the bare records,
+	// concatenated), single_value (one field's value per line) or stdout
+	// (Fluentd's out_stdout line: "TIME TAG: JSON").
+	Type string `conf:"@type" enum:"json,ltsv,msgpack,single_value,stdout"`
+	// Delimiter separates the fields of an ltsv line.
+	Delimiter string `conf:"delimiter"`
+	// LabelDelimiter separates an ltsv label from its value.
+	LabelDelimiter string `conf:"label_delimiter"`
+	// Replacement replaces the delimiters inside ltsv labels and values.
+	Replacement string `conf:"replacement"`
+	// MessageKey is the field single_value writes.
+	MessageKey string `conf:"message_key"`
+	// AddNewline ends each json, ltsv and single_value record with "\n".
+	AddNewline bool `conf:"add_newline"`
+}
+
+// DefaultFormatConfig returns Fluentd's defaults: json, ltsv with "\t" and
+// ":", single_value of "message", a newline after each record.
+func DefaultFormatConfig() FormatConfig {
+	return FormatConfig{
+		Type:           "json",
+		Delimiter:      "\t",
+		LabelDelimiter: ":",
+		Replacement:    " ",
+		MessageKey:     "message",
+		AddNewline:     true,
+	}
+}
+
+// Validate checks the format section.
+func (c *FormatConfig) Validate() error {
+	switch c.Type {
+	case "json", "ltsv", "msgpack", "single_value", "stdout":
+	case "":
+		return errors.New("'@type' is required in <format> (json, ltsv, msgpack, single_value, stdout)")
+	default:
+		return fmt.Errorf("'@type' %q is not a format barge has (json, ltsv, msgpack, single_value, stdout)", c.Type)
+	}
+	if c.Type == "ltsv" {
+		if c.Delimiter == "" {
+			return errors.New("'delimiter' must not be empty")
+		}
+		if c.LabelDelimiter == "" {
+			return errors.New("'label_delimiter' must not be empty")
+		}
+	}
+	if c.Type == "single_value" && c.MessageKey == "" {
+		return errors.New("'message_key' must not be empty")
+	}
+	return nil
+}
+
+// InjectConfig is the <inject> section: fields added to each record.
+type InjectConfig struct {
+	// HostnameKey names the field that gets Hostname.
+	HostnameKey string `conf:"hostname_key"`
+	// Hostname is the injected host name; empty means the machine's.
+	Hostname string `conf:"hostname"`
+	// TagKey names the field that gets the tag.
+	TagKey string `conf:"tag_key"`
+	// TimeKey names the field that gets the event time.
+	TimeKey string `conf:"time_key"`
+	// TimeType is float (seconds, Fluentd's default), unixtime (integer
+	// seconds), unixtime_millis, unixtime_micros, unixtime_nanos or string
+	// (formatted with TimeFormat).
+	TimeType string `conf:"time_type" enum:"float,unixtime,unixtime_millis,unixtime_micros,unixtime_nanos,string"`
+	// TimeFormat is a Ruby strftime format (with %L, %N, %3N... for
+	// fractions) for time_type string; empty means %Y-%m-%dT%H:%M:%S%z.
+	TimeFormat string `conf:"time_format"`
+	// Localtime formats string times in the local zone (Fluentd's default);
+	// UTC or Localtime false format them in UTC. Timezone wins over both.
+	Localtime bool `conf:"localtime"`
+	UTC       bool `conf:"utc"`
+	// Timezone is "+09:00", "-0700", "UTC" or a name like "Asia/Tokyo".
+	Timezone string `conf:"timezone"`
+}
+
+// DefaultTimeFormat is the format of injected string times without time_format.
+const DefaultTimeFormat = "%Y-%m-%dT%H:%M:%S%z"
+
+// DefaultInjectConfig returns Fluentd's defaults: nothing injected, float
+// times, local time.
+func DefaultInjectConfig() InjectConfig {
+	return InjectConfig{TimeType: "float", Localtime: true}
+}
+
+// Enabled reports whether anything is injected.
+func (c *InjectConfig) Enabled() bool {
+	return c.HostnameKey != "" || c.TagKey != "" || c.TimeKey != ""
+}
+
+// Validate checks the inject section.
+func (c *InjectConfig) Validate() error {
+	switch c.TimeType {
+	case "", "float", "unixtime", "unixtime_millis", "unixtime_micros", "unixtime_nanos", "string":
+	default:
+		return fmt.Errorf("'time_type' %q is not one of float, unixtime, unixtime_millis, unixtime_micros, unixtime_nanos, string", c.TimeType)
+	}
+	if c.TimeFormat != "" && c.TimeType != "string" {
+		return errors.New("'time_format' needs 'time_type string'")
+	}
+	if c.Timezone != "" {
+		if _, err := ParseTimezone(c.Timezone); err != nil {
+			return fmt.Errorf("'timezone' %w", err)
+		}
+	}
+	keys := map[string]string{}
+	for _, k := range [][2]string{{"hostname_key", c.HostnameKey}, {"tag_key", c.TagKey}, {"time_key", c.TimeKey}} {
+		if k[1] == "" {
+			continue
+		}
+		if other, ok := keys[k[1]]; ok {
+			return fmt.Errorf("'%s' %q is also the '%s'", k[0], k[1], other)
+		}
+		keys[k[1]] = k[0]
+	}
+	return nil
+}
+
+// Location returns the zone string times are formatted in; local is what
+// "local time" means (nil: time.Local).
+func (c *InjectConfig) Location(local *time.Location) *time.Location {
+	if c.Timezone != "" {
+		if loc, err := ParseTimezone(c.Timezone); err == nil {
+			return loc
+		}
+	}
+	if c.UTC || !c.Localtime {
+		return time.UTC
+	}
+	if local == nil {
+		return time.Local
+	}
+	return local
+}
+
+// ParseTimezone parses Fluentd's timezone forms: "+09:00", "-0700", "+09",
+// "UTC", or an IANA name such as "Asia/Tokyo".
+func ParseTimezone(s string) (*time.Location, error) {
+	if s == "" {
+		return nil, errors.New("is empty")
+	}
+	if s[0] == '+' || s[0] == '-' {
+		digits := strings.ReplaceAll(s[1:], ":", "")
+		if (len(digits) == 2 || len(digits) == 4) && strings.Trim(digits, "0123456789") == "" {
+			h := int(digits[0]-'0')*10 + int(digits[1]-'0')
+			m := 0
+			if len(digits) == 4 {
+				m = int(digits[2]-'0')*10 + int(digits[3]-'0')
+			}
+			if h <= 24 && m < 60 {
+				off := h*3600 + m*60
+				if s[0] == '-' {
+					off = -off
+				}
+				return time.FixedZone(s, off), nil
+			}
+		}
+		return nil, fmt.Errorf("%q is not an offset like +09:00", s)
+	}
+	loc, err := time.LoadLocation(s)
+	if err != nil {
+		return nil, fmt.Errorf("%q is not a known time zone", s)
+	}
+	return loc, nil
+}
+
+// ValidateCompress checks a 'compress' value: gzip, zstd, none (or text,
+// Fluentd's name for none).
+func ValidateCompress(s string) error {
+	switch s {
+	case "gzip", "zstd", "none", "text":
+		return nil
+	}
+	return fmt.Errorf("'compress' %q is not one of gzip, zstd, none", s)
+}

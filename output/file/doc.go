@@ -1,0 +1,32 @@
+// Package file is barge's @type file output: each flushed chunk becomes one
+// file, encoded by output.Encoder (<format>, <inject>, compress) and named
+// by output.KeyFormat (path, object_key_format, time_slice_format).
+//
+//	<match **>
+//	  @type file
+//	  path ./barge-out/${tag}/
+//	  compress gzip            # gzip (default), zstd or none
+//	  <format>
+//	    @type json             # json (default), ltsv, msgpack, single_value
+//	  </format>
+//	</match>
+//
+// Contracts:
+//   - The file name derives from the chunk id (%{chunk_id} or %{uuid_flush}
+//     is required in object_key_format), so a retried flush replaces its own
+//     file and never adds a duplicate.
+//   - A file is written under a hidden temporary name (".tmp-CHUNKID") in its
+//     target directory, fsynced, renamed to its final name, and the directory
+//     fsynced: a reader never sees half a file under a final name, and
+//     readers can skip names starting with ".".
+//   - Values from the data (tag parts, chunk keys, host name) are cleaned
+//     before they become path elements ("/" becomes "_", ".." becomes "_"),
+//     so a tag cannot write outside the configured path.
+//   - Memory does not grow with the chunk's size.
+//   - Malformed records are returned as buffer.Permanent; file system errors
+//     (including permission denied, which an operator can fix) are retried,
+//     and name the path.
+//
+// The default compression is gzip, not Fluentd out_file's plain text: barge's
+// file output is made for shipping chunk files, like fluent-plugin-s3.
+package file

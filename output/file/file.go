@@ -1,0 +1,153 @@
+package file
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/barge-dev/barge/buffer"
+	"github.com/barge-dev/barge/output"
+)
+
+// Options are the run-time inputs of an Output.
+type Options struct {
+	Logger *slog.Logger // nil: discard
+	// Hostname is %{hostname} and the default of <inject> hostname.
+	Hostname string
+	// Location is what local time means for <inject> (nil: time.Local).
+	Location *time.Location
+}
+
+// Output writes each chunk as one file.
+type Output struct {
+	enc      *output.Encoder
+	keys     *output.KeyFormat
+	dirPerm  os.FileMode
+	filePerm os.FileMode
+	hostname string
+	log      *slog.Logger
+}
+
+var _ buffer.Flusher = (*Output)(nil)
+
+// New validates cfg and returns an Output. It does no I/O.
+func New(cfg Config, opts Options) (*Output, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	enc, err := output.NewEncoder(output.EncoderConfig{Format: cfg.Format, Inject: cfg.Inject, Compress: cfg.Compress},
+		output.EncoderOptions{Hostname: opts.Hostname, Location: opts.Location})
+	if err != nil {
+		return nil, err
+	}
+	keys, err := output.NewKeyFormat(cfg.keyConfig())
+	if err != nil {
+		return nil, err
+	}
+	dirPerm, _ := parseMode("dir_permission", cfg.DirPermission)
+	filePerm, _ := parseMode("file_permission", cfg.FilePermission)
+	lg := opts.Logger
+	if lg == nil {
+		lg = slog.New(slog.DiscardHandler)
+	}
+	return &Output{enc: enc, keys: keys, dirPerm: dirPerm, filePerm: filePerm, hostname: opts.Hostname, log: lg}, nil
+}
+
+// Flush writes c to its file: first under a hidden temporary name in the
+// target directory (".tmp-" and the chunk id), fsynced, then renamed to the
+// final name, and the directory fsynced. A reader never sees a partial file
+// under the final name, and a retried flush of the same chunk replaces its
+// own file. Malformed records are a permanent error; anything else (a
+// directory that cannot be created, a full disk) is retried.
+func (o *Output) Flush(ctx context.Context, c *buffer.Chunk) error {
+	vars := output.Vars(c, o.hostname, o.enc.FileExtension())
+	return o.flush(ctx, vars, func(w io.Writer) (output.Stats, error) { return o.enc.EncodeChunk(w, c) })
+}
+
+// Name returns the file name of the chunk vars describe.
+func (o *Output) Name(vars output.ChunkVars) string {
+	if vars.FileExtension == "" {
+		vars.FileExtension = o.enc.FileExtension()
+	}
+	if vars.Hostname == "" {
+		vars.Hostname = o.hostname
+	}
+	return o.keys.Key(vars)
+}
+
+func (o *Output) flush(ctx context.Context, vars output.ChunkVars, encode func(io.Writer) (output.Stats, error)) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	name := o.keys.Key(vars)
+	dir := filepath.Dir(name)
+	if err := os.MkdirAll(dir, o.dirPerm); err != nil {
+		return fmt.Errorf("create directory %q: %w", dir, err)
+	}
+	tmp := filepath.Join(dir, ".tmp-"+output.CleanPathValue(vars.ID))
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, o.filePerm)
+	if err != nil {
+		return fmt.Errorf("create %q: %w", tmp, err)
+	}
+	stats, err := encode(&ctxWriter{ctx: ctx, w: f})
+	if err == nil {
+		if err = f.Sync(); err != nil {
+			err = fmt.Errorf("sync %q: %w", tmp, err)
+		}
+	} else if !output.IsDataError(err) {
+		err = fmt.Errorf("write %q: %w", tmp, err)
+	}
+	if cerr := f.Close(); cerr != nil && err == nil {
+		err = fmt.Errorf("close %q: %w", tmp, cerr)
+	}
+	if err != nil {
+		os.Remove(tmp)
+		if output.IsDataError(err) {
+			return buffer.Permanent(fmt.Errorf("chunk %s: %w", vars.ID, err))
+		}
+		return err
+	}
+	if err := os.Rename(tmp, name); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("rename to %q: %w", name, err)
+	}
+	if err := syncDir(dir); err != nil {
+		return fmt.Errorf("sync directory %q: %w", dir, err)
+	}
+	o.log.Debug("wrote chunk", "path", name, "chunk_id", vars.ID, "records", stats.Records, "bytes", stats.Out)
+	return nil
+}
+
+// syncDir makes a rename in dir durable.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	err = d.Sync()
+	if cerr := d.Close(); err == nil {
+		err = cerr
+	}
+	if errors.Is(err, os.ErrInvalid) { // file systems that cannot sync directories
+		return nil
+	}
+	return err
+}
+
+// ctxWriter stops a long write when the flush's context ends.
+type ctxWriter struct {
+	ctx context.Context
+	w   io.Writer
+}
+
+func (c *ctxWriter) Write(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.w.Write(p)
+}

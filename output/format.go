@@ -1,0 +1,288 @@
+package output
+
+import (
+	"bytes"
+	"fmt"
+	"time"
+
+	"github.com/tinylib/msgp/msgp"
+)
+
+// recordFormat turns one record into bytes. b starts at the record's msgpack
+// map; appendRecord returns the rest of b after the record.
+type recordFormat interface {
+	appendRecord(dst []byte, st *encodeState, sec, nsec int64, b []byte) ([]byte, []byte, error)
+}
+
+func newFormat(cfg FormatConfig, inj *injector, local *time.Location) recordFormat {
+	nl := cfg.AddNewline
+	switch cfg.Type {
+	case "ltsv":
+		return &ltsvFormat{inj: inj, delim: []byte(cfg.Delimiter), label: []byte(cfg.LabelDelimiter), repl: []byte(cfg.Replacement), newline: nl}
+	case "msgpack":
+		return &msgpackFormat{inj: inj}
+	case "single_value":
+		return &singleValueFormat{inj: inj, key: cfg.MessageKey, newline: nl}
+	case "stdout":
+		if local == nil {
+			local = time.Local
+		}
+		return &stdoutFormat{json: jsonFormat{inj: inj}, timeFmt: CompileStrftime("%Y-%m-%d %H:%M:%S.%N %z"), loc: local}
+	default:
+		return &jsonFormat{inj: inj, newline: nl}
+	}
+}
+
+// jsonFormat writes one JSON object per record, injected members first.
+type jsonFormat struct {
+	inj     *injector
+	newline bool
+}
+
+func (f *jsonFormat) appendRecord(dst []byte, st *encodeState, sec, nsec int64, b []byte) ([]byte, []byte, error) {
+	n, b, err := readMapHeader(b)
+	if err != nil {
+		return dst, b, err
+	}
+	dst = append(dst, '{')
+	comma := false
+	if f.inj != nil {
+		dst = f.inj.appendJSONMembers(dst, &st.inj, sec, nsec)
+		comma = true
+	}
+	for i := 0; i < n; i++ {
+		key, rest, kerr := readBytesValue(b)
+		if kerr == nil && f.inj != nil && f.inj.has(key) {
+			if b, err = msgp.Skip(rest); err != nil {
+				return dst, b, fmt.Errorf("%w: %v", ErrMsgpack, err)
+			}
+			continue
+		}
+		if comma {
+			dst = append(dst, ',')
+		}
+		comma = true
+		if kerr == nil {
+			dst, b = appendString(dst, key), rest
+		} else if dst, b, err = appendJSONKey(dst, b, 0); err != nil {
+			return dst, b, err
+		}
+		dst = append(dst, ':')
+		if dst, b, err = appendJSON(dst, b, 1); err != nil {
+			return dst, b, err
+		}
+	}
+	dst = append(dst, '}')
+	if f.newline {
+		dst = append(dst, '\n')
+	}
+	return dst, b, nil
+}
+
+// stdoutFormat is Fluentd's stdout formatter: "TIME TAG: JSON\n".
+type stdoutFormat struct {
+	json    jsonFormat
+	timeFmt *Strftime
+	loc     *time.Location
+}
+
+func (f *stdoutFormat) appendRecord(dst []byte, st *encodeState, sec, nsec int64, b []byte) ([]byte, []byte, error) {
+	dst = f.timeFmt.Append(dst, time.Unix(sec, nsec).In(f.loc))
+	dst = append(dst, ' ')
+	dst = append(dst, st.tag...)
+	dst = append(dst, ':', ' ')
+	dst, b, err := f.json.appendRecord(dst, st, sec, nsec, b)
+	return append(dst, '\n'), b, err
+}
+
+// msgpackFormat writes the record's msgpack map, with the injected members
+// first; a record field that an injected key replaces is left out.
+type msgpackFormat struct {
+	inj *injector
+}
+
+func (f *msgpackFormat) appendRecord(dst []byte, st *encodeState, sec, nsec int64, b []byte) ([]byte, []byte, error) {
+	if f.inj == nil {
+		rest, err := msgp.Skip(b)
+		if err != nil {
+			return dst, b, fmt.Errorf("%w: %v", ErrMsgpack, err)
+		}
+		return append(dst, b[:len(b)-len(rest)]...), rest, nil
+	}
+	n, body, err := readMapHeader(b)
+	if err != nil {
+		return dst, b, err
+	}
+	// First pass: find the end and count the replaced fields.
+	dropped := 0
+	p := body
+	for i := 0; i < n; i++ {
+		key, rest, kerr := readBytesValue(p)
+		if kerr == nil && f.inj.has(key) {
+			dropped++
+		}
+		if kerr != nil {
+			if rest, err = msgp.Skip(p); err != nil {
+				return dst, b, fmt.Errorf("%w: %v", ErrMsgpack, err)
+			}
+		}
+		if p, err = msgp.Skip(rest); err != nil {
+			return dst, b, fmt.Errorf("%w: %v", ErrMsgpack, err)
+		}
+	}
+	dst = appendMapHeader(dst, n-dropped+len(f.inj.fields))
+	dst = f.inj.appendMsgpackMembers(dst, &st.inj, sec, nsec)
+	if dropped == 0 {
+		return append(dst, body[:len(body)-len(p)]...), p, nil
+	}
+	q := body
+	for i := 0; i < n; i++ {
+		start := q
+		key, rest, kerr := readBytesValue(q)
+		if kerr != nil {
+			rest, _ = msgp.Skip(q)
+		}
+		q, _ = msgp.Skip(rest)
+		if kerr == nil && f.inj.has(key) {
+			continue
+		}
+		dst = append(dst, start[:len(start)-len(q)]...)
+	}
+	return dst, p, nil
+}
+
+// ltsvFormat writes label:value pairs separated by the delimiter. Strings
+// are written as they are, nil as nothing, maps and arrays as JSON.
+// Delimiters inside labels and values are replaced, as Fluentd does.
+type ltsvFormat struct {
+	inj                *injector
+	delim, label, repl []byte
+	newline            bool
+}
+
+func (f *ltsvFormat) appendRecord(dst []byte, st *encodeState, sec, nsec int64, b []byte) ([]byte, []byte, error) {
+	n, b, err := readMapHeader(b)
+	if err != nil {
+		return dst, b, err
+	}
+	first := true
+	if f.inj != nil {
+		for i := range f.inj.fields {
+			fl := &f.inj.fields[i]
+			if !first {
+				dst = append(dst, f.delim...)
+			}
+			first = false
+			dst = appendReplaced(dst, []byte(fl.key), f.label, f.repl)
+			dst = append(dst, f.label...)
+			st.scratch = f.inj.appendTextValue(st.scratch[:0], fl, &st.inj, sec, nsec)
+			dst = appendReplaced(dst, st.scratch, f.delim, f.repl)
+		}
+	}
+	for i := 0; i < n; i++ {
+		key, rest, kerr := readBytesValue(b)
+		if kerr == nil && f.inj != nil && f.inj.has(key) {
+			if b, err = msgp.Skip(rest); err != nil {
+				return dst, b, fmt.Errorf("%w: %v", ErrMsgpack, err)
+			}
+			continue
+		}
+		if !first {
+			dst = append(dst, f.delim...)
+		}
+		first = false
+		if st.scratch, b, err = appendText(st.scratch[:0], b); err != nil {
+			return dst, b, err
+		}
+		dst = appendReplaced(dst, st.scratch, f.label, f.repl)
+		dst = append(dst, f.label...)
+		if st.scratch, b, err = appendText(st.scratch[:0], b); err != nil {
+			return dst, b, err
+		}
+		dst = appendReplaced(dst, st.scratch, f.delim, f.repl)
+	}
+	if f.newline {
+		dst = append(dst, '\n')
+	}
+	return dst, b, nil
+}
+
+// singleValueFormat writes one field's value as text.
+type singleValueFormat struct {
+	inj     *injector
+	key     string
+	newline bool
+}
+
+func (f *singleValueFormat) appendRecord(dst []byte, st *encodeState, sec, nsec int64, b []byte) ([]byte, []byte, error) {
+	if f.inj != nil {
+		for i := range f.inj.fields {
+			if fl := &f.inj.fields[i]; fl.key == f.key {
+				rest, err := msgp.Skip(b)
+				if err != nil {
+					return dst, b, fmt.Errorf("%w: %v", ErrMsgpack, err)
+				}
+				dst = f.inj.appendTextValue(dst, fl, &st.inj, sec, nsec)
+				if f.newline {
+					dst = append(dst, '\n')
+				}
+				return dst, rest, nil
+			}
+		}
+	}
+	n, b, err := readMapHeader(b)
+	if err != nil {
+		return dst, b, err
+	}
+	found := false
+	for i := 0; i < n; i++ {
+		key, rest, kerr := readBytesValue(b)
+		if kerr != nil {
+			if rest, err = msgp.Skip(b); err != nil {
+				return dst, b, fmt.Errorf("%w: %v", ErrMsgpack, err)
+			}
+		}
+		if !found && kerr == nil && string(key) == f.key {
+			found = true
+			if dst, b, err = appendText(dst, rest); err != nil {
+				return dst, b, err
+			}
+			continue
+		}
+		if b, err = msgp.Skip(rest); err != nil {
+			return dst, b, fmt.Errorf("%w: %v", ErrMsgpack, err)
+		}
+	}
+	if f.newline {
+		dst = append(dst, '\n')
+	}
+	return dst, b, nil
+}
+
+// appendText writes a value as Ruby's to_s would for scalars: strings
+// as they are, nil as nothing; maps and arrays as JSON.
+func appendText(dst, b []byte) ([]byte, []byte, error) {
+	if s, rest, err := readBytesValue(b); err == nil {
+		return append(dst, s...), rest, nil
+	}
+	if len(b) > 0 && b[0] == 0xc0 {
+		return dst, b[1:], nil
+	}
+	return appendJSON(dst, b, 0)
+}
+
+// appendReplaced appends s with every old replaced by repl.
+func appendReplaced(dst, s, old, repl []byte) []byte {
+	if len(old) == 0 {
+		return append(dst, s...)
+	}
+	for {
+		i := bytes.Index(s, old)
+		if i < 0 {
+			return append(dst, s...)
+		}
+		dst = append(dst, s[:i]...)
+		dst = append(dst, repl...)
+		s = s[i+len(old):]
+	}
+}

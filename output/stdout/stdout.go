@@ -1,0 +1,100 @@
+package stdout
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/barge-dev/barge/buffer"
+	"github.com/barge-dev/barge/output"
+)
+
+// Config is the configuration of @type stdout.
+type Config struct {
+	Type string `conf:"@type"`
+	// Format defaults to Fluentd's stdout line: "TIME TAG: JSON".
+	Format output.FormatConfig `conf:"<format>"`
+	Inject output.InjectConfig `conf:"<inject>"`
+}
+
+// DefaultConfig returns Fluentd's defaults: the stdout line format.
+func DefaultConfig() Config {
+	f := output.DefaultFormatConfig()
+	f.Type = "stdout"
+	return Config{Type: "stdout", Format: f, Inject: output.DefaultInjectConfig()}
+}
+
+// Validate checks the configuration.
+func (c *Config) Validate() error {
+	if err := c.Format.Validate(); err != nil {
+		return err
+	}
+	return c.Inject.Validate()
+}
+
+// Options are the run-time inputs of an Output.
+type Options struct {
+	Logger *slog.Logger // nil: discard
+	// Writer receives the records (nil: os.Stdout).
+	Writer io.Writer
+	// Hostname is the default of <inject> hostname.
+	Hostname string
+	// Location is local time, for the line's time and <inject> (nil: time.Local).
+	Location *time.Location
+}
+
+// Output prints records.
+type Output struct {
+	enc *output.Encoder
+	log *slog.Logger
+	mu  sync.Mutex // one chunk at a time, so lines never interleave
+	w   io.Writer
+}
+
+var _ buffer.Flusher = (*Output)(nil)
+
+// New validates cfg and returns an Output.
+func New(cfg Config, opts Options) (*Output, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	enc, err := output.NewEncoder(output.EncoderConfig{Format: cfg.Format, Inject: cfg.Inject, Compress: "none"},
+		output.EncoderOptions{Hostname: opts.Hostname, Location: opts.Location})
+	if err != nil {
+		return nil, err
+	}
+	o := &Output{enc: enc, log: opts.Logger, w: opts.Writer}
+	if o.w == nil {
+		o.w = os.Stdout
+	}
+	if o.log == nil {
+		o.log = slog.New(slog.DiscardHandler)
+	}
+	return o, nil
+}
+
+// Flush prints every record of c. Malformed records are a permanent error.
+func (o *Output) Flush(ctx context.Context, c *buffer.Chunk) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	_, err := o.enc.EncodeChunk(o.w, c)
+	if output.IsDataError(err) {
+		return buffer.Permanent(fmt.Errorf("chunk %s: %w", c.ID, err))
+	}
+	return err
+}
+
+// encode prints frames (for tests without a buffer).
+func (o *Output) encode(frames output.Frames) error {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	_, err := o.enc.Encode(o.w, frames)
+	return err
+}

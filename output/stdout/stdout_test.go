@@ -1,0 +1,122 @@
+package stdout
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"testing"
+	"time"
+
+	"github.com/tinylib/msgp/msgp"
+	"go.uber.org/goleak"
+
+	"github.com/barge-dev/barge/buffer"
+	"github.com/barge-dev/barge/forwarder/codec"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+type frames struct {
+	tag     string
+	entries []byte
+	done    bool
+}
+
+func (f *frames) Next() (string, []byte, error) {
+	if f.done {
+		return "", nil, io.EOF
+	}
+	f.done = true
+	return f.tag, f.entries, nil
+}
+
+func oneEntry() []byte {
+	rec := msgp.AppendMapHeader(nil, 1)
+	rec = msgp.AppendString(rec, "msg")
+	rec = msgp.AppendString(rec, "hello")
+	return codec.AppendEntry(nil, codec.AppendEventTime(nil, 1795341845, 123456789), rec)
+}
+
+func TestStdoutFormats(t *testing.T) {
+	tests := []struct {
+		name string
+		mod  func(*Config)
+		want string
+	}{
+		{"default", func(c *Config) {}, "2026-11-22 10:04:05.123456789 +0000 app.web: {\"msg\":\"hello\"}\n"},
+		{"json", func(c *Config) { c.Format.Type = "json" }, "{\"msg\":\"hello\"}\n"},
+		{"ltsv inject", func(c *Config) { c.Format.Type = "ltsv"; c.Inject.TagKey = "tag" }, "tag:app.web\tmsg:hello\n"},
+		{"single_value", func(c *Config) { c.Format.Type = "single_value"; c.Format.MessageKey = "msg" }, "hello\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var out bytes.Buffer
+			cfg := DefaultConfig()
+			tt.mod(&cfg)
+			o, err := New(cfg, Options{Writer: &out, Location: time.UTC})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := o.encode(&frames{tag: "app.web", entries: oneEntry()}); err != nil {
+				t.Fatal(err)
+			}
+			if out.String() != tt.want {
+				t.Errorf("got %q, want %q", out.String(), tt.want)
+			}
+		})
+	}
+}
+
+func TestStdoutConfig(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.Format.Type = "xml"
+	if _, err := New(cfg, Options{}); err == nil {
+		t.Error("no error for format xml")
+	}
+	cfg = DefaultConfig()
+	o, err := New(cfg, Options{})
+	if err != nil || o.w == nil {
+		t.Fatalf("default writer: %v", err)
+	}
+}
+
+// TestWithMemoryBuffer prints what a real buffer flushes.
+func TestWithMemoryBuffer(t *testing.T) {
+	var out bytes.Buffer
+	o, err := New(DefaultConfig(), Options{Writer: &out, Location: time.UTC})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bcfg := buffer.DefaultConfig("memory")
+	bcfg.FlushMode = "immediate"
+	buf, err := buffer.New(bcfg, o, buffer.Options{Name: "stdout"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if _, err := buf.Open(ctx); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- buf.Run(ctx) }()
+	if err := buf.Append(ctx, "app.web", oneEntry()); err != nil {
+		t.Fatal(err)
+	}
+	dctx, dcancel := context.WithTimeout(ctx, 10*time.Second)
+	defer dcancel()
+	if err := buf.Drain(dctx); err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
+		t.Fatal(err)
+	}
+	buf.Close()
+	if want := "2026-11-22 10:04:05.123456789 +0000 app.web: {\"msg\":\"hello\"}\n"; out.String() != want {
+		t.Errorf("got %q, want %q", out.String(), want)
+	}
+}
