@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"encoding/base64"
 	"fmt"
+	"math/rand/v2"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/klauspost/compress/gzip"
@@ -17,13 +19,15 @@ const chunkLen = 24
 
 // genEntries returns a canonical entries stream of n records of about size
 // msgpack bytes each, all with the event time now. Each record has a "seq"
-// field: its index in the message.
-func genEntries(n, size int, eventTime bool, now time.Time) []byte {
+// field: its index in the message. Field values are drawn from rng, so
+// that messages built with different seeds differ the way real logs do
+// (compression ratios like real logs', not like one repeated record).
+func genEntries(n, size int, eventTime bool, now time.Time, rng *rand.Rand) []byte {
 	var b []byte
 	for i := range n {
 		b = append(b, 0x92)
 		b = appendTime(b, now, eventTime)
-		b = appendRecord(b, i, size)
+		b = appendRecord(b, i, size, rng)
 	}
 	return b
 }
@@ -38,26 +42,49 @@ func appendTime(b []byte, t time.Time, eventTime bool) []byte {
 	return append(b, byte(ns>>24), byte(ns>>16), byte(ns>>8), byte(ns))
 }
 
+// words is the vocabulary of generated messages.
+var words = strings.Fields(`request user session cache miss hit upstream
+timeout retry connection pool database query slow fast handler order item
+payment invoice account login logout token refresh expired invalid valid
+created updated deleted queue worker job started finished failed backend
+frontend service region zone node pod container image pulled scheduled
+latency bytes sent received checksum shard replica leader follower commit
+rollback snapshot index search result page limit offset filter sort`)
+
+var levels = []string{"info", "info", "info", "info", "debug", "warn", "error"}
+var statuses = []int{200, 200, 200, 200, 201, 204, 301, 304, 400, 404, 500, 503}
+
 // appendRecord appends a realistic access-log record padded (in "msg") to
 // about size bytes.
-func appendRecord(b []byte, seq, size int) []byte {
-	path := "/api/v1/items/" + strconv.Itoa(10000+seq%90000)
+func appendRecord(b []byte, seq, size int, rng *rand.Rand) []byte {
+	path := "/api/v1/" + words[rng.IntN(len(words))] + "/" + strconv.Itoa(rng.IntN(1000000))
+	level := levels[rng.IntN(len(levels))]
+	host := "web-" + strconv.Itoa(rng.IntN(64)) + ".prod.example.com"
+	status := statuses[rng.IntN(len(statuses))]
+	reqID := strconv.FormatUint(rng.Uint64(), 16)
+	head := "GET " + path + " " + strconv.Itoa(status) + " in " + strconv.Itoa(rng.IntN(5000)) + "ms"
+	var tail []string
+	for range 64 {
+		tail = append(tail, words[rng.IntN(len(words))])
+	}
 	build := func(dst []byte, pad int) []byte {
-		dst = msgp.AppendMapHeader(dst, 6)
+		dst = msgp.AppendMapHeader(dst, 7)
 		dst = msgp.AppendString(dst, "level")
-		dst = msgp.AppendString(dst, []string{"info", "info", "info", "warn", "error"}[seq%5])
+		dst = msgp.AppendString(dst, level)
 		dst = msgp.AppendString(dst, "host")
-		dst = msgp.AppendString(dst, "web-"+strconv.Itoa(seq%16)+".prod.example.com")
+		dst = msgp.AppendString(dst, host)
 		dst = msgp.AppendString(dst, "path")
 		dst = msgp.AppendString(dst, path)
 		dst = msgp.AppendString(dst, "status")
-		dst = msgp.AppendInt(dst, 200)
+		dst = msgp.AppendInt(dst, status)
+		dst = msgp.AppendString(dst, "request_id")
+		dst = msgp.AppendString(dst, reqID)
 		dst = msgp.AppendString(dst, "seq")
 		dst = msgp.AppendInt(dst, seq)
 		dst = msgp.AppendString(dst, "msg")
-		msg := "GET " + path + " completed"
-		for len(msg) < pad {
-			msg += " lorem ipsum dolor sit amet"
+		msg := head
+		for i := 0; len(msg) < pad; i++ {
+			msg += " " + tail[i%len(tail)]
 		}
 		if len(msg) > pad && pad >= 0 {
 			msg = msg[:max(pad, 0)]

@@ -21,6 +21,7 @@ type config struct {
 	records       int
 	recordSize    int
 	conns         int
+	variety       int
 	duration      time.Duration
 	messages      int64
 	ack           bool
@@ -53,6 +54,7 @@ func runMain(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs.IntVar(&c.records, "records", 1000, "records per message (message mode: Message frames per batch, the last one acked)")
 	fs.IntVar(&c.recordSize, "record-size", 200, "approximate msgpack `bytes` per record")
 	fs.IntVar(&c.conns, "conns", 1, "concurrent connections")
+	fs.IntVar(&c.variety, "variety", 32, "distinct messages generated up front and sent in turn")
 	fs.DurationVar(&c.duration, "duration", 30*time.Second, "how long to send (ignored with -messages)")
 	fs.Int64Var(&c.messages, "messages", 0, "total messages to send over all connections (0: send for -duration)")
 	fs.BoolVar(&c.ack, "ack", false, "send the chunk option and wait for each ack before the next message")
@@ -71,6 +73,8 @@ func runMain(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	switch {
 	case c.records < 1:
 		return errors.New("-records must be at least 1")
+	case c.variety < 1:
+		return errors.New("-variety must be at least 1")
 	case c.conns < 1:
 		return errors.New("-conns must be at least 1")
 	case c.messages <= 0 && c.duration <= 0:

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	mrand "math/rand/v2"
 	"net"
 	"slices"
 	"sync"
@@ -30,11 +31,20 @@ type result struct {
 
 // run sends traffic as c says and measures it.
 func run(ctx context.Context, c config) (*result, error) {
-	entries := genEntries(c.records, c.recordSize, c.eventTime, time.Now())
-	proto, err := buildMessage(c.mode, c.tag, entries, c.records, c.ack)
-	if err != nil {
-		return nil, err
+	// A pool of distinct messages, built once: sending costs loadgen
+	// almost no CPU, and the data varies like real logs.
+	pool := make([]message, max(c.variety, 1))
+	now := time.Now()
+	for i := range pool {
+		rng := mrand.New(mrand.NewPCG(uint64(i), 0x6c6f6164))
+		entries := genEntries(c.records, c.recordSize, c.eventTime, now, rng)
+		m, err := buildMessage(c.mode, c.tag, entries, c.records, c.ack)
+		if err != nil {
+			return nil, err
+		}
+		pool[i] = m
 	}
+	var err error
 	var ver *verifier
 	if c.verifyDir != "" {
 		if ver, err = newVerifier(c.verifyDir); err != nil {
@@ -84,7 +94,11 @@ func run(ctx context.Context, c config) (*result, error) {
 	}
 	for _, cn := range conns {
 		wg.Go(func() {
-			w := worker{conn: cn, msg: message{buf: slices.Clone(proto.buf), chunkOff: proto.chunkOff}, ack: c.ack, ackTimeout: c.ackTimeout}
+			w := worker{conn: cn, ack: c.ack, ackTimeout: c.ackTimeout}
+			for _, m := range pool {
+				m.buf = slices.Clone(m.buf)
+				w.msgs = append(w.msgs, m)
+			}
 			stop := context.AfterFunc(sendCtx, func() { cn.Close() })
 			err := w.send(claim)
 			stop()
@@ -92,6 +106,7 @@ func run(ctx context.Context, c config) (*result, error) {
 			mu.Lock()
 			defer mu.Unlock()
 			res.messages += w.sent
+			res.bytes += w.bytes
 			res.latencies = append(res.latencies, w.latencies...)
 			if err != nil && sendCtx.Err() == nil {
 				errs = append(errs, err)
@@ -102,7 +117,6 @@ func run(ctx context.Context, c config) (*result, error) {
 	wg.Wait()
 	res.elapsed = time.Since(start)
 	res.records = res.messages * int64(c.records)
-	res.bytes = res.messages * int64(proto.entries)
 	if err := errors.Join(errs...); err != nil {
 		return res, err
 	}
@@ -120,7 +134,8 @@ func run(ctx context.Context, c config) (*result, error) {
 // worker sends on one connection.
 type worker struct {
 	conn       net.Conn
-	msg        message
+	msgs       []message // sent in turn
+	bytes      int64     // msgpack bytes of the entries sent
 	ack        bool
 	ackTimeout time.Duration
 	sent       int64
@@ -134,9 +149,10 @@ func (w *worker) send(claim func() bool) error {
 	}
 	r := msgp.NewReader(bufio.NewReaderSize(w.conn, 4096))
 	for claim() {
-		chunk := w.msg.setChunk(prefix, uint64(w.sent))
+		msg := &w.msgs[w.sent%int64(len(w.msgs))]
+		chunk := msg.setChunk(prefix, uint64(w.sent))
 		t0 := time.Now()
-		if _, err := w.conn.Write(w.msg.buf); err != nil {
+		if _, err := w.conn.Write(msg.buf); err != nil {
 			return fmt.Errorf("write: %w", err)
 		}
 		if w.ack {
@@ -149,6 +165,7 @@ func (w *worker) send(claim func() bool) error {
 			w.latencies = append(w.latencies, time.Since(t0))
 		}
 		w.sent++
+		w.bytes += int64(msg.entries)
 	}
 	return nil
 }
