@@ -1,0 +1,262 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/fluent/fluent-logger-golang/fluent"
+)
+
+// fileConfig is a forward source on an ephemeral port and a file output
+// with a file buffer under dir; flush sets the <buffer> flush parameters.
+func fileConfig(flush string) string {
+	return `
+<system>
+  shutdown_timeout 20s
+</system>
+<source>
+  @type forward
+  bind 127.0.0.1
+  port 0
+</source>
+<match **>
+  @type file
+  path ./out/${tag}/
+  compress gzip
+  <buffer tag>
+    @type file
+    path ./buf
+` + flush + `
+  </buffer>
+</match>
+`
+}
+
+// sendAcked sends records seq from..to-1 with fluent-logger-golang with
+// RequestAck: Post returns only after barge acknowledged each record.
+func sendAcked(t *testing.T, addr string, tag string, from, to int) {
+	t.Helper()
+	host, port, _ := net.SplitHostPort(addr)
+	p, _ := strconv.Atoi(port)
+	lg, err := fluent.New(fluent.Config{FluentHost: host, FluentPort: p, RequestAck: true, SubSecondPrecision: true, Timeout: 5 * time.Second, MaxRetry: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lg.Close()
+	for i := from; i < to; i++ {
+		rec := map[string]any{"seq": i, "msg": "hello from the e2e test", "level": "info"}
+		if err := lg.Post(tag, rec); err != nil {
+			t.Fatalf("post seq %d: %v", i, err)
+		}
+	}
+}
+
+func TestRunFlushesAtShutdown(t *testing.T) {
+	dir := t.TempDir()
+	p := startBarge(t, dir, fileConfig("flush_interval 1h"))
+	sendAcked(t, p.addr, "app.web", 0, 300)
+	sendAcked(t, p.addr, "app.db", 300, 500)
+	if code := p.stop(25 * time.Second); code != 0 {
+		t.Fatalf("exit code %d after SIGTERM", code)
+	}
+	checkSeqs(t, readRecords(t, filepath.Join(dir, "out")), 500)
+	for _, tag := range []string{"app.web", "app.db"} {
+		if _, err := os.Stat(filepath.Join(dir, "out", tag)); err != nil {
+			t.Errorf("no directory for tag %s: %v", tag, err)
+		}
+	}
+}
+
+// TestKill9KeepsAckedRecords kills barge after it acked records that it had
+// not flushed yet, restarts it, and finds every record in the output.
+func TestKill9KeepsAckedRecords(t *testing.T) {
+	dir := t.TempDir()
+	p := startBarge(t, dir, fileConfig("flush_interval 1h"))
+	sendAcked(t, p.addr, "app.crash", 0, 2000)
+	p.kill9()
+	if recs := readRecords(t, filepath.Join(dir, "out")); len(recs) != 0 {
+		t.Fatalf("%d records written before the crash; the test needs them buffered", len(recs))
+	}
+
+	p2 := startBarge(t, dir, fileConfig("flush_mode interval\n flush_interval 1s"))
+	line := p2.waitLog(10*time.Second, func(l map[string]any) bool { return l["msg"] == "recovered buffer" })
+	if c, _ := line["chunks"].(float64); c < 1 {
+		t.Errorf("recovered %v chunks, want at least 1", line["chunks"])
+	}
+	recs := waitRecords(t, filepath.Join(dir, "out"), 2000, 20*time.Second)
+	checkSeqs(t, recs, 2000)
+	if code := p2.stop(25 * time.Second); code != 0 {
+		t.Fatalf("exit code %d", code)
+	}
+}
+
+// TestTornChunkRecovered damages the tail of a buffered chunk the way a
+// crash in the middle of a write would, and checks that barge keeps the
+// valid prefix, moves the rest aside and says so.
+func TestTornChunkRecovered(t *testing.T) {
+	dir := t.TempDir()
+	p := startBarge(t, dir, fileConfig("flush_interval 1h"))
+	sendAcked(t, p.addr, "app.torn", 0, 100)
+	p.kill9()
+
+	chunks, _ := filepath.Glob(filepath.Join(dir, "buf", "*.chunk"))
+	if len(chunks) != 1 {
+		t.Fatalf("%d chunk files in the buffer, want 1: %v", len(chunks), chunks)
+	}
+	f, err := os.OpenFile(chunks[0], os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A frame header promising more bytes than follow: a torn write.
+	if _, err := f.Write([]byte{0, 0, 1, 0, 0xde, 0xad, 0xbe, 0xef, 1, 2, 3}); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+
+	p2 := startBarge(t, dir, fileConfig("flush_mode interval\n flush_interval 1s"))
+	line := p2.waitLog(10*time.Second, func(l map[string]any) bool { return l["msg"] == "recovered buffer" })
+	if c, _ := line["corrupt"].(float64); c < 1 {
+		t.Errorf("recovery reported %v corrupt parts, want 1", line["corrupt"])
+	}
+	checkSeqs(t, waitRecords(t, filepath.Join(dir, "out"), 100, 20*time.Second), 100)
+	aside, _ := filepath.Glob(filepath.Join(dir, "buf", "corrupt", "*"))
+	if len(aside) == 0 {
+		t.Errorf("the torn tail was not moved aside into buf/corrupt/")
+	}
+	if code := p2.stop(25 * time.Second); code != 0 {
+		t.Fatalf("exit code %d", code)
+	}
+}
+
+func TestCatSendsWithAck(t *testing.T) {
+	dir := t.TempDir()
+	p := startBarge(t, dir, fileConfig("flush_interval 1h"))
+	_, port, _ := net.SplitHostPort(p.addr)
+	var in bytes.Buffer
+	for i := range 50 {
+		fmt.Fprintf(&in, `{"seq": %d, "msg": "line %d", "nested": {"a": [1, 2.5, null, true]}}`+"\n", i, i)
+	}
+	cat := exec.Command(bargeBin, "cat", "-p", port, "-h", "127.0.0.1", "cat.test")
+	cat.Stdin = &in
+	if out, err := cat.CombinedOutput(); err != nil {
+		t.Fatalf("barge cat: %v\n%s", err, out)
+	}
+	if code := p.stop(25 * time.Second); code != 0 {
+		t.Fatalf("exit code %d", code)
+	}
+	recs := readRecords(t, filepath.Join(dir, "out"))
+	checkSeqs(t, recs, 50)
+	if got := fmt.Sprint(recs[0]["nested"]); got != "map[a:[1 2.5 <nil> true]]" {
+		t.Errorf("nested = %s", got)
+	}
+}
+
+func TestCatFailsWithoutServer(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, port, _ := net.SplitHostPort(l.Addr().String())
+	l.Close() // nothing listens on port now
+	cat := exec.Command(bargeBin, "cat", "-p", port, "x")
+	cat.Stdin = strings.NewReader(`{"a":1}` + "\n")
+	out, err := cat.CombinedOutput()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 {
+		t.Fatalf("barge cat without a server: err %v, want exit 1\n%s", err, out)
+	}
+}
+
+func TestCheck(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "good.conf")
+	os.WriteFile(good, []byte(fileConfig("flush_interval 10s")), 0o644)
+	if out, err := exec.Command(bargeBin, "check", "-c", good).CombinedOutput(); err != nil {
+		t.Fatalf("check good config: %v\n%s", err, out)
+	}
+	bad := filepath.Join(dir, "bad.conf")
+	os.WriteFile(bad, []byte(`<source>
+  @type forward
+  port abc
+  bindd 127.0.0.1
+</source>
+<match **>
+  @type file
+  <buffer>
+    flush_mode sometimes
+  </buffer>
+</match>
+<nonsense>
+</nonsense>
+`), 0o644)
+	out, err := exec.Command(bargeBin, "check", "-c", bad).CombinedOutput()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() == 0 {
+		t.Fatalf("check bad config: err %v, want non-zero exit\n%s", err, out)
+	}
+	for _, want := range []string{
+		bad + ":3: ",  // port abc
+		bad + ":4: ",  // unknown bindd
+		bad + ":9: ",  // flush_mode enum
+		bad + ":12: ", // unknown directive
+	} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("check output lacks %q:\n%s", want, out)
+		}
+	}
+	if !strings.Contains(string(out), "'path'") {
+		t.Errorf("check output does not name the missing 'path':\n%s", out)
+	}
+}
+
+func TestVersion(t *testing.T) {
+	out, err := exec.Command(bargeBin, "version").CombinedOutput()
+	if err != nil || !strings.HasPrefix(string(out), "barge ") {
+		t.Fatalf("barge version: %v %q", err, out)
+	}
+}
+
+// pythonSender sends records seq 0..N-1 with Debian's python3-fluent-logger
+// (which has no ack support: it sends Message mode and reports errors).
+const pythonSender = `
+import sys
+from fluent import sender
+s = sender.FluentSender("py", host="127.0.0.1", port=int(sys.argv[1]), nanosecond_precision=True)
+for i in range(int(sys.argv[2])):
+    if not s.emit("e2e", {"seq": i, "msg": "from python", "unicode": "h\u00e9llo \u2603"}):
+        print(s.last_error, file=sys.stderr)
+        sys.exit(1)
+s.close()
+`
+
+func TestPythonClientEndToEnd(t *testing.T) {
+	const python = "/usr/bin/python3"
+	if out, err := exec.Command(python, "-c", "import fluent.sender").CombinedOutput(); err != nil {
+		t.Fatalf("%s with module fluent.sender is needed: apt-get install python3-fluent-logger (%v: %s)", python, err, out)
+	}
+	dir := t.TempDir()
+	p := startBarge(t, dir, fileConfig("flush_mode immediate"))
+	script := filepath.Join(dir, "send.py")
+	if err := os.WriteFile(script, []byte(pythonSender), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, port, _ := net.SplitHostPort(p.addr)
+	if out, err := exec.Command(python, script, port, "200").CombinedOutput(); err != nil {
+		t.Fatalf("python sender: %v\n%s", err, out)
+	}
+	// Python's sender does not wait for acks, so wait for the output.
+	recs := waitRecords(t, filepath.Join(dir, "out", "py.e2e"), 200, 20*time.Second)
+	checkSeqs(t, recs, 200)
+	if code := p.stop(25 * time.Second); code != 0 {
+		t.Fatalf("exit code %d", code)
+	}
+	if recs[0]["unicode"] != "héllo ☃" {
+		t.Errorf("unicode field = %q", recs[0]["unicode"])
+	}
+}

@@ -1,0 +1,263 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/barge-dev/barge/buffer"
+	"github.com/barge-dev/barge/forwarder"
+	"github.com/barge-dev/barge/forwarder/route"
+	"github.com/barge-dev/barge/output/file"
+	"github.com/barge-dev/barge/output/null"
+	"github.com/barge-dev/barge/output/stdout"
+)
+
+// input is what every <source> is.
+type input interface {
+	Listen() error
+	Run(ctx context.Context) error
+	Close() error
+}
+
+// sink is one <match>: its buffer and the output the buffer flushes to.
+type sink struct {
+	name   string
+	buf    *buffer.Buffer
+	out    io.Closer // nil when the output holds nothing to close
+	logger *slog.Logger
+}
+
+// pipeline is a built, not yet started, barge.
+type pipeline struct {
+	log      *slog.Logger
+	system   systemConfig
+	inputs   []input
+	router   *route.Router
+	sinks    []*sink
+	hostname string
+}
+
+// build constructs every component of the plan. It does no I/O.
+func build(p *plan, logs loggers, hostname string, stdoutW io.Writer) (*pipeline, error) {
+	pl := &pipeline{log: logs.root(), system: p.system, hostname: hostname}
+	pl.router = route.New(route.Options{Logger: logs.root().With("component", "router")})
+	for _, step := range p.order {
+		if step >= 0 {
+			if err := pl.addFilter(&p.filters[step], hostname); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		m := &p.matches[^step]
+		s, err := buildSink(m, logs, hostname, stdoutW)
+		if err != nil {
+			return nil, fmt.Errorf("%s:%d: <match %s>: %w", m.sec.File, m.sec.Line, m.sec.Arg, err)
+		}
+		pl.sinks = append(pl.sinks, s)
+		if err := pl.router.AddMatch(m.patterns, s.buf); err != nil {
+			return nil, fmt.Errorf("%s:%d: %w", m.sec.File, m.sec.Line, err)
+		}
+	}
+	for _, s := range p.sources {
+		name := s.id
+		if name == "" {
+			name = s.typ
+		}
+		lg, err := logs.component("source", name, s.logLvl)
+		if err != nil {
+			return nil, fmt.Errorf("%s:%d: %w", s.sec.File, s.sec.Line, err)
+		}
+		srv, err := forwarder.NewServer(s.forward, pl.router, forwarder.Options{Logger: lg, Hostname: hostname})
+		if err != nil {
+			return nil, fmt.Errorf("%s:%d: <source>: %w", s.sec.File, s.sec.Line, err)
+		}
+		pl.inputs = append(pl.inputs, srv)
+	}
+	return pl, nil
+}
+
+func (pl *pipeline) addFilter(f *filterPlan, hostname string) error {
+	var flt route.Filter
+	var err error
+	switch f.typ {
+	case "grep":
+		flt, err = route.NewGrep(f.grep)
+	case "record_transformer":
+		flt, err = route.NewRecordTransformer(f.transform, hostname)
+	}
+	if err == nil {
+		err = pl.router.AddFilter(f.patterns, flt)
+	}
+	if err != nil {
+		return fmt.Errorf("%s:%d: <filter %s>: %w", f.sec.File, f.sec.Line, f.sec.Arg, err)
+	}
+	return nil
+}
+
+func buildSink(m *matchPlan, logs loggers, hostname string, stdoutW io.Writer) (*sink, error) {
+	lg, err := logs.component("match", m.name, m.logLvl)
+	if err != nil {
+		return nil, err
+	}
+	s := &sink{name: m.name, logger: lg}
+	var out buffer.Flusher
+	switch m.typ {
+	case "file":
+		o, err := file.New(m.file, file.Options{Logger: lg, Hostname: hostname})
+		if err != nil {
+			return nil, err
+		}
+		out = o
+	case "stdout":
+		o, err := stdout.New(m.stdout, stdout.Options{Logger: lg, Writer: stdoutW, Hostname: hostname})
+		if err != nil {
+			return nil, err
+		}
+		out = o
+	case "null":
+		o, err := null.New(m.null, null.Options{Logger: lg})
+		if err != nil {
+			return nil, err
+		}
+		out = o
+	}
+	if c, ok := out.(io.Closer); ok {
+		s.out = c
+	}
+	opts := buffer.Options{Name: m.name, Logger: lg}
+	if m.secondary != nil {
+		sec, err := file.New(*m.secondary, file.Options{Logger: lg.With("secondary", true), Hostname: hostname})
+		if err != nil {
+			return nil, fmt.Errorf("<secondary>: %w", err)
+		}
+		opts.Secondary = sec
+	}
+	s.buf, err = buffer.New(m.buffer, out, opts)
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// run starts the pipeline and blocks until ctx ends, then shuts down in
+// order: stop inputs (each finishes the message it is reading), drain the
+// buffers within shutdown_timeout, close the outputs.
+func (pl *pipeline) run(ctx context.Context) error {
+	bufCtx, stopBuffers := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopBuffers()
+	var bufWG sync.WaitGroup
+	var errMu sync.Mutex
+	var runErrs []error
+	fail := func(err error) {
+		errMu.Lock()
+		runErrs = append(runErrs, err)
+		errMu.Unlock()
+	}
+	defer pl.closeSinks()
+
+	for _, s := range pl.sinks {
+		rec, err := s.buf.Open(ctx)
+		if err != nil {
+			return fmt.Errorf("open buffer of %s: %w", s.name, err)
+		}
+		if rec.Chunks > 0 || rec.Corrupt > 0 {
+			s.logger.Info("recovered buffer", "chunks", rec.Chunks, "bytes", rec.Bytes, "corrupt", rec.Corrupt)
+		}
+	}
+	for _, s := range pl.sinks {
+		bufWG.Add(1)
+		go func() {
+			defer bufWG.Done()
+			if err := s.buf.Run(bufCtx); err != nil {
+				fail(fmt.Errorf("buffer of %s: %w", s.name, err))
+			}
+		}()
+	}
+	for _, in := range pl.inputs {
+		if err := in.Listen(); err != nil {
+			for _, in := range pl.inputs {
+				in.Close()
+			}
+			stopBuffers()
+			bufWG.Wait()
+			return err
+		}
+	}
+	inCtx, stopInputs := context.WithCancel(ctx)
+	defer stopInputs()
+	var inWG sync.WaitGroup
+	for _, in := range pl.inputs {
+		inWG.Add(1)
+		go func() {
+			defer inWG.Done()
+			if err := in.Run(inCtx); err != nil {
+				fail(err)
+				stopInputs() // one input failing stops barge
+			}
+		}()
+	}
+	pl.log.Info("barge started", "version", version, "sources", len(pl.inputs), "matches", len(pl.sinks))
+	<-inCtx.Done()
+
+	pl.log.Info("shutting down", "timeout", pl.system.ShutdownTimeout)
+	drainCtx, cancelDrain := context.WithTimeout(context.WithoutCancel(ctx), pl.system.ShutdownTimeout)
+	defer cancelDrain()
+	start := time.Now()
+	// Inputs finish the messages they are reading. An input whose Append
+	// blocks (overflow_action block with an output that does not take
+	// chunks) is closed at the deadline: its unacked message is the
+	// client's to resend.
+	inputsDone := make(chan struct{})
+	go func() { inWG.Wait(); close(inputsDone) }()
+	select {
+	case <-inputsDone:
+	case <-drainCtx.Done():
+		pl.log.Warn("inputs did not stop within shutdown_timeout; closing them")
+	}
+	for _, in := range pl.inputs {
+		in.Close()
+	}
+	<-inputsDone
+	var drainWG sync.WaitGroup
+	for _, s := range pl.sinks {
+		drainWG.Add(1)
+		go func() {
+			defer drainWG.Done()
+			if err := s.buf.Drain(drainCtx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+				s.logger.Warn("drain buffer", "err", err)
+			}
+		}()
+	}
+	drainWG.Wait()
+	stopBuffers()
+	bufWG.Wait()
+	for _, s := range pl.sinks {
+		st := s.buf.Stats()
+		if left := st.StagedChunks + st.QueuedChunks; left > 0 {
+			s.logger.Warn("chunks left on disk for the next start", "chunks", left, "bytes", st.StagedBytes+st.QueuedBytes)
+		}
+	}
+	pl.log.Info("stopped", "took", time.Since(start).Round(time.Millisecond))
+	errMu.Lock()
+	defer errMu.Unlock()
+	return errors.Join(runErrs...)
+}
+
+// closeSinks closes buffers and outputs, joining every error.
+func (pl *pipeline) closeSinks() {
+	for _, s := range pl.sinks {
+		if err := s.buf.Close(); err != nil {
+			s.logger.Warn("close buffer", "err", err)
+		}
+		if s.out != nil {
+			if err := s.out.Close(); err != nil {
+				s.logger.Warn("close output", "err", err)
+			}
+		}
+	}
+}

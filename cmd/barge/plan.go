@@ -1,0 +1,332 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"path/filepath"
+	"regexp"
+	"strings"
+
+	"github.com/barge-dev/barge/buffer"
+	"github.com/barge-dev/barge/conf"
+	"github.com/barge-dev/barge/forwarder"
+	"github.com/barge-dev/barge/forwarder/route"
+	"github.com/barge-dev/barge/output/file"
+	"github.com/barge-dev/barge/output/null"
+	"github.com/barge-dev/barge/output/stdout"
+)
+
+// plan is a decoded and validated configuration: everything needed to build
+// the pipeline, and nothing started yet.
+type plan struct {
+	path    string
+	system  systemConfig
+	sources []sourcePlan
+	filters []filterPlan
+	matches []matchPlan
+	// order lists filters (index >= 0) and matches (^index) in config
+	// order: as in Fluentd, a <filter> applies only to events that reach it
+	// before a <match> took them.
+	order []int
+}
+
+type sourcePlan struct {
+	sec     *conf.Section
+	typ     string
+	id      string
+	logLvl  string
+	forward forwarder.Config
+}
+
+type filterPlan struct {
+	sec       *conf.Section
+	typ       string
+	patterns  []string
+	grep      route.GrepConfig
+	transform route.RecordTransformerConfig
+}
+
+type matchPlan struct {
+	sec      *conf.Section
+	typ      string
+	name     string // @id, or the pattern
+	patterns []string
+	logLvl   string
+	file     file.Config
+	stdout   stdout.Config
+	null     null.Config
+	buffer   buffer.Config
+	// secondary is the <secondary> file output, nil when absent.
+	secondary *file.Config
+}
+
+// loadPlan parses and validates the config file at path. Its error is a
+// conf.Errors listing every problem as FILE:LINE: message.
+func loadPlan(path string) (*plan, error) {
+	root, err := conf.ParseFile(path)
+	if err != nil {
+		return nil, err
+	}
+	p := &plan{path: path, system: defaultSystemConfig()}
+	var errs conf.Errors
+	add := func(err error) {
+		var ce conf.Errors
+		switch {
+		case err == nil:
+		case errors.As(err, &ce):
+			errs = append(errs, ce...)
+		default:
+			errs = append(errs, err)
+		}
+	}
+	for _, prm := range root.Params {
+		add(conf.ParamErrorf(prm, "unknown parameter %q outside any directive", prm.Key))
+	}
+	for _, sec := range root.Sections {
+		if sec.Name == "system" {
+			add(conf.Decode(sec, &p.system))
+		}
+	}
+	for _, sec := range root.Sections {
+		if prm := sec.Param("@log_level"); prm != nil {
+			if _, err := parseLevel(prm.Value); err != nil {
+				add(conf.ParamErrorf(prm, "'@log_level': %v", err))
+			}
+		}
+		switch sec.Name {
+		case "system":
+		case "source":
+			add(p.addSource(sec))
+		case "filter":
+			add(p.addFilter(sec))
+		case "match":
+			add(p.addMatch(sec))
+		case "label", "worker":
+			add(conf.Errorf(sec, "<%s> is not supported by barge", sec.Name))
+		default:
+			add(conf.Errorf(sec, "unknown directive <%s>", sec.Name))
+		}
+	}
+	if len(p.sources) == 0 && len(errs) == 0 {
+		add(conf.Errorf(root, "no <source> directive: nothing would be read"))
+	}
+	if len(errs) > 0 {
+		return nil, errs
+	}
+	return p, nil
+}
+
+func (p *plan) addSource(sec *conf.Section) error {
+	s := sourcePlan{sec: sec, typ: sec.Type(), id: sec.Get("@id"), logLvl: sec.Get("@log_level")}
+	switch s.typ {
+	case "forward":
+		s.forward = forwarder.DefaultConfig()
+		if err := conf.Decode(sec, &s.forward); err != nil {
+			return err
+		}
+	case "":
+		return conf.Errorf(sec, "<source>: '@type' is required")
+	default:
+		return conf.Errorf(sec, "<source>: unknown @type %q (barge has: forward)", s.typ)
+	}
+	p.sources = append(p.sources, s)
+	return nil
+}
+
+func (p *plan) addFilter(sec *conf.Section) error {
+	f := filterPlan{sec: sec, typ: sec.Type(), patterns: patterns(sec.Arg)}
+	if err := checkPatterns(sec, f.patterns); err != nil {
+		return err
+	}
+	switch f.typ {
+	case "grep":
+		f.grep = route.DefaultGrepConfig()
+		if err := conf.Decode(sec, &f.grep); err != nil {
+			return err
+		}
+	case "record_transformer":
+		f.transform = route.DefaultRecordTransformerConfig()
+		if err := conf.Decode(sec, &f.transform); err != nil {
+			return err
+		}
+	case "":
+		return conf.Errorf(sec, "<filter %s>: '@type' is required", sec.Arg)
+	default:
+		return conf.Errorf(sec, "<filter %s>: unknown @type %q (barge has: grep, record_transformer)", sec.Arg, f.typ)
+	}
+	p.order = append(p.order, len(p.filters))
+	p.filters = append(p.filters, f)
+	return nil
+}
+
+func (p *plan) addMatch(sec *conf.Section) error {
+	m := matchPlan{sec: sec, typ: sec.Type(), patterns: patterns(sec.Arg), logLvl: sec.Get("@log_level")}
+	m.name = sec.Get("@id")
+	if m.name == "" {
+		m.name = sec.Arg
+	}
+	if err := checkPatterns(sec, m.patterns); err != nil {
+		return err
+	}
+	// The output's own parameters, without the sections cmd/barge decodes.
+	own := *sec
+	own.Sections = nil
+	var bufSec, secSec *conf.Section
+	var errs conf.Errors
+	for _, child := range sec.Sections {
+		switch child.Name {
+		case "buffer":
+			if bufSec != nil {
+				errs = append(errs, conf.Errorf(child, "<buffer> given twice"))
+			}
+			bufSec = child
+		case "secondary":
+			secSec = child
+		default:
+			own.Sections = append(own.Sections, child)
+		}
+	}
+	var err error
+	switch m.typ {
+	case "file":
+		m.file = file.DefaultConfig()
+		err = conf.Decode(&own, &m.file)
+		m.buffer = buffer.DefaultConfig("file")
+	case "stdout":
+		m.stdout = stdout.DefaultConfig()
+		err = conf.Decode(&own, &m.stdout)
+		m.buffer = buffer.DefaultConfig("memory")
+		m.buffer.FlushMode = "immediate"
+	case "null":
+		m.null = null.DefaultConfig()
+		err = conf.Decode(&own, &m.null)
+		m.buffer = buffer.DefaultConfig("memory")
+		m.buffer.FlushMode = "immediate"
+	case "":
+		return conf.Errorf(sec, "<match %s>: '@type' is required", sec.Arg)
+	default:
+		return conf.Errorf(sec, "<match %s>: unknown @type %q (barge has: file, stdout, null)", sec.Arg, m.typ)
+	}
+	if err != nil {
+		errs = append(errs, asErrors(err)...)
+	}
+	if bufSec != nil {
+		if t := bufSec.Type(); t != "" && t != m.buffer.Type {
+			m.buffer = buffer.DefaultConfig(t)
+		}
+		if err := conf.Decode(bufSec, &m.buffer); err != nil {
+			errs = append(errs, asErrors(err)...)
+		}
+	}
+	if m.buffer.Type == "file" && m.buffer.Path == "" {
+		if p.system.RootDir == "" {
+			errs = append(errs, conf.Errorf(orSection(bufSec, sec), "'path' is required for a file buffer (or set root_dir in <system>)"))
+		} else {
+			m.buffer.Path = filepath.Join(p.system.RootDir, "buffer", dirName(m.name))
+		}
+	}
+	if secSec != nil {
+		sc, err := secondaryConfig(secSec)
+		if err != nil {
+			errs = append(errs, asErrors(err)...)
+		}
+		m.secondary = sc
+	}
+	if len(errs) > 0 {
+		return errs
+	}
+	if m.typ == "file" {
+		if err := m.file.CheckChunkKeys(m.buffer.ChunkKeys); err != nil {
+			return conf.Errorf(sec, "<match %s>: %v", sec.Arg, err)
+		}
+	}
+	p.order = append(p.order, ^len(p.matches))
+	p.matches = append(p.matches, m)
+	return nil
+}
+
+// secondaryConfig decodes <secondary>: barge's file output, or Fluentd's
+// secondary_file (directory, basename, compress) mapped onto it.
+func secondaryConfig(sec *conf.Section) (*file.Config, error) {
+	cfg := file.DefaultConfig()
+	switch sec.Type() {
+	case "file":
+		if err := conf.Decode(sec, &cfg); err != nil {
+			return nil, err
+		}
+	case "secondary_file":
+		var sf secondaryFileConfig
+		sf.Basename = "dump.bin"
+		sf.Compress = "text"
+		if err := conf.Decode(sec, &sf); err != nil {
+			return nil, err
+		}
+		cfg.Path = strings.TrimSuffix(sf.Directory, "/") + "/"
+		cfg.ObjectKeyFormat = "%{path}" + sf.Basename + ".%{chunk_id}"
+		cfg.Format.Type = "msgpack"
+		cfg.Compress = "none"
+		if sf.Compress == "gzip" {
+			cfg.Compress = "gzip"
+			cfg.ObjectKeyFormat += ".gz"
+		}
+	case "":
+		return nil, conf.Errorf(sec, "<secondary>: '@type' is required (file or secondary_file)")
+	default:
+		return nil, conf.Errorf(sec, "<secondary>: unknown @type %q (barge has: file, secondary_file)", sec.Type())
+	}
+	return &cfg, nil
+}
+
+// secondaryFileConfig is Fluentd's out_secondary_file.
+type secondaryFileConfig struct {
+	Directory string `conf:"directory" required:"true"`
+	Basename  string `conf:"basename"`
+	Append    bool   `conf:"append"`
+	Compress  string `conf:"compress" enum:"text,gzip"`
+}
+
+// patterns splits a directive argument into tag patterns.
+func patterns(arg string) []string {
+	if strings.TrimSpace(arg) == "" {
+		return []string{"**"}
+	}
+	return strings.Fields(arg)
+}
+
+func checkPatterns(sec *conf.Section, pats []string) error {
+	for _, p := range pats {
+		if _, err := route.Compile(p); err != nil {
+			return conf.Errorf(sec, "<%s %s>: %v", sec.Name, sec.Arg, err)
+		}
+	}
+	return nil
+}
+
+func asErrors(err error) conf.Errors {
+	var ce conf.Errors
+	if errors.As(err, &ce) {
+		return ce
+	}
+	return conf.Errors{err}
+}
+
+func orSection(a, b *conf.Section) *conf.Section {
+	if a != nil {
+		return a
+	}
+	return b
+}
+
+var unsafeDirChars = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
+
+// dirName turns a match name into a directory name.
+func dirName(name string) string {
+	s := strings.Trim(unsafeDirChars.ReplaceAllString(name, "_"), "_")
+	if s == "" {
+		return "default"
+	}
+	return s
+}
+
+// String describes the plan for logs.
+func (m *matchPlan) String() string { return fmt.Sprintf("<match %s> @type %s", m.sec.Arg, m.typ) }
