@@ -260,3 +260,54 @@ func TestPythonClientEndToEnd(t *testing.T) {
 		t.Errorf("unicode field = %q", recs[0]["unicode"])
 	}
 }
+
+// TestShutdownTimeoutKeepsUnflushed stops barge while its output cannot
+// write: barge still exits 0 within shutdown_timeout, says what it left
+// in the buffer, and the next start writes it out.
+func TestShutdownTimeoutKeepsUnflushed(t *testing.T) {
+	dir := t.TempDir()
+	// A regular file where the output wants a directory: every flush fails.
+	if err := os.WriteFile(filepath.Join(dir, "out"), []byte("not a directory"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	config := strings.Replace(fileConfig("flush_mode interval\n flush_interval 1s\n retry_wait 100ms"), "shutdown_timeout 20s", "shutdown_timeout 2s", 1)
+	p := startBarge(t, dir, config)
+	sendAcked(t, p.addr, "app.stuck", 0, 100)
+	p.waitLog(10*time.Second, func(l map[string]any) bool { return l["level"] == "WARN" && l["chunk_id"] != nil })
+	start := time.Now()
+	if code := p.stop(25 * time.Second); code != 0 {
+		t.Fatalf("exit code %d after SIGTERM", code)
+	}
+	if took := time.Since(start); took > 5*time.Second {
+		t.Errorf("shutdown took %s with shutdown_timeout 2s", took)
+	}
+	p.waitLog(time.Second, func(l map[string]any) bool { return l["msg"] == "chunks left on disk for the next start" })
+
+	if err := os.Remove(filepath.Join(dir, "out")); err != nil {
+		t.Fatal(err)
+	}
+	p2 := startBarge(t, dir, config)
+	checkSeqs(t, waitRecords(t, filepath.Join(dir, "out"), 100, 20*time.Second), 100)
+	if code := p2.stop(25 * time.Second); code != 0 {
+		t.Fatalf("exit code %d", code)
+	}
+}
+
+// TestCheckExamples checks that every config under examples/ is valid.
+func TestCheckExamples(t *testing.T) {
+	configs, _ := filepath.Glob("../../examples/*.conf")
+	bench, _ := filepath.Glob("../../examples/bench/*.conf")
+	configs = append(configs, bench...)
+	if len(configs) < 3 {
+		t.Fatalf("found only %d example configs", len(configs))
+	}
+	for _, c := range configs {
+		t.Run(filepath.Base(c), func(t *testing.T) {
+			cmd := exec.Command(bargeBin, "check", "-c", c)
+			cmd.Env = append(os.Environ(), "BARGE_ROOT_DIR="+t.TempDir(), "FLUENT_SHARED_KEY=secret", "POD_NAME=pod-1")
+			if out, err := cmd.CombinedOutput(); err != nil {
+				t.Fatalf("barge check: %v\n%s", err, out)
+			}
+		})
+	}
+}

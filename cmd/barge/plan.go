@@ -240,6 +240,11 @@ func (p *plan) addMatch(sec *conf.Section) error {
 			return conf.Errorf(sec, "<match %s>: %v", sec.Arg, err)
 		}
 	}
+	if m.secondary != nil {
+		if err := m.secondary.CheckChunkKeys(m.buffer.ChunkKeys); err != nil {
+			return conf.Errorf(secSec, "<secondary>: %v", err)
+		}
+	}
 	p.order = append(p.order, ^len(p.matches))
 	p.matches = append(p.matches, m)
 	return nil
