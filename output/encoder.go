@@ -47,12 +47,13 @@ type Stats struct {
 // size. An Encoder is safe for concurrent use; file, s3 and gcs outputs
 // share it.
 type Encoder struct {
-	format recordFormat
-	inj    *injector
-	comp   *compressors
-	ext    string
-	ctype  string
-	states sync.Pool // *encodeState
+	format     recordFormat
+	inj        *injector
+	comp       *compressors
+	ext        string
+	ctype      string
+	formatType string    // <format> @type
+	states     sync.Pool // *encodeState
 }
 
 // encodeState is the scratch of one Encode call, pooled.
@@ -89,6 +90,7 @@ func NewEncoder(cfg EncoderConfig, opts EncoderOptions) (*Encoder, error) {
 		inj:    inj,
 		comp:   comp,
 	}
+	e.formatType = cfg.Format.Type
 	e.ext, e.ctype = formatExtension(cfg.Format.Type)
 	if x := comp.extension(); x != "" {
 		e.ext = x
@@ -120,6 +122,12 @@ func formatExtension(format string) (ext, ctype string) {
 // FileExtension is the value of %{file_extension}: gz, zst, or for
 // uncompressed output json, ltsv, msgpack or txt.
 func (e *Encoder) FileExtension() string { return e.ext }
+
+// FormatType returns the <format> @type the Encoder writes.
+func (e *Encoder) FormatType() string { return e.formatType }
+
+// Compression returns gzip, zstd or none.
+func (e *Encoder) Compression() string { return e.comp.kind }
 
 // ContentType is the MIME type of what Encode writes.
 func (e *Encoder) ContentType() string { return e.ctype }
