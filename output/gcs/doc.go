@@ -1,0 +1,77 @@
+// Package gcs is barge's @type gcs output: each flushed chunk becomes one
+// Google Cloud Storage object, encoded by output.Encoder (<format>,
+// <inject>, store_as) and named by output.KeyFormat, with
+// fluent-plugin-gcs's parameter names.
+//
+//	<match app.**>
+//	  @type gcs
+//	  bucket my-logs                 # must exist: barge never creates buckets
+//	  keyfile /etc/barge/sa.json     # else Application Default Credentials
+//	  path logs/${tag}/%Y/%m/%d/
+//	  store_as gzip                  # gzip (default), zstd, json, txt
+//	  transcoding true               # Content-Encoding: gzip (BigQuery loads)
+//	  <object_metadata>
+//	    key team
+//	    value payments
+//	  </object_metadata>
+//	  <buffer tag,time>
+//	    timekey 1h
+//	  </buffer>
+//	</match>
+//
+// Contracts:
+//   - One chunk, one object, never overwritten. The key derives from the
+//     chunk id (the default is %{path}%{time_slice}_%{chunk_id}.%{file_extension};
+//     fluent-plugin-gcs's default %{path}%{time_slice}_%{index}.%{file_extension}
+//     is refused, as is any key without %{chunk_id} or %{uuid_flush}), and
+//     every write carries ifGenerationMatch=0. When the object is already
+//     there (412), its attributes are read: the same barge-chunk-id
+//     metadata, CRC32C and size mean a retry found its own object and Flush
+//     returns nil; anything else is ErrObjectExists, wrapped with
+//     buffer.Permanent, so the chunk goes to <secondary> or failed/ and the
+//     object is left alone.
+//   - Checksums. Every byte the Encoder writes goes into a CRC32C. An object
+//     of at most chunk_size bytes is sent in one request that declares its
+//     CRC32C and MD5, which GCS checks. A larger one goes as a resumable
+//     upload, chunk_size per request; the client sends the CRC32C of the
+//     whole stream with the last request (GCS checks it). In both cases the
+//     new object's CRC32C and size are compared with barge's own: a
+//     mismatch deletes that generation and fails the flush (ErrChecksum),
+//     which is retried.
+//   - Memory: the first chunk_size bytes are gathered in a pooled buffer;
+//     past that the Encoder streams into the resumable upload, whose client
+//     holds one chunk_size buffer. An upload holds at most about
+//     2 x chunk_size (32 MiB by default), whatever the chunk's size.
+//   - Errors name gs://BUCKET/KEY. Permanent (buffer.Permanent): 400 (but
+//     a checksum mismatch), 401, 403 (but rate limits), 404 (the bucket
+//     does not exist), other 4xx, an unusable keyfile, malformed records,
+//     ErrObjectExists. Transient (the buffer retries with its backoff):
+//     408, 410, 429, 5xx, timeouts, connection errors, anything unknown.
+//     The client's own retries are bounded by client_retries (2) quick
+//     retries in a row (250 ms, then up to 2 s apart), so the buffer's
+//     backoff governs; a request stalled for client_timeout (60s) fails.
+//     Flush does not log failures (the buffer does); a put is logged at
+//     debug level.
+//   - Metadata: output.Metadata (barge-chunk-id, barge-records, barge-first-time,
+//     barge-last-time, barge-timekey, barge-tag, barge-keys, barge-host,
+//     barge-version, barge-format, barge-compress) on every object, plus the
+//     <object_metadata> pairs (keys starting with barge- are refused).
+//     Content-Type is the Encoder's (application/gzip, application/zstd,
+//     application/x-ndjson...); with transcoding, Content-Encoding is gzip
+//     and Content-Type the uncompressed format's.
+//   - STORAGE_EMULATOR_HOST (host:port) sends every request to an emulator
+//     such as fake-gcs-server, without credentials (keyfile is not read).
+//   - New does no I/O: the client (and keyfile) is read by the first
+//     Flush; Close is idempotent and Flush fails after it. An Output is
+//     safe for concurrent Flush calls (flush_thread_count).
+//
+// Differences from fluent-plugin-gcs: store_as adds zstd and names the
+// uncompressed forms json and txt (text is accepted); %{file_extension}
+// is the Encoder's (gz, zst, or the format's: json, ltsv...);
+// %{hex_random} and %{uuid_flush} derive from the chunk id; project is
+// accepted but unused; auto_create_bucket and overwrite must stay false;
+// blind_write is accepted (barge never reads before it writes; it reads an
+// object's attributes only after a 412, which needs storage.objects.get);
+// client_timeout is a duration; the v0.12 format parameter is replaced by
+// <format>. barge adds chunk_size.
+package gcs

@@ -1,0 +1,212 @@
+package gcs
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"cloud.google.com/go/storage"
+	"google.golang.org/api/option"
+
+	"github.com/barge-dev/barge/buffer"
+	"github.com/barge-dev/barge/output"
+)
+
+// Options are the run-time inputs of an Output.
+type Options struct {
+	Logger *slog.Logger // nil: discard
+	// Hostname is %{hostname}, the default of <inject> hostname and the
+	// barge-host metadata.
+	Hostname string
+	// Version is the barge-version metadata.
+	Version string
+	// Location is what local time means for <inject> (nil: time.Local).
+	Location *time.Location
+}
+
+// Output writes each chunk as one GCS object.
+type Output struct {
+	cfg         Config
+	enc         *output.Encoder
+	keys        *output.KeyFormat
+	contentType string
+	encoding    string // Content-Encoding: gzip with transcoding
+	userMeta    map[string]string
+	storClass   string
+	acl         string
+	encKey      []byte
+	chunkSize   int64
+	hostname    string
+	version     string
+	log         *slog.Logger
+
+	// bufs holds the buffers that gather an object's first chunk_size
+	// bytes (*[]byte).
+	bufs sync.Pool
+
+	mu     sync.Mutex
+	client *storage.Client
+	closed bool
+
+	// testCRC, when set by tests, changes the checksum declared or
+	// expected for an upload, to prove that a mismatch is caught.
+	testCRC func(uint32) uint32
+}
+
+var _ buffer.Flusher = (*Output)(nil)
+
+// New validates cfg and returns an Output. It does no I/O and starts no
+// goroutine: the storage client is made by the first Flush.
+func New(cfg Config, opts Options) (*Output, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	compress, _ := cfg.compress()
+	eo := output.EncoderOptions{Hostname: opts.Hostname, Location: opts.Location}
+	enc, err := output.NewEncoder(output.EncoderConfig{Format: cfg.Format, Inject: cfg.Inject, Compress: compress}, eo)
+	if err != nil {
+		return nil, err
+	}
+	keys, err := output.NewKeyFormat(cfg.keyConfig())
+	if err != nil {
+		return nil, err
+	}
+	o := &Output{
+		cfg:         cfg,
+		enc:         enc,
+		keys:        keys,
+		contentType: enc.ContentType(),
+		storClass:   storageClasses[strings.ToLower(cfg.StorageClass)],
+		acl:         predefinedACLs[cfg.ACL],
+		chunkSize:   roundChunkSize(cfg.ChunkSize),
+		hostname:    opts.Hostname,
+		version:     opts.Version,
+		log:         opts.Logger,
+	}
+	if cfg.Transcoding {
+		// The object is served decompressed: its type is the format's.
+		plain, err := output.NewEncoder(output.EncoderConfig{Format: cfg.Format, Inject: cfg.Inject, Compress: "none"}, eo)
+		if err != nil {
+			return nil, err
+		}
+		o.contentType, o.encoding = plain.ContentType(), "gzip"
+	}
+	o.encKey, _ = cfg.encryptionKey()
+	if len(cfg.ObjectMetadata) > 0 {
+		o.userMeta = make(map[string]string, len(cfg.ObjectMetadata))
+		for _, m := range cfg.ObjectMetadata {
+			o.userMeta[m.Key] = m.Value
+		}
+	}
+	if o.log == nil {
+		o.log = slog.New(slog.DiscardHandler)
+	}
+	return o, nil
+}
+
+// Flush writes c as one object, create-only. nil means the object is
+// there: written now, or found with this chunk's id, CRC32C and size
+// (a retry after a lost answer). Errors name gs://BUCKET/KEY; permanent
+// ones (see package doc) are wrapped with buffer.Permanent.
+func (o *Output) Flush(ctx context.Context, c *buffer.Chunk) error {
+	key := o.keys.Key(output.Vars(c, o.hostname, o.enc.FileExtension()))
+	meta := output.Metadata(c, o.enc, o.hostname, o.version)
+	return o.put(ctx, key, meta, func(w io.Writer) (output.Stats, error) { return o.enc.EncodeChunk(w, c) })
+}
+
+// Key returns the object key of the chunk vars describe.
+func (o *Output) Key(vars output.ChunkVars) string {
+	if vars.FileExtension == "" {
+		vars.FileExtension = o.enc.FileExtension()
+	}
+	if vars.Hostname == "" {
+		vars.Hostname = o.hostname
+	}
+	return o.keys.Key(vars)
+}
+
+// Close releases the storage client. It is idempotent; Flush fails after it.
+func (o *Output) Close() error {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.closed {
+		return nil
+	}
+	o.closed = true
+	if o.client == nil {
+		return nil
+	}
+	err := o.client.Close()
+	o.client = nil
+	return err
+}
+
+// storageClient returns the client, making it on first use. A failure is
+// not kept: the next Flush tries again.
+func (o *Output) storageClient(ctx context.Context) (*storage.Client, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.closed {
+		return nil, errClosed
+	}
+	if o.client != nil {
+		return o.client, nil
+	}
+	opts, err := o.clientOptions()
+	if err != nil {
+		return nil, err
+	}
+	// The client outlives this flush: it must not be bound to its context.
+	cl, err := storage.NewClient(context.WithoutCancel(ctx), opts...)
+	if err != nil {
+		return nil, fmt.Errorf("gcs client: %w", err)
+	}
+	o.client = cl
+	return cl, nil
+}
+
+// credTypes are the credential files keyfile may name.
+var credTypes = map[string]option.CredentialsType{
+	"service_account":              option.ServiceAccount,
+	"authorized_user":              option.AuthorizedUser,
+	"impersonated_service_account": option.ImpersonatedServiceAccount,
+	"external_account":             option.ExternalAccount,
+}
+
+// clientOptions returns how the client authenticates: nothing at all
+// against an emulator (STORAGE_EMULATOR_HOST), else keyfile or
+// Application Default Credentials.
+func (o *Output) clientOptions() ([]option.ClientOption, error) {
+	ua := "barge"
+	if o.version != "" {
+		ua += "/" + o.version
+	}
+	opts := []option.ClientOption{option.WithUserAgent(ua)}
+	if os.Getenv("STORAGE_EMULATOR_HOST") != "" {
+		return append(opts, option.WithoutAuthentication()), nil
+	}
+	if o.cfg.Keyfile == "" {
+		return opts, nil
+	}
+	data, err := os.ReadFile(o.cfg.Keyfile)
+	if err != nil {
+		return nil, fmt.Errorf("%w: 'keyfile': %w", errCredentials, err)
+	}
+	var head struct {
+		Type string `json:"type"`
+	}
+	if err := json.Unmarshal(data, &head); err != nil {
+		return nil, fmt.Errorf("%w: 'keyfile' %q is not a credentials JSON file: %w", errCredentials, o.cfg.Keyfile, err)
+	}
+	ct, ok := credTypes[head.Type]
+	if !ok {
+		return nil, fmt.Errorf("%w: 'keyfile' %q has type %q, not service_account, authorized_user, impersonated_service_account or external_account", errCredentials, o.cfg.Keyfile, head.Type)
+	}
+	return append(opts, option.WithAuthCredentialsJSON(ct, data)), nil
+}

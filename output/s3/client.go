@@ -1,0 +1,133 @@
+package s3
+
+import (
+	"context"
+	"crypto/tls"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+)
+
+// SDK retries: a few quick ones, so that one dropped connection does not
+// cost a whole buffer retry; the buffer's backoff governs anything longer.
+const (
+	sdkMaxAttempts = 3
+	sdkMaxBackoff  = 500 * time.Millisecond
+)
+
+// transport returns the HTTP transport of one Output, made from the SDK's
+// (which carries AWS_CA_BUNDLE or the profile's ca_bundle): its own, so
+// Close can close its idle connections.
+func transport(hc aws.HTTPClient, verifyPeer bool, proxy string) *http.Transport {
+	var tr *http.Transport
+	if bc, ok := hc.(*awshttp.BuildableClient); ok {
+		tr = bc.GetTransport()
+	} else {
+		tr = awshttp.NewBuildableClient().GetTransport()
+	}
+	tr.MaxIdleConnsPerHost = 32
+	// A server that accepted a whole body but never answers would hold a
+	// flush worker forever.
+	tr.ResponseHeaderTimeout = 2 * time.Minute
+	if proxy != "" {
+		if u, err := url.Parse(proxy); err == nil { // checked by Validate
+			tr.Proxy = http.ProxyURL(u)
+		}
+	}
+	if !verifyPeer {
+		if tr.TLSClientConfig == nil {
+			tr.TLSClientConfig = &tls.Config{}
+		}
+		tr.TLSClientConfig.InsecureSkipVerify = true
+	}
+	return tr
+}
+
+// client returns the S3 client, loading the AWS configuration (environment,
+// shared files) on first use: New does no I/O.
+func (o *Output) client(ctx context.Context) (*s3.Client, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.closed {
+		return nil, ErrClosed
+	}
+	if o.s3 != nil {
+		return o.s3, nil
+	}
+	c := &o.cfg
+	opts := []func(*config.LoadOptions) error{
+		config.WithRetryer(func() aws.Retryer {
+			return retry.NewStandard(func(so *retry.StandardOptions) {
+				so.MaxAttempts = sdkMaxAttempts
+				so.MaxBackoff = sdkMaxBackoff
+				so.RateLimiter = ratelimit.None // never fail a request for lack of retry tokens
+			})
+		}),
+		// CRC32 trailers break some S3-compatible stores; Content-MD5,
+		// set on every body, is what S3 verifies instead.
+		config.WithRequestChecksumCalculation(aws.RequestChecksumCalculationWhenRequired),
+		config.WithResponseChecksumValidation(aws.ResponseChecksumValidationWhenRequired),
+	}
+	if c.S3Region != "" {
+		opts = append(opts, config.WithRegion(c.S3Region))
+	}
+	if c.AWSKeyID != "" {
+		opts = append(opts, config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider(c.AWSKeyID, c.AWSSecKey, "")))
+	}
+	if sc := c.SharedCredentials; sc != nil {
+		if sc.ProfileName != "" {
+			opts = append(opts, config.WithSharedConfigProfile(sc.ProfileName))
+		}
+		if sc.Path != "" {
+			opts = append(opts, config.WithSharedCredentialsFiles([]string{sc.Path}))
+		}
+	}
+	awsCfg, err := config.LoadDefaultConfig(ctx, opts...)
+	if err != nil {
+		return nil, err
+	}
+	if awsCfg.Region == "" {
+		awsCfg.Region = "us-east-1"
+	}
+	o.tr = transport(awsCfg.HTTPClient, c.SSLVerifyPeer, c.ProxyURI)
+	hc := &http.Client{
+		Transport: o.tr,
+		// S3 redirects are errors the SDK reports (wrong region), not
+		// requests to follow.
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+	if ar := c.AssumeRole; ar != nil {
+		stsClient := sts.NewFromConfig(awsCfg, func(so *sts.Options) { so.HTTPClient = hc })
+		provider := stscreds.NewAssumeRoleProvider(stsClient, ar.RoleARN, func(p *stscreds.AssumeRoleOptions) {
+			p.RoleSessionName = ar.RoleSessionName
+			if ar.ExternalID != "" {
+				p.ExternalID = aws.String(ar.ExternalID)
+			}
+			if ar.Policy != "" {
+				p.Policy = aws.String(ar.Policy)
+			}
+			if ar.DurationSeconds > 0 {
+				p.Duration = time.Duration(ar.DurationSeconds) * time.Second
+			}
+		})
+		awsCfg.Credentials = aws.NewCredentialsCache(provider)
+	}
+	o.s3 = s3.NewFromConfig(awsCfg, func(so *s3.Options) {
+		so.HTTPClient = hc
+		if c.S3Endpoint != "" {
+			so.BaseEndpoint = aws.String(c.S3Endpoint)
+		}
+		so.UsePathStyle = c.ForcePathStyle
+	})
+	return o.s3, nil
+}

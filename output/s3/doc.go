@@ -1,0 +1,93 @@
+// Package s3 is barge's @type s3 output: each flushed chunk becomes one S3
+// object, encoded by output.Encoder (<format>, <inject>, store_as) and
+// named by output.KeyFormat (path, s3_object_key_format,
+// time_slice_format), with fluent-plugin-s3's parameter names.
+//
+//	<match **>
+//	  @type s3
+//	  s3_bucket logs
+//	  s3_region eu-west-1
+//	  path logs/${tag}/%Y/%m/%d/
+//	  store_as zstd            # gzip (default), zstd, json, txt
+//	  <buffer tag,time>
+//	    timekey 1h
+//	  </buffer>
+//	</match>
+//
+// Differences from fluent-plugin-s3: the default s3_object_key_format is
+// %{path}%{time_slice}_%{chunk_id}.%{file_extension} (fluent-plugin-s3's
+// uses %{index}, found by listing the bucket, which two writers can race
+// on); a key must contain %{chunk_id} or %{uuid_flush}. The default
+// <format> is json, not out_file. store_as adds zstd; lzo, lzma2 and
+// parquet are not available. check_object, check_bucket,
+// auto_create_bucket and overwrite do not exist: writes are always
+// create-only and the bucket must exist. multipart_threshold, part_size and
+// multipart_concurrency are barge's.
+//
+// Contracts:
+//
+//   - Same chunk, same object: the key derives from the chunk id and the
+//     bytes are deterministic, so a retried flush writes the same key with
+//     the same content.
+//   - Create-only: PutObject and CompleteMultipartUpload carry
+//     If-None-Match: *. When S3 answers 412 (an object is there), Flush
+//     reads its metadata (HeadObject): if it carries this chunk's
+//     barge-chunk-id and the ETag this attempt computed (the MD5 of the
+//     body; for multipart the MD5 of the parts' MD5s and "-N"; with SSE-KMS
+//     or SSE-C, whose ETags are not MD5s, the same size instead) it is this
+//     chunk's object from an earlier attempt whose answer was lost, and
+//     Flush returns nil. Any other object is left untouched and Flush
+//     returns a buffer.Permanent error naming s3://BUCKET/KEY, so the chunk
+//     goes to <secondary> or failed/. A CompleteMultipartUpload answered
+//     NoSuchUpload is checked the same way (an earlier try of the same
+//     request may have completed it).
+//   - Bounded memory: the encoded object is kept in blocks of part_size.
+//     Up to multipart_threshold (32m) it is sent with one PutObject. Past
+//     it, a multipart upload starts: each full block is uploaded as a part
+//     by its own goroutine while encoding goes on, at most
+//     multipart_concurrency (2) at a time; the encoder waits for a free
+//     slot. Memory per flush is about max(multipart_threshold,
+//     (multipart_concurrency+1)*part_size), whatever the chunk's size
+//     (about 50 MiB of heap for a 256 MiB chunk with the defaults).
+//   - No abandoned uploads: a multipart upload that fails or whose context
+//     ends is aborted (with a context of its own, bounded to 30s) before
+//     Flush returns. Before starting a multipart upload, Flush lists the
+//     uploads open at its key and aborts them: a crash or a failed abort of
+//     an earlier attempt left them, and the key holds the chunk id, so they
+//     are this chunk's. If listing is not allowed, that is logged once.
+//     A bucket lifecycle rule with AbortIncompleteMultipartUpload remains
+//     a good backstop for chunks that are set aside.
+//   - Integrity: every body (PutObject, UploadPart) carries Content-MD5,
+//     which S3 verifies. The SDK's default CRC32 checksums are turned off
+//     (RequestChecksumCalculation WhenRequired): some S3-compatible stores
+//     reject the completed parts' repeated checksums.
+//   - Errors name the object ("put s3://BUCKET/KEY: upload part 3: ...").
+//     Permanent (buffer.Permanent): AccessDenied and other 401/403,
+//     NoSuchBucket, InvalidAccessKeyId, SignatureDoesNotMatch, invalid
+//     settings (InvalidArgument, InvalidStorageClass, MetadataTooLarge,
+//     KMS errors), NotImplemented (a store without conditional writes),
+//     malformed records, a different object at the key. Everything else is
+//     transient and retried by the buffer with its backoff: SlowDown, 5xx,
+//     RequestTimeout, ExpiredToken, 409 ConditionalRequestConflict,
+//     timeouts, connection resets. The SDK itself retries at most 3
+//     attempts with up to 500ms between them. Flush logs nothing on
+//     failure (the buffer logs the returned error once).
+//   - Metadata: every object carries output.Metadata (barge-chunk-id,
+//     barge-records, barge-first-time, barge-last-time, barge-timekey,
+//     barge-tag, barge-keys, barge-host, barge-version, barge-format,
+//     barge-compress) as user metadata (x-amz-meta-*). Values that are not
+//     printable ASCII (a UTF-8 tag) are RFC 2047 encoded
+//     ("=?utf-8?b?...?="); mime.WordDecoder decodes them.
+//   - Credentials: aws_key_id/aws_sec_key, else the AWS default chain
+//     (environment, shared config and credentials files, with
+//     <shared_credentials> path and profile_name; web identity / IRSA; ECS
+//     container and EC2 instance roles); <assume_role_credentials> assumes
+//     a role with those. The configuration is loaded by the first Flush:
+//     New does no I/O and starts no goroutines.
+//   - Permissions needed: s3:PutObject, s3:GetObject (HeadObject after a
+//     412), s3:AbortMultipartUpload and s3:ListBucketMultipartUploads.
+//
+// Tests: gofakes3 in-process for the unit tests; a real MinIO server
+// (output/internal/minio, built from its module and cached) proves
+// create-only writes and multipart uploads.
+package s3

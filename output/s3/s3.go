@@ -1,0 +1,198 @@
+package s3
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+
+	"github.com/barge-dev/barge/buffer"
+	"github.com/barge-dev/barge/output"
+)
+
+// ErrClosed is returned by Flush after Close.
+var ErrClosed = errors.New("s3: output closed")
+
+// Options are the run-time inputs of an Output.
+type Options struct {
+	Logger *slog.Logger // nil: discard
+	// Hostname is %{hostname}, the barge-host metadata and the default of
+	// <inject> hostname.
+	Hostname string
+	// Version is the barge-version metadata.
+	Version string
+	// Location is what local time means for <inject> (nil: time.Local).
+	Location *time.Location
+}
+
+// Output writes each chunk as one S3 object, never overwriting one.
+type Output struct {
+	cfg      Config
+	enc      *output.Encoder
+	keys     *output.KeyFormat
+	hostname string
+	version  string
+	log      *slog.Logger
+	sseKey   string // SSE-C key and its MD5, base64
+	sseMD5   string
+	blocks   sync.Pool // *[]byte of cap PartSize
+
+	mu     sync.Mutex
+	s3     *s3.Client      // built on the first Flush
+	tr     *http.Transport // s3's
+	closed bool
+
+	listWarn sync.Once // the first ListMultipartUploads refusal is logged
+}
+
+var _ buffer.Flusher = (*Output)(nil)
+
+// New validates cfg and returns an Output. It does no I/O and starts no
+// goroutines: the AWS configuration is loaded by the first Flush.
+func New(cfg Config, opts Options) (*Output, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	compress, _ := cfg.compress()
+	enc, err := output.NewEncoder(output.EncoderConfig{Format: cfg.Format, Inject: cfg.Inject, Compress: compress},
+		output.EncoderOptions{Hostname: opts.Hostname, Location: opts.Location})
+	if err != nil {
+		return nil, err
+	}
+	keys, err := cfg.keyFormat()
+	if err != nil {
+		return nil, err
+	}
+	lg := opts.Logger
+	if lg == nil {
+		lg = slog.New(slog.DiscardHandler)
+	}
+	o := &Output{cfg: cfg, enc: enc, keys: keys, hostname: opts.Hostname, version: opts.Version, log: lg}
+	if cfg.SSECustomerKey != "" {
+		o.sseKey, o.sseMD5, _ = cfg.sseCustomerKey()
+	}
+	return o, nil
+}
+
+// Key returns the object key of chunk c.
+func (o *Output) Key(c *buffer.Chunk) string {
+	return o.keys.Key(output.Vars(c, o.hostname, o.enc.FileExtension()))
+}
+
+// Flush uploads c as one object with If-None-Match: * (create-only). An
+// object already at the key that this chunk wrote on an earlier attempt
+// (same barge-chunk-id metadata, same ETag) counts as done; any other
+// object there is a permanent error, and is left untouched.
+func (o *Output) Flush(ctx context.Context, c *buffer.Chunk) error {
+	return o.put(ctx, c, func(w io.Writer) (output.Stats, error) { return o.enc.EncodeChunk(w, c) })
+}
+
+// Close closes idle connections. It is idempotent; Flush fails after it.
+func (o *Output) Close() error {
+	o.mu.Lock()
+	o.closed = true
+	tr := o.tr
+	o.mu.Unlock()
+	if tr != nil {
+		tr.CloseIdleConnections()
+	}
+	return nil
+}
+
+// put encodes with encode and uploads: one PutObject when the encoded
+// object fits in multipart_threshold, a multipart upload otherwise.
+func (o *Output) put(ctx context.Context, c *buffer.Chunk, encode func(io.Writer) (output.Stats, error)) error {
+	key := o.Key(c)
+	if err := ctx.Err(); err != nil {
+		return o.wrap(key, "", err)
+	}
+	cl, err := o.client(ctx)
+	if err != nil {
+		return o.wrap(key, "", err)
+	}
+	u := o.newUpload(ctx, cl, key, c.ID, o.metadata(c))
+	defer u.cancel(nil)
+	stats, err := encode(u)
+	if err != nil {
+		if uerr := u.failure(); uerr != nil {
+			err = uerr // the upload failed first; the encoder only saw its Write fail
+		} else {
+			err = o.wrap(key, "encode chunk", err)
+		}
+	} else {
+		err = u.finish()
+	}
+	if err != nil {
+		u.abort()
+		return err
+	}
+	o.log.Debug("put object", "path", "s3://"+o.cfg.S3Bucket+"/"+key, "chunk_id", c.ID,
+		"records", stats.Records, "bytes", stats.Out, "parts", u.nparts(), "existing", u.existing)
+	return nil
+}
+
+// metadata is output.Metadata as S3 user metadata: values that are not
+// printable ASCII (a tag or chunk key value in UTF-8) are RFC 2047
+// encoded ("=?utf-8?b?...?="), as HTTP headers cannot carry them.
+func (o *Output) metadata(c *buffer.Chunk) map[string]string {
+	m := output.Metadata(c, o.enc, o.hostname, o.version)
+	for k, v := range m {
+		if !printableASCII(v) {
+			m[k] = mime.BEncoding.Encode("utf-8", v)
+		}
+	}
+	return m
+}
+
+func printableASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x20 || s[i] > 0x7e {
+			return false
+		}
+	}
+	return true
+}
+
+// sse applies the server-side encryption settings to an input's fields.
+func (o *Output) sse(alg *types.ServerSideEncryption, kms, cAlg, cKey, cMD5 **string) {
+	if alg != nil && o.cfg.UseServerSideEncryption != "" {
+		*alg = types.ServerSideEncryption(o.cfg.UseServerSideEncryption)
+	}
+	if kms != nil && o.cfg.SSEKMSKeyID != "" {
+		*kms = &o.cfg.SSEKMSKeyID
+	}
+	if o.sseKey != "" {
+		a := "AES256"
+		*cAlg, *cKey, *cMD5 = &a, &o.sseKey, &o.sseMD5
+	}
+}
+
+// opaqueETag reports whether S3 computes ETags that are not the MD5 of the
+// data (SSE-KMS and SSE-C): then an earlier attempt's object is recognised
+// by its chunk id and size.
+func (o *Output) opaqueETag() bool {
+	return o.sseKey != "" || (o.cfg.UseServerSideEncryption != "" && o.cfg.UseServerSideEncryption != "AES256")
+}
+
+// getBlock returns an empty block of capacity part_size.
+func (o *Output) getBlock() []byte {
+	if b, ok := o.blocks.Get().(*[]byte); ok {
+		return (*b)[:0]
+	}
+	return make([]byte, 0, o.cfg.PartSize)
+}
+
+// putBlock recycles a block that reached capacity part_size.
+func (o *Output) putBlock(b []byte) {
+	if int64(cap(b)) == o.cfg.PartSize {
+		b = b[:0]
+		o.blocks.Put(&b)
+	}
+}
