@@ -311,3 +311,54 @@ func TestCheckExamples(t *testing.T) {
 		})
 	}
 }
+
+// TestCheckObjectStores checks that barge check reports the s3 and gcs
+// outputs' problems with FILE:LINE and the key.
+func TestCheckObjectStores(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.conf")
+	os.WriteFile(bad, []byte(`<source>
+  @type forward
+</source>
+<match s3.**>
+  @type s3
+  s3_buckt logs
+  store_as lz4
+  <buffer tag>
+    path ./buf-s3
+  </buffer>
+</match>
+<match gcs.**>
+  @type gcs
+  bucket logs
+  chunk_size abc
+  <buffer tag>
+    path ./buf-gcs
+  </buffer>
+</match>
+<match keys.**>
+  @type gcs
+  bucket logs
+  path logs/${host}/
+  <buffer tag>
+    path ./buf-keys
+  </buffer>
+</match>
+`), 0o644)
+	out, err := exec.Command(bargeBin, "check", "-c", bad).CombinedOutput()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 {
+		t.Fatalf("check bad config: err %v, want exit 1\n%s", err, out)
+	}
+	for _, want := range []string{
+		bad + ":6: ",  // s3_buckt
+		bad + ":7: ",  // store_as enum
+		bad + ":4: ",  // s3_bucket missing
+		bad + ":15: ", // chunk_size
+		bad + ":20: ", // ${host} is not a chunk key
+		"'s3_bucket'", "'store_as'", "'chunk_size'", "'host' is not a chunk key",
+	} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("check output lacks %q:\n%s", want, out)
+		}
+	}
+}

@@ -13,7 +13,9 @@ import (
 	"github.com/barge-dev/barge/forwarder"
 	"github.com/barge-dev/barge/forwarder/route"
 	"github.com/barge-dev/barge/output/file"
+	"github.com/barge-dev/barge/output/gcs"
 	"github.com/barge-dev/barge/output/null"
+	"github.com/barge-dev/barge/output/s3"
 	"github.com/barge-dev/barge/output/stdout"
 )
 
@@ -109,6 +111,18 @@ func buildSink(m *matchPlan, logs loggers, hostname string, stdoutW io.Writer) (
 	switch m.typ {
 	case "file":
 		o, err := file.New(m.file, file.Options{Logger: lg, Hostname: hostname})
+		if err != nil {
+			return nil, err
+		}
+		out = o
+	case "s3":
+		o, err := s3.New(m.s3, s3.Options{Logger: lg, Hostname: hostname, Version: version})
+		if err != nil {
+			return nil, err
+		}
+		out = o
+	case "gcs":
+		o, err := gcs.New(m.gcs, gcs.Options{Logger: lg, Hostname: hostname, Version: version})
 		if err != nil {
 			return nil, err
 		}

@@ -12,7 +12,9 @@ import (
 	"github.com/barge-dev/barge/forwarder"
 	"github.com/barge-dev/barge/forwarder/route"
 	"github.com/barge-dev/barge/output/file"
+	"github.com/barge-dev/barge/output/gcs"
 	"github.com/barge-dev/barge/output/null"
+	"github.com/barge-dev/barge/output/s3"
 	"github.com/barge-dev/barge/output/stdout"
 )
 
@@ -53,6 +55,8 @@ type matchPlan struct {
 	patterns []string
 	logLvl   string
 	file     file.Config
+	s3       s3.Config
+	gcs      gcs.Config
 	stdout   stdout.Config
 	null     null.Config
 	buffer   buffer.Config
@@ -192,6 +196,14 @@ func (p *plan) addMatch(sec *conf.Section) error {
 		m.file = file.DefaultConfig()
 		err = conf.Decode(&own, &m.file)
 		m.buffer = buffer.DefaultConfig("file")
+	case "s3":
+		m.s3 = s3.DefaultConfig()
+		err = conf.Decode(&own, &m.s3)
+		m.buffer = buffer.DefaultConfig("file")
+	case "gcs":
+		m.gcs = gcs.DefaultConfig()
+		err = conf.Decode(&own, &m.gcs)
+		m.buffer = buffer.DefaultConfig("file")
 	case "stdout":
 		m.stdout = stdout.DefaultConfig()
 		err = conf.Decode(&own, &m.stdout)
@@ -205,7 +217,7 @@ func (p *plan) addMatch(sec *conf.Section) error {
 	case "":
 		return conf.Errorf(sec, "<match %s>: '@type' is required", sec.Arg)
 	default:
-		return conf.Errorf(sec, "<match %s>: unknown @type %q (barge has: file, stdout, null)", sec.Arg, m.typ)
+		return conf.Errorf(sec, "<match %s>: unknown @type %q (barge has: file, s3, gcs, stdout, null)", sec.Arg, m.typ)
 	}
 	if err != nil {
 		errs = append(errs, asErrors(err)...)
@@ -235,10 +247,8 @@ func (p *plan) addMatch(sec *conf.Section) error {
 	if len(errs) > 0 {
 		return errs
 	}
-	if m.typ == "file" {
-		if err := m.file.CheckChunkKeys(m.buffer.ChunkKeys); err != nil {
-			return conf.Errorf(sec, "<match %s>: %v", sec.Arg, err)
-		}
+	if err := m.checkChunkKeys(); err != nil {
+		return conf.Errorf(sec, "<match %s>: %v", sec.Arg, err)
 	}
 	if m.secondary != nil {
 		if err := m.secondary.CheckChunkKeys(m.buffer.ChunkKeys); err != nil {
@@ -247,6 +257,20 @@ func (p *plan) addMatch(sec *conf.Section) error {
 	}
 	p.order = append(p.order, ^len(p.matches))
 	p.matches = append(p.matches, m)
+	return nil
+}
+
+// checkChunkKeys reports a placeholder of the output's path or key format
+// that needs a chunk key the <buffer> does not have.
+func (m *matchPlan) checkChunkKeys() error {
+	switch m.typ {
+	case "file":
+		return m.file.CheckChunkKeys(m.buffer.ChunkKeys)
+	case "s3":
+		return m.s3.CheckChunkKeys(m.buffer.ChunkKeys)
+	case "gcs":
+		return m.gcs.CheckChunkKeys(m.buffer.ChunkKeys)
+	}
 	return nil
 }
 

@@ -11,7 +11,9 @@ import (
 	"github.com/barge-dev/barge/forwarder/route"
 	"github.com/barge-dev/barge/output"
 	"github.com/barge-dev/barge/output/file"
+	"github.com/barge-dev/barge/output/gcs"
 	"github.com/barge-dev/barge/output/null"
+	"github.com/barge-dev/barge/output/s3"
 	"github.com/barge-dev/barge/output/stdout"
 )
 
@@ -24,6 +26,17 @@ func TestREADMEDocumentsEveryParameter(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The object metadata the BigQuery loader depends on.
+	t.Run("object metadata", func(t *testing.T) {
+		section := readmeSection(string(readme), "### Object names and metadata")
+		for _, key := range []string{output.MetaChunkID, output.MetaRecords, output.MetaFirst, output.MetaLast,
+			output.MetaTimeKey, output.MetaTag, output.MetaKeys, output.MetaHost, output.MetaVersion,
+			output.MetaFormat, output.MetaCompress} {
+			if !strings.Contains(section, "`"+key+"`") {
+				t.Errorf("README section on object metadata does not document `%s`", key)
+			}
+		}
+	})
 	for _, c := range []struct {
 		heading string
 		cfg     any
@@ -33,6 +46,8 @@ func TestREADMEDocumentsEveryParameter(t *testing.T) {
 		{"### `<filter>` `@type grep`", route.GrepConfig{}},
 		{"### `<filter>` `@type record_transformer`", route.RecordTransformerConfig{}},
 		{"### `<match>` `@type file`", file.Config{}},
+		{"### `<match>` `@type s3`", s3.Config{}},
+		{"### `<match>` `@type gcs`", gcs.Config{}},
 		{"### `<match>` `@type stdout`", stdout.Config{}},
 		{"### `<match>` `@type null`", null.Config{}},
 		{"### `<format>`", output.FormatConfig{}},
