@@ -3,16 +3,14 @@ package main
 import (
 	"bytes"
 	"fmt"
+	"github.com/barge-dev/barge/cmd/barge/bargetest"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/fluent/fluent-logger-golang/fluent"
 )
 
 // fileConfig is a forward source on an ephemeral port and a file output
@@ -40,34 +38,15 @@ func fileConfig(flush string) string {
 `
 }
 
-// sendAcked sends records seq from..to-1 with fluent-logger-golang with
-// RequestAck: Post returns only after barge acknowledged each record.
-func sendAcked(t *testing.T, addr string, tag string, from, to int) {
-	t.Helper()
-	host, port, _ := net.SplitHostPort(addr)
-	p, _ := strconv.Atoi(port)
-	lg, err := fluent.New(fluent.Config{FluentHost: host, FluentPort: p, RequestAck: true, SubSecondPrecision: true, Timeout: 5 * time.Second, MaxRetry: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer lg.Close()
-	for i := from; i < to; i++ {
-		rec := map[string]any{"seq": i, "msg": "hello from the e2e test", "level": "info"}
-		if err := lg.Post(tag, rec); err != nil {
-			t.Fatalf("post seq %d: %v", i, err)
-		}
-	}
-}
-
 func TestRunFlushesAtShutdown(t *testing.T) {
 	dir := t.TempDir()
 	p := startBarge(t, dir, fileConfig("flush_interval 1h"))
-	sendAcked(t, p.addr, "app.web", 0, 300)
-	sendAcked(t, p.addr, "app.db", 300, 500)
-	if code := p.stop(25 * time.Second); code != 0 {
+	bargetest.SendAcked(t, p.Addr, "app.web", 0, 300)
+	bargetest.SendAcked(t, p.Addr, "app.db", 300, 500)
+	if code := p.Stop(25 * time.Second); code != 0 {
 		t.Fatalf("exit code %d after SIGTERM", code)
 	}
-	checkSeqs(t, readRecords(t, filepath.Join(dir, "out")), 500)
+	bargetest.CheckSeqs(t, bargetest.ReadRecords(t, filepath.Join(dir, "out")), 500)
 	for _, tag := range []string{"app.web", "app.db"} {
 		if _, err := os.Stat(filepath.Join(dir, "out", tag)); err != nil {
 			t.Errorf("no directory for tag %s: %v", tag, err)
@@ -80,20 +59,20 @@ func TestRunFlushesAtShutdown(t *testing.T) {
 func TestKill9KeepsAckedRecords(t *testing.T) {
 	dir := t.TempDir()
 	p := startBarge(t, dir, fileConfig("flush_interval 1h"))
-	sendAcked(t, p.addr, "app.crash", 0, 2000)
-	p.kill9()
-	if recs := readRecords(t, filepath.Join(dir, "out")); len(recs) != 0 {
+	bargetest.SendAcked(t, p.Addr, "app.crash", 0, 2000)
+	p.Kill9()
+	if recs := bargetest.ReadRecords(t, filepath.Join(dir, "out")); len(recs) != 0 {
 		t.Fatalf("%d records written before the crash; the test needs them buffered", len(recs))
 	}
 
 	p2 := startBarge(t, dir, fileConfig("flush_mode interval\n flush_interval 1s"))
-	line := p2.waitLog(10*time.Second, func(l map[string]any) bool { return l["msg"] == "recovered buffer" })
+	line := p2.WaitLog(10*time.Second, func(l map[string]any) bool { return l["msg"] == "recovered buffer" })
 	if c, _ := line["chunks"].(float64); c < 1 {
 		t.Errorf("recovered %v chunks, want at least 1", line["chunks"])
 	}
-	recs := waitRecords(t, filepath.Join(dir, "out"), 2000, 20*time.Second)
-	checkSeqs(t, recs, 2000)
-	if code := p2.stop(25 * time.Second); code != 0 {
+	recs := bargetest.WaitRecords(t, filepath.Join(dir, "out"), 2000, 20*time.Second)
+	bargetest.CheckSeqs(t, recs, 2000)
+	if code := p2.Stop(25 * time.Second); code != 0 {
 		t.Fatalf("exit code %d", code)
 	}
 }
@@ -104,8 +83,8 @@ func TestKill9KeepsAckedRecords(t *testing.T) {
 func TestTornChunkRecovered(t *testing.T) {
 	dir := t.TempDir()
 	p := startBarge(t, dir, fileConfig("flush_interval 1h"))
-	sendAcked(t, p.addr, "app.torn", 0, 100)
-	p.kill9()
+	bargetest.SendAcked(t, p.Addr, "app.torn", 0, 100)
+	p.Kill9()
 
 	chunks, _ := filepath.Glob(filepath.Join(dir, "buf", "*.chunk"))
 	if len(chunks) != 1 {
@@ -122,16 +101,16 @@ func TestTornChunkRecovered(t *testing.T) {
 	f.Close()
 
 	p2 := startBarge(t, dir, fileConfig("flush_mode interval\n flush_interval 1s"))
-	line := p2.waitLog(10*time.Second, func(l map[string]any) bool { return l["msg"] == "recovered buffer" })
+	line := p2.WaitLog(10*time.Second, func(l map[string]any) bool { return l["msg"] == "recovered buffer" })
 	if c, _ := line["corrupt"].(float64); c < 1 {
 		t.Errorf("recovery reported %v corrupt parts, want 1", line["corrupt"])
 	}
-	checkSeqs(t, waitRecords(t, filepath.Join(dir, "out"), 100, 20*time.Second), 100)
+	bargetest.CheckSeqs(t, bargetest.WaitRecords(t, filepath.Join(dir, "out"), 100, 20*time.Second), 100)
 	aside, _ := filepath.Glob(filepath.Join(dir, "buf", "corrupt", "*"))
 	if len(aside) == 0 {
 		t.Errorf("the torn tail was not moved aside into buf/corrupt/")
 	}
-	if code := p2.stop(25 * time.Second); code != 0 {
+	if code := p2.Stop(25 * time.Second); code != 0 {
 		t.Fatalf("exit code %d", code)
 	}
 }
@@ -139,7 +118,7 @@ func TestTornChunkRecovered(t *testing.T) {
 func TestCatSendsWithAck(t *testing.T) {
 	dir := t.TempDir()
 	p := startBarge(t, dir, fileConfig("flush_interval 1h"))
-	_, port, _ := net.SplitHostPort(p.addr)
+	_, port, _ := net.SplitHostPort(p.Addr)
 	var in bytes.Buffer
 	for i := range 50 {
 		fmt.Fprintf(&in, `{"seq": %d, "msg": "line %d", "nested": {"a": [1, 2.5, null, true]}}`+"\n", i, i)
@@ -149,11 +128,11 @@ func TestCatSendsWithAck(t *testing.T) {
 	if out, err := cat.CombinedOutput(); err != nil {
 		t.Fatalf("barge cat: %v\n%s", err, out)
 	}
-	if code := p.stop(25 * time.Second); code != 0 {
+	if code := p.Stop(25 * time.Second); code != 0 {
 		t.Fatalf("exit code %d", code)
 	}
-	recs := readRecords(t, filepath.Join(dir, "out"))
-	checkSeqs(t, recs, 50)
+	recs := bargetest.ReadRecords(t, filepath.Join(dir, "out"))
+	bargetest.CheckSeqs(t, recs, 50)
 	if got := fmt.Sprint(recs[0]["nested"]); got != "map[a:[1 2.5 <nil> true]]" {
 		t.Errorf("nested = %s", got)
 	}
@@ -246,14 +225,14 @@ func TestPythonClientEndToEnd(t *testing.T) {
 	if err := os.WriteFile(script, []byte(pythonSender), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	_, port, _ := net.SplitHostPort(p.addr)
+	_, port, _ := net.SplitHostPort(p.Addr)
 	if out, err := exec.Command(python, script, port, "200").CombinedOutput(); err != nil {
 		t.Fatalf("python sender: %v\n%s", err, out)
 	}
 	// Python's sender does not wait for acks, so wait for the output.
-	recs := waitRecords(t, filepath.Join(dir, "out", "py.e2e"), 200, 20*time.Second)
-	checkSeqs(t, recs, 200)
-	if code := p.stop(25 * time.Second); code != 0 {
+	recs := bargetest.WaitRecords(t, filepath.Join(dir, "out", "py.e2e"), 200, 20*time.Second)
+	bargetest.CheckSeqs(t, recs, 200)
+	if code := p.Stop(25 * time.Second); code != 0 {
 		t.Fatalf("exit code %d", code)
 	}
 	if recs[0]["unicode"] != "héllo ☃" {
@@ -272,23 +251,23 @@ func TestShutdownTimeoutKeepsUnflushed(t *testing.T) {
 	}
 	config := strings.Replace(fileConfig("flush_mode interval\n flush_interval 1s\n retry_wait 100ms"), "shutdown_timeout 20s", "shutdown_timeout 2s", 1)
 	p := startBarge(t, dir, config)
-	sendAcked(t, p.addr, "app.stuck", 0, 100)
-	p.waitLog(10*time.Second, func(l map[string]any) bool { return l["level"] == "WARN" && l["chunk_id"] != nil })
+	bargetest.SendAcked(t, p.Addr, "app.stuck", 0, 100)
+	p.WaitLog(10*time.Second, func(l map[string]any) bool { return l["level"] == "WARN" && l["chunk_id"] != nil })
 	start := time.Now()
-	if code := p.stop(25 * time.Second); code != 0 {
+	if code := p.Stop(25 * time.Second); code != 0 {
 		t.Fatalf("exit code %d after SIGTERM", code)
 	}
 	if took := time.Since(start); took > 5*time.Second {
 		t.Errorf("shutdown took %s with shutdown_timeout 2s", took)
 	}
-	p.waitLog(time.Second, func(l map[string]any) bool { return l["msg"] == "chunks left on disk for the next start" })
+	p.WaitLog(time.Second, func(l map[string]any) bool { return l["msg"] == "chunks left on disk for the next start" })
 
 	if err := os.Remove(filepath.Join(dir, "out")); err != nil {
 		t.Fatal(err)
 	}
 	p2 := startBarge(t, dir, config)
-	checkSeqs(t, waitRecords(t, filepath.Join(dir, "out"), 100, 20*time.Second), 100)
-	if code := p2.stop(25 * time.Second); code != 0 {
+	bargetest.CheckSeqs(t, bargetest.WaitRecords(t, filepath.Join(dir, "out"), 100, 20*time.Second), 100)
+	if code := p2.Stop(25 * time.Second); code != 0 {
 		t.Fatalf("exit code %d", code)
 	}
 }

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"github.com/barge-dev/barge/cmd/barge/bargetest"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -112,7 +113,7 @@ func bucketName(name string) string {
 
 func runFaultCase(t *testing.T, s *store, fc faultCase) {
 	dir := t.TempDir()
-	n, send, out := 500, sendAcked, "store_as gzip\n"
+	n, send, out := 500, bargetest.SendAcked, "store_as gzip\n"
 	if fc.big {
 		n, send, out = 700, sendBig, "store_as txt\n  "+s.bigParams
 	}
@@ -128,12 +129,12 @@ func runFaultCase(t *testing.T, s *store, fc faultCase) {
 		handles = append(handles, s.proxy.Add(r))
 	}
 	p := startBargeEnv(t, dir, storeConfig(s, out, "", secondary), s.env)
-	send(t, p.addr, "app.fault", 0, n)
+	send(t, p.Addr, "app.fault", 0, n)
 
 	switch fc.want {
 	case "bucket":
 		s.waitObjects(t, n, time.Minute)
-		if code := p.stop(25 * time.Second); code != 0 {
+		if code := p.Stop(25 * time.Second); code != 0 {
 			t.Fatalf("exit code %d", code)
 		}
 		objs := s.list(t)
@@ -146,26 +147,26 @@ func runFaultCase(t *testing.T, s *store, fc faultCase) {
 			t.Errorf("no upload was refused with 412: the retry did not meet its own object")
 		}
 	case "secondary", "failed":
-		l := p.waitLog(30*time.Second, func(l map[string]any) bool { return l["msg"] == "flush failed permanently" })
+		l := p.WaitLog(30*time.Second, func(l map[string]any) bool { return l["msg"] == "flush failed permanently" })
 		if !errContains(l, s.bucket+"/logs/app.fault/") {
 			t.Errorf("the permanent error does not name bucket and key: %v", l["err"])
 		}
 		if fc.want == "secondary" {
-			checkSeqs(t, waitRecords(t, filepath.Join(dir, "secondary"), n, 30*time.Second), n)
+			bargetest.CheckSeqs(t, bargetest.WaitRecords(t, filepath.Join(dir, "secondary"), n, 30*time.Second), n)
 		} else {
-			p.waitLog(30*time.Second, func(l map[string]any) bool { return l["msg"] == "chunk kept in failed/" })
+			p.WaitLog(30*time.Second, func(l map[string]any) bool { return l["msg"] == "chunk kept in failed/" })
 			if kept, _ := filepath.Glob(filepath.Join(dir, "buf", "failed", "*")); len(kept) == 0 {
 				t.Error("no chunk in buf/failed/")
 			}
 		}
-		if code := p.stop(25 * time.Second); code != 0 {
+		if code := p.Stop(25 * time.Second); code != 0 {
 			t.Fatalf("exit code %d", code)
 		}
 		if objs := s.list(t); len(objs) != 0 {
 			t.Errorf("%d objects in the bucket after a 403:\n%s", len(objs), sortedKeys(objs))
 		}
 		s.checkNoOpenUploads(t)
-		if n := countLog(p, "flush failed permanently"); n != 1 {
+		if n := p.CountLog("flush failed permanently"); n != 1 {
 			t.Errorf("%d permanent-failure log lines, want 1", n)
 		}
 	}
@@ -176,19 +177,6 @@ func runFaultCase(t *testing.T, s *store, fc faultCase) {
 	}
 }
 
-// countLog counts barge's log lines with message msg.
-func countLog(p *proc, msg string) int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	n := 0
-	for _, l := range p.lines {
-		if l["msg"] == msg {
-			n++
-		}
-	}
-	return n
-}
-
 // testTwoProcesses runs two barges with their own buffers writing to the
 // same bucket and prefix: every record of both arrives once, and each
 // object is completed by exactly one request (none is overwritten).
@@ -197,12 +185,12 @@ func testTwoProcesses(t *testing.T, s *store) {
 	a := startBargeEnv(t, t.TempDir(), cfg, s.env)
 	b := startBargeEnv(t, t.TempDir(), cfg, s.env)
 	for i := range 3 {
-		sendAcked(t, a.addr, "app.two", i*200, i*200+100)
-		sendAcked(t, b.addr, "app.two", i*200+100, i*200+200)
+		bargetest.SendAcked(t, a.Addr, "app.two", i*200, i*200+100)
+		bargetest.SendAcked(t, b.Addr, "app.two", i*200+100, i*200+200)
 	}
 	s.waitObjects(t, 600, time.Minute)
-	for _, p := range []*proc{a, b} {
-		if code := p.stop(25 * time.Second); code != 0 {
+	for _, p := range []*bargetest.Proc{a, b} {
+		if code := p.Stop(25 * time.Second); code != 0 {
 			t.Fatalf("exit code %d", code)
 		}
 	}
@@ -228,7 +216,7 @@ func testKillDuringUploads(t *testing.T, s *store) {
 	s.proxy.Add(faultproxy.Rule{Match: s.upload, Fault: faultproxy.Delay(time.Hour)})
 	p := startBargeEnv(t, dir, cfg, s.env)
 	for i, tag := range []string{"app.k0", "app.k1", "app.k2"} {
-		sendAcked(t, p.addr, tag, i*200, i*200+200)
+		bargetest.SendAcked(t, p.Addr, tag, i*200, i*200+200)
 	}
 	deadline := time.Now().Add(30 * time.Second)
 	tick := time.NewTicker(50 * time.Millisecond)
@@ -239,16 +227,16 @@ func testKillDuringUploads(t *testing.T, s *store) {
 		}
 		<-tick.C
 	}
-	p.kill9()
+	p.Kill9()
 	s.proxy.Clear()
 
 	p2 := startBargeEnv(t, dir, cfg, s.env)
-	line := p2.waitLog(10*time.Second, func(l map[string]any) bool { return l["msg"] == "recovered buffer" })
+	line := p2.WaitLog(10*time.Second, func(l map[string]any) bool { return l["msg"] == "recovered buffer" })
 	if c, _ := line["chunks"].(float64); c != 3 {
 		t.Errorf("recovered %v chunks, want 3", line["chunks"])
 	}
 	s.waitObjects(t, 600, time.Minute)
-	if code := p2.stop(25 * time.Second); code != 0 {
+	if code := p2.Stop(25 * time.Second); code != 0 {
 		t.Fatalf("exit code %d", code)
 	}
 	if count := checkObjects(t, s.list(t), 600); count != 3 {
@@ -269,7 +257,7 @@ func testKillBeforeCommit(t *testing.T, s *store) {
 	cfg := storeConfig(s, "store_as txt\n  "+s.bigParams, "", "")
 	held := s.proxy.Add(faultproxy.Rule{Match: s.commit, Fault: faultproxy.Delay(time.Hour)})
 	p := startBargeEnv(t, dir, cfg, s.env)
-	sendBig(t, p.addr, "app.big", 0, 700)
+	sendBig(t, p.Addr, "app.big", 0, 700)
 	deadline := time.Now().Add(30 * time.Second)
 	tick := time.NewTicker(50 * time.Millisecond)
 	defer tick.Stop()
@@ -279,12 +267,12 @@ func testKillBeforeCommit(t *testing.T, s *store) {
 		}
 		<-tick.C
 	}
-	p.kill9()
+	p.Kill9()
 	s.proxy.Clear()
 
 	p2 := startBargeEnv(t, dir, cfg, s.env)
 	s.waitObjects(t, 700, time.Minute)
-	if code := p2.stop(25 * time.Second); code != 0 {
+	if code := p2.Stop(25 * time.Second); code != 0 {
 		t.Fatalf("exit code %d", code)
 	}
 	if count := checkObjects(t, s.list(t), 700); count != 1 {

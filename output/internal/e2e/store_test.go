@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/barge-dev/barge/cmd/barge/bargetest"
 	"io"
 	"net"
 	"net/http"
@@ -307,7 +308,7 @@ func (s *store) waitObjects(t *testing.T, n int, timeout time.Duration) []object
 // number of objects.
 func checkObjects(t *testing.T, objs []object, n int) int {
 	t.Helper()
-	checkSeqs(t, records(objs), n)
+	bargetest.CheckSeqs(t, records(objs), n)
 	ids := map[string]string{}
 	for _, o := range objs {
 		id := o.meta[output.MetaChunkID]
@@ -405,7 +406,7 @@ func storeConfig(s *store, output, buffer, secondary string) string {
 func sendBig(t *testing.T, addr, tag string, from, to int) {
 	t.Helper()
 	pad := strings.Repeat("0123456789abcdef", 640)
-	sendRecords(t, addr, tag, from, to, func(i int) map[string]any {
+	bargetest.SendRecords(t, addr, tag, from, to, func(i int) map[string]any {
 		return map[string]any{"seq": i, "msg": "a big record", "pad": pad}
 	})
 }
