@@ -33,6 +33,7 @@ type server struct {
 	records atomic.Int64
 	msgs    atomic.Int64
 	dir     string
+	conns   chan struct{} // one value per accepted connection
 	mu      sync.Mutex
 	errs    []error
 }
@@ -43,13 +44,14 @@ func newServer(t *testing.T, dir string) *server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &server{ln: ln, dir: dir}
+	s := &server{ln: ln, dir: dir, conns: make(chan struct{}, 64)}
 	s.wg.Go(func() {
 		for {
 			c, err := ln.Accept()
 			if err != nil {
 				return
 			}
+			s.conns <- struct{}{}
 			s.wg.Go(func() {
 				defer c.Close()
 				if err := s.serve(c); err != nil {
@@ -63,8 +65,14 @@ func newServer(t *testing.T, dir string) *server {
 	return s
 }
 
-// stop waits for every connection to end and returns the errors seen.
-func (s *server) stop() error {
+// stop waits until conns connections were accepted (closing the listener
+// earlier would drop connections still in its accept queue, with the data
+// the client sent on them), then for every connection to end, and returns
+// the errors seen.
+func (s *server) stop(conns int) error {
+	for range conns {
+		<-s.conns
+	}
 	s.ln.Close()
 	s.wg.Wait()
 	return errors.Join(s.errs...)
@@ -167,7 +175,7 @@ func TestRunModes(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if err := srv.stop(); err != nil {
+				if err := srv.stop(cfg.conns); err != nil {
 					t.Fatal(err)
 				}
 				if res.messages != 9 || res.records != 63 {
@@ -198,7 +206,7 @@ func TestRunVerifyAndRSS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := srv.stop(); err != nil {
+	if err := srv.stop(cfg.conns); err != nil {
 		t.Fatal(err)
 	}
 	res.print(&out, cfg)
