@@ -211,3 +211,14 @@ func CleanPathValue(s string) string {
 		return r
 	}, s)
 }
+
+// CheckChunkKeys compiles the key format cfg describes and reports a
+// placeholder that needs a chunk key the buffer does not have; outputs'
+// Config.CheckChunkKeys call it.
+func (cfg KeyConfig) CheckChunkKeys(chunkKeys []string) error {
+	kf, err := NewKeyFormat(cfg)
+	if err != nil {
+		return err
+	}
+	return kf.CheckChunkKeys(chunkKeys)
+}

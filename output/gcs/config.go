@@ -204,11 +204,7 @@ func (c *Config) Validate() error {
 // needs a chunk key the buffer does not have:
 // "'path' uses ${host} but 'host' is not a chunk key".
 func (c *Config) CheckChunkKeys(chunkKeys []string) error {
-	kf, err := output.NewKeyFormat(c.keyConfig())
-	if err != nil {
-		return err
-	}
-	return kf.CheckChunkKeys(chunkKeys)
+	return c.keyConfig().CheckChunkKeys(chunkKeys)
 }
 
 func (c *Config) keyConfig() output.KeyConfig {
