@@ -20,6 +20,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/barge-dev/barge/buffer"
+	"github.com/barge-dev/barge/buffer/buffertest"
 	"github.com/barge-dev/barge/forwarder/codec"
 	"github.com/barge-dev/barge/output"
 )
@@ -354,34 +355,11 @@ func TestWithMemoryBuffer(t *testing.T) {
 	if err := cfg.CheckChunkKeys(bcfg.ChunkKeys); err != nil {
 		t.Fatal(err)
 	}
-	buf, err := buffer.New(bcfg, o, buffer.Options{Name: "test"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	if _, err := buf.Open(ctx); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- buf.Run(ctx) }()
+	buf := buffertest.Start(t, bcfg, o, "test")
 	for i, tag := range []string{"a.b", "c.d", "a.b"} {
-		if err := buf.Append(ctx, tag, entries(i*100, 100)); err != nil {
-			t.Fatal(err)
-		}
+		buf.Append(tag, entries(i*100, 100))
 	}
-	dctx, dcancel := context.WithTimeout(ctx, 10*time.Second)
-	defer dcancel()
-	if err := buf.Drain(dctx); err != nil {
-		t.Fatal(err)
-	}
-	cancel()
-	if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
-		t.Fatal(err)
-	}
-	if err := buf.Close(); err != nil {
-		t.Fatal(err)
-	}
+	buf.Finish(10 * time.Second)
 	year := time.Unix(1795341845, 0).Format("2006")
 	total := 0
 	for _, tag := range []string{"a.b", "c.d"} {

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/barge-dev/barge/buffer"
+	"github.com/barge-dev/barge/buffer/buffertest"
 	"github.com/barge-dev/barge/output"
 )
 
@@ -97,34 +98,11 @@ func TestFlushWithMemoryBuffer(t *testing.T) {
 	if err := o.cfg.CheckChunkKeys(bcfg.ChunkKeys); err != nil {
 		t.Fatal(err)
 	}
-	buf, err := buffer.New(bcfg, o, buffer.Options{Name: "gcs"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	if _, err := buf.Open(ctx); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- buf.Run(ctx) }()
+	buf := buffertest.Start(t, bcfg, o, "gcs")
 	for i, tag := range []string{"a.b", "c.d", "a.b"} {
-		if err := buf.Append(ctx, tag, entries(i*100, 100, 0)); err != nil {
-			t.Fatal(err)
-		}
+		buf.Append(tag, entries(i*100, 100, 0))
 	}
-	dctx, dcancel := context.WithTimeout(ctx, 30*time.Second)
-	defer dcancel()
-	if err := buf.Drain(dctx); err != nil {
-		t.Fatal(err)
-	}
-	cancel()
-	if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
-		t.Fatal(err)
-	}
-	if err := buf.Close(); err != nil {
-		t.Fatal(err)
-	}
+	buf.Finish(30 * time.Second)
 	keys := srv.keys(t)
 	total := 0
 	for _, k := range keys {

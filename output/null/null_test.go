@@ -10,6 +10,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/barge-dev/barge/buffer"
+	"github.com/barge-dev/barge/buffer/buffertest"
 	"github.com/barge-dev/barge/forwarder/codec"
 )
 
@@ -35,33 +36,12 @@ func TestNullCounts(t *testing.T) {
 	}
 	bcfg := buffer.DefaultConfig("memory")
 	bcfg.FlushMode = "immediate"
-	buf, err := buffer.New(bcfg, o, buffer.Options{Name: "null"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	if _, err := buf.Open(ctx); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- buf.Run(ctx) }()
+	buf := buffertest.Start(t, bcfg, o, "null")
 	e := entries(10)
 	for range 3 {
-		if err := buf.Append(ctx, "t", e); err != nil {
-			t.Fatal(err)
-		}
+		buf.Append("t", e)
 	}
-	dctx, dcancel := context.WithTimeout(ctx, 10*time.Second)
-	defer dcancel()
-	if err := buf.Drain(dctx); err != nil {
-		t.Fatal(err)
-	}
-	cancel()
-	if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
-		t.Fatal(err)
-	}
-	buf.Close()
+	buf.Finish(10 * time.Second)
 	st := o.Stats()
 	if st.Records != 30 || st.Chunks < 1 || st.Bytes != int64(3*len(e)) {
 		t.Errorf("stats %+v, want 30 records of %d bytes", st, 3*len(e))

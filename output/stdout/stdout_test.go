@@ -2,8 +2,6 @@ package stdout
 
 import (
 	"bytes"
-	"context"
-	"errors"
 	"io"
 	"testing"
 	"time"
@@ -12,6 +10,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/barge-dev/barge/buffer"
+	"github.com/barge-dev/barge/buffer/buffertest"
 	"github.com/barge-dev/barge/forwarder/codec"
 )
 
@@ -92,30 +91,9 @@ func TestWithMemoryBuffer(t *testing.T) {
 	}
 	bcfg := buffer.DefaultConfig("memory")
 	bcfg.FlushMode = "immediate"
-	buf, err := buffer.New(bcfg, o, buffer.Options{Name: "stdout"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	if _, err := buf.Open(ctx); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- buf.Run(ctx) }()
-	if err := buf.Append(ctx, "app.web", oneEntry()); err != nil {
-		t.Fatal(err)
-	}
-	dctx, dcancel := context.WithTimeout(ctx, 10*time.Second)
-	defer dcancel()
-	if err := buf.Drain(dctx); err != nil {
-		t.Fatal(err)
-	}
-	cancel()
-	if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
-		t.Fatal(err)
-	}
-	buf.Close()
+	buf := buffertest.Start(t, bcfg, o, "stdout")
+	buf.Append("app.web", oneEntry())
+	buf.Finish(10 * time.Second)
 	if want := "2026-11-22 10:04:05.123456789 +0000 app.web: {\"msg\":\"hello\"}\n"; out.String() != want {
 		t.Errorf("got %q, want %q", out.String(), want)
 	}
