@@ -24,10 +24,17 @@ type FormatConfig struct {
 	MessageKey string `conf:"message_key"`
 	// AddNewline ends each json, ltsv and single_value record with "\n".
 	AddNewline bool `conf:"add_newline"`
+	// KeyStyle is as_is (keys are written as they are) or bigquery: the
+	// keys of records, of the maps nested in them and the injected keys are
+	// rewritten to BigQuery column names (see BigQueryName) and made unique
+	// within each map, case-insensitively. It applies to json, ltsv,
+	// msgpack and stdout; single_value writes no keys.
+	KeyStyle string `conf:"key_style" enum:"as_is,bigquery"`
 }
 
 // DefaultFormatConfig returns Fluentd's defaults: json, ltsv with "\t" and
-// ":", single_value of "message", a newline after each record.
+// ":", single_value of "message", a newline after each record, keys as
+// they are.
 func DefaultFormatConfig() FormatConfig {
 	return FormatConfig{
 		Type:           "json",
@@ -36,6 +43,7 @@ func DefaultFormatConfig() FormatConfig {
 		Replacement:    " ",
 		MessageKey:     "message",
 		AddNewline:     true,
+		KeyStyle:       KeyStyleAsIs,
 	}
 }
 
@@ -58,6 +66,11 @@ func (c *FormatConfig) Validate() error {
 	}
 	if c.Type == "single_value" && c.MessageKey == "" {
 		return errors.New("'message_key' must not be empty")
+	}
+	switch c.KeyStyle {
+	case "", KeyStyleAsIs, KeyStyleBigQuery:
+	default:
+		return fmt.Errorf("'key_style' %q is not one of as_is, bigquery", c.KeyStyle)
 	}
 	return nil
 }

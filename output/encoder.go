@@ -32,6 +32,12 @@ type EncoderOptions struct {
 	Hostname string
 	// Location is what "local time" means (nil: time.Local).
 	Location *time.Location
+	// OnKeyCollision is called once for each distinct set of record keys
+	// that key_style bigquery renamed because their names collided (up to
+	// 1024 sets per Encoder), possibly from several goroutines at once.
+	// nil: collisions are not reported. LogKeyCollisions makes one that
+	// logs.
+	OnKeyCollision func(KeyCollision)
 }
 
 // Stats describes one Encode call.
@@ -62,6 +68,7 @@ type encodeState struct {
 	scratch []byte
 	tag     string
 	inj     injectState
+	keys    keyScratch
 }
 
 const (
@@ -86,7 +93,7 @@ func NewEncoder(cfg EncoderConfig, opts EncoderOptions) (*Encoder, error) {
 	}
 	inj := newInjector(cfg.Inject, opts.Hostname, opts.Location)
 	e := &Encoder{
-		format: newFormat(cfg.Format, inj, opts.Location),
+		format: newFormat(cfg.Format, inj, opts),
 		inj:    inj,
 		comp:   comp,
 	}
@@ -195,7 +202,7 @@ func (e *Encoder) Encode(w io.Writer, frames Frames) (Stats, error) {
 }
 
 func (e *Encoder) putState(st *encodeState) {
-	if cap(st.buf) > maxPooledBuf || cap(st.scratch) > maxPooledBuf || cap(st.inj.tagJSON) > maxPooledBuf {
+	if cap(st.buf) > maxPooledBuf || cap(st.scratch) > maxPooledBuf || cap(st.inj.tagJSON) > maxPooledBuf || cap(st.keys.hashes) > maxPooledBuf/8 || cap(st.keys.sig) > maxPooledBuf {
 		return
 	}
 	st.tag = ""

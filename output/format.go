@@ -14,32 +14,45 @@ type recordFormat interface {
 	appendRecord(dst []byte, st *encodeState, sec, nsec int64, b []byte) ([]byte, []byte, error)
 }
 
-func newFormat(cfg FormatConfig, inj *injector, local *time.Location) recordFormat {
+func newFormat(cfg FormatConfig, inj *injector, opts EncoderOptions) recordFormat {
 	nl := cfg.AddNewline
+	var bq *bigQueryKeys
+	if cfg.KeyStyle == KeyStyleBigQuery && cfg.Type != "single_value" {
+		bq = newBigQueryKeys(inj, opts.OnKeyCollision)
+	}
 	switch cfg.Type {
 	case "ltsv":
-		return &ltsvFormat{inj: inj, delim: []byte(cfg.Delimiter), label: []byte(cfg.LabelDelimiter), repl: []byte(cfg.Replacement), newline: nl}
+		return &ltsvFormat{inj: inj, bq: bq, delim: []byte(cfg.Delimiter), label: []byte(cfg.LabelDelimiter), repl: []byte(cfg.Replacement), newline: nl}
 	case "msgpack":
-		return &msgpackFormat{inj: inj}
+		return &msgpackFormat{inj: inj, bq: bq}
 	case "single_value":
 		return &singleValueFormat{inj: inj, key: cfg.MessageKey, newline: nl}
 	case "stdout":
+		local := opts.Location
 		if local == nil {
 			local = time.Local
 		}
-		return &stdoutFormat{json: jsonFormat{inj: inj}, timeFmt: CompileStrftime("%Y-%m-%d %H:%M:%S.%N %z"), loc: local}
+		return &stdoutFormat{json: jsonFormat{inj: inj, bq: bq}, timeFmt: CompileStrftime("%Y-%m-%d %H:%M:%S.%N %z"), loc: local}
 	default:
-		return &jsonFormat{inj: inj, newline: nl}
+		return &jsonFormat{inj: inj, bq: bq, newline: nl}
 	}
 }
 
 // jsonFormat writes one JSON object per record, injected members first.
 type jsonFormat struct {
 	inj     *injector
+	bq      *bigQueryKeys // key_style bigquery; nil: as_is
 	newline bool
 }
 
 func (f *jsonFormat) appendRecord(dst []byte, st *encodeState, sec, nsec int64, b []byte) ([]byte, []byte, error) {
+	if f.bq != nil {
+		dst, b, err := f.bq.appendJSONRecord(dst, st, sec, nsec, b)
+		if err == nil && f.newline {
+			dst = append(dst, '\n')
+		}
+		return dst, b, err
+	}
 	n, b, err := readMapHeader(b)
 	if err != nil {
 		return dst, b, err
@@ -99,9 +112,13 @@ func (f *stdoutFormat) appendRecord(dst []byte, st *encodeState, sec, nsec int64
 // first; a record field that an injected key replaces is left out.
 type msgpackFormat struct {
 	inj *injector
+	bq  *bigQueryKeys // key_style bigquery; nil: as_is
 }
 
 func (f *msgpackFormat) appendRecord(dst []byte, st *encodeState, sec, nsec int64, b []byte) ([]byte, []byte, error) {
+	if f.bq != nil {
+		return f.bq.appendMsgpackRecord(dst, st, sec, nsec, b)
+	}
 	if f.inj == nil {
 		rest, err := msgp.Skip(b)
 		if err != nil {
@@ -156,11 +173,15 @@ func (f *msgpackFormat) appendRecord(dst []byte, st *encodeState, sec, nsec int6
 // Delimiters inside labels and values are replaced, as Fluentd does.
 type ltsvFormat struct {
 	inj                *injector
+	bq                 *bigQueryKeys // key_style bigquery; nil: as_is
 	delim, label, repl []byte
 	newline            bool
 }
 
 func (f *ltsvFormat) appendRecord(dst []byte, st *encodeState, sec, nsec int64, b []byte) ([]byte, []byte, error) {
+	if f.bq != nil {
+		return f.appendRecordBQ(dst, st, sec, nsec, b)
+	}
 	n, b, err := readMapHeader(b)
 	if err != nil {
 		return dst, b, err

@@ -41,7 +41,7 @@ func New(cfg Config, opts Options) (*Output, error) {
 		return nil, err
 	}
 	enc, err := output.NewEncoder(output.EncoderConfig{Format: cfg.Format, Inject: cfg.Inject, Compress: cfg.Compress},
-		output.EncoderOptions{Hostname: opts.Hostname, Location: opts.Location})
+		output.EncoderOptions{Hostname: opts.Hostname, Location: opts.Location, OnKeyCollision: output.LogKeyCollisions(opts.Logger)})
 	if err != nil {
 		return nil, err
 	}

@@ -68,7 +68,7 @@ func New(cfg Config, opts Options) (*Output, error) {
 		return nil, err
 	}
 	compress, _ := cfg.compress()
-	eo := output.EncoderOptions{Hostname: opts.Hostname, Location: opts.Location}
+	eo := output.EncoderOptions{Hostname: opts.Hostname, Location: opts.Location, OnKeyCollision: output.LogKeyCollisions(opts.Logger)}
 	enc, err := output.NewEncoder(output.EncoderConfig{Format: cfg.Format, Inject: cfg.Inject, Compress: compress}, eo)
 	if err != nil {
 		return nil, err

@@ -62,7 +62,7 @@ func New(cfg Config, opts Options) (*Output, error) {
 	}
 	compress, _ := cfg.compress()
 	enc, err := output.NewEncoder(output.EncoderConfig{Format: cfg.Format, Inject: cfg.Inject, Compress: compress},
-		output.EncoderOptions{Hostname: opts.Hostname, Location: opts.Location})
+		output.EncoderOptions{Hostname: opts.Hostname, Location: opts.Location, OnKeyCollision: output.LogKeyCollisions(opts.Logger)})
 	if err != nil {
 		return nil, err
 	}

@@ -3,6 +3,8 @@ package stdout
 import (
 	"bytes"
 	"io"
+	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
@@ -96,5 +98,38 @@ func TestWithMemoryBuffer(t *testing.T) {
 	buf.Finish(10 * time.Second)
 	if want := "2026-11-22 10:04:05.123456789 +0000 app.web: {\"msg\":\"hello\"}\n"; out.String() != want {
 		t.Errorf("got %q, want %q", out.String(), want)
+	}
+}
+
+// TestKeyCollisionsAreLogged: with key_style bigquery, keys that collide
+// after rewriting are renamed and reported once through the output's log.
+func TestKeyCollisionsAreLogged(t *testing.T) {
+	rec := msgp.AppendMapHeader(nil, 2)
+	rec = msgp.AppendString(rec, "a-b")
+	rec = msgp.AppendString(rec, "x")
+	rec = msgp.AppendString(rec, "a.b")
+	rec = msgp.AppendString(rec, "y")
+	entry := codec.AppendEntry(nil, codec.AppendEventTime(nil, 1795341845, 0), rec)
+	var out, logs bytes.Buffer
+	cfg := DefaultConfig()
+	cfg.Format.Type = "json"
+	cfg.Format.KeyStyle = "bigquery"
+	o, err := New(cfg, Options{Writer: &out, Location: time.UTC, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		if err := o.encode(&frames{tag: "app.web", entries: entry}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := strings.Count(logs.String(), "collide"); n != 1 {
+		t.Fatalf("%d collision reports, want 1:\n%s", n, logs.String())
+	}
+	if !strings.Contains(logs.String(), "a-b") || !strings.Contains(logs.String(), "a.b") {
+		t.Fatalf("report does not name the keys:\n%s", logs.String())
+	}
+	if line, _, _ := strings.Cut(out.String(), "\n"); !strings.Contains(line, `"a_b":"x"`) || strings.Count(line, `"a_b`) != 2 {
+		t.Fatalf("record %s: want a_b and a renamed a_b", line)
 	}
 }
