@@ -188,6 +188,12 @@ func (c *Config) queueLimit() int {
 	return c.QueuedChunksLimitSize
 }
 
+// TimeKeyLocation is the zone that time chunks are cut in: timekey_zone,
+// UTC with timekey_use_utc, else local time.
+func (c Config) TimeKeyLocation() (*time.Location, error) {
+	return zone(c.TimeKeyZone, c.TimeKeyUseUTC)
+}
+
 // zone resolves timekey_zone / timekey_use_utc. An empty zone is local time,
 // as in Fluentd; "+0900", "-05:00" and IANA names are accepted.
 func zone(name string, utc bool) (*time.Location, error) {

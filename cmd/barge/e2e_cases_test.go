@@ -341,3 +341,85 @@ func TestCheckObjectStores(t *testing.T) {
 		}
 	}
 }
+
+// TestCheckLoader checks that barge check refuses a <loader> whose source
+// output writes objects the loader could not load, with FILE:LINE.
+func TestCheckLoader(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.conf")
+	os.WriteFile(bad, []byte(`<match a.**>
+  @type gcs
+  @id two_hours
+  bucket logs
+  path a/
+  <buffer time>
+    path ./buf-a
+    timekey 2h
+    timekey_use_utc true
+  </buffer>
+</match>
+<match b.**>
+  @type gcs
+  @id india
+  bucket logs
+  path b/
+  <buffer time>
+    path ./buf-b
+    timekey 1h
+    timekey_zone +05:30
+  </buffer>
+</match>
+<match c.**>
+  @type gcs
+  @id no_time
+  bucket logs
+  path c/
+  <buffer time>
+    path ./buf-c
+    timekey 1h
+    timekey_use_utc true
+  </buffer>
+</match>
+<loader a>
+  @type bigquery
+  dataset d
+  table t
+  partition_type HOUR
+  source_output two_hours
+</loader>
+<loader b>
+  @type bigquery
+  dataset d
+  table t
+  partition_type HOUR
+  source_output india
+</loader>
+<loader c>
+  @type bigquery
+  dataset d
+  table t
+  partition_field time
+  source_output no_time
+</loader>
+<loader d>
+  @type bigquery
+  dataset d
+  table t
+  source s3://logs/d/
+</loader>
+`), 0o644)
+	out, err := exec.Command(bargeBin, "check", "-c", bad).CombinedOutput()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 {
+		t.Fatalf("check bad config: err %v, want exit 1\n%s", err, out)
+	}
+	for _, want := range []string{
+		bad + ":39: ", "timekey 2h0m0s would mix hour partitions",
+		bad + ":46: ", "starts chunks off the UTC partition boundaries",
+		bad + ":53: ", "<inject> time_key time",
+		bad + ":59: ", "S3 sources are not supported yet",
+	} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("check output lacks %q:\n%s", want, out)
+		}
+	}
+}

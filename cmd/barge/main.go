@@ -4,6 +4,16 @@
 //	barge check -c FILE      validate FILE; print every problem as FILE:LINE: message
 //	barge cat [-p PORT] [-h HOST] TAG
 //	                         send JSON lines from stdin over the forward protocol with ack
+//	barge load -c FILE [--once]
+//	                         run only the BigQuery loaders of FILE
+//	barge load status -c FILE
+//	                         print each table partition's objects, rows, jobs and failures
+//	barge replay -c FILE --loader NAME (--from T1 --to T2 | --partition ID) [--dry-run]
+//	                         rebuild partitions from the archived objects
+//	barge ledger rebuild -c FILE
+//	                         reconstruct a lost ledger
+//	barge schema infer -c FILE --output ID | URI...
+//	                         print a BigQuery schema inferred from archived objects
 //	barge version            print the version
 package main
 
@@ -21,6 +31,11 @@ const usage = `usage:
   barge run -c FILE [--log-format text|json] [--log-level LEVEL]
   barge check -c FILE
   barge cat [-p PORT] [-h HOST] TAG   < json-lines
+  barge load -c FILE [--once] [--loader NAME]
+  barge load status -c FILE [--loader NAME]
+  barge replay -c FILE --loader NAME (--from T1 --to T2 | --partition ID) [--dry-run]
+  barge ledger rebuild -c FILE [--loader NAME] [--force]
+  barge schema infer (-c FILE --output ID | URI...) [--sample N]
   barge version
 `
 
@@ -41,6 +56,14 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return cmdCheck(args[1:], stdout, stderr)
 	case "cat":
 		return cmdCat(args[1:], stdin, stderr)
+	case "load":
+		return cmdLoad(args[1:], stdout, stderr)
+	case "replay":
+		return cmdReplay(args[1:], stdout, stderr)
+	case "ledger":
+		return cmdLedger(args[1:], stdout, stderr)
+	case "schema":
+		return cmdSchema(args[1:], stdout, stderr)
 	case "version", "--version", "-v":
 		fmt.Fprintf(stdout, "barge %s\n", fullVersion())
 		return 0

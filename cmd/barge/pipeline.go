@@ -12,6 +12,7 @@ import (
 	"github.com/barge-dev/barge/buffer"
 	"github.com/barge-dev/barge/forwarder"
 	"github.com/barge-dev/barge/forwarder/route"
+	"github.com/barge-dev/barge/output/bigquery"
 	"github.com/barge-dev/barge/output/file"
 	"github.com/barge-dev/barge/output/gcs"
 	"github.com/barge-dev/barge/output/null"
@@ -41,6 +42,7 @@ type pipeline struct {
 	inputs   []input
 	router   *route.Router
 	sinks    []*sink
+	loaders  []*bigquery.Loader
 	hostname string
 }
 
@@ -80,7 +82,55 @@ func build(p *plan, logs loggers, hostname string, stdoutW io.Writer) (*pipeline
 		}
 		pl.inputs = append(pl.inputs, srv)
 	}
+	ls, err := buildLoaders(p, logs, hostname, "")
+	if err != nil {
+		return nil, err
+	}
+	pl.loaders = ls
 	return pl, nil
+}
+
+// buildLoaders makes the loaders of the plan, or only the one named.
+func buildLoaders(p *plan, logs loggers, hostname, only string) ([]*bigquery.Loader, error) {
+	var out []*bigquery.Loader
+	for _, lp := range p.loaders {
+		if only != "" && lp.cfg.Name != only {
+			continue
+		}
+		lg, err := logs.component("loader", lp.cfg.Name, lp.logLvl)
+		if err != nil {
+			return nil, fmt.Errorf("%s:%d: %w", lp.sec.File, lp.sec.Line, err)
+		}
+		l, err := bigquery.New(lp.cfg, bigquery.Options{Logger: lg, Host: hostname, Version: version})
+		if err != nil {
+			return nil, fmt.Errorf("%s:%d: <loader %s>: %w", lp.sec.File, lp.sec.Line, lp.cfg.Name, err)
+		}
+		out = append(out, l)
+	}
+	if only != "" && len(out) == 0 {
+		return nil, fmt.Errorf("%s: no <loader %s>", p.path, only)
+	}
+	return out, nil
+}
+
+// runLoaders runs loaders until ctx ends and returns when all have stopped.
+func runLoaders(ctx context.Context, loaders []*bigquery.Loader) error {
+	var wg sync.WaitGroup
+	errs := make([]error, len(loaders))
+	for i, l := range loaders {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := l.Run(ctx); err != nil {
+				errs[i] = fmt.Errorf("loader %s: %w", l.Name(), err)
+			}
+		}()
+	}
+	wg.Wait()
+	for _, l := range loaders {
+		l.Close()
+	}
+	return errors.Join(errs...)
 }
 
 func (pl *pipeline) addFilter(f *filterPlan, hostname string) error {
@@ -215,8 +265,21 @@ func (pl *pipeline) run(ctx context.Context) error {
 			}
 		}()
 	}
-	pl.log.Info("barge started", "version", version, "sources", len(pl.inputs), "matches", len(pl.sinks))
+	loadCtx, stopLoaders := context.WithCancel(ctx)
+	defer stopLoaders()
+	loadersDone := make(chan struct{})
+	go func() {
+		defer close(loadersDone)
+		if err := runLoaders(loadCtx, pl.loaders); err != nil {
+			fail(err)
+		}
+	}()
+	pl.log.Info("barge started", "version", version, "sources", len(pl.inputs), "matches", len(pl.sinks), "loaders", len(pl.loaders))
 	<-inCtx.Done()
+	// A loader stops between steps; a job in flight is settled by the
+	// next start from the ledger.
+	stopLoaders()
+	<-loadersDone
 
 	pl.log.Info("shutting down", "timeout", pl.system.ShutdownTimeout)
 	drainCtx, cancelDrain := context.WithTimeout(context.WithoutCancel(ctx), pl.system.ShutdownTimeout)

@@ -11,6 +11,7 @@ import (
 	"github.com/barge-dev/barge/conf"
 	"github.com/barge-dev/barge/forwarder"
 	"github.com/barge-dev/barge/forwarder/route"
+	"github.com/barge-dev/barge/output/bigquery"
 	"github.com/barge-dev/barge/output/file"
 	"github.com/barge-dev/barge/output/gcs"
 	"github.com/barge-dev/barge/output/null"
@@ -30,6 +31,14 @@ type plan struct {
 	// order: as in Fluentd, a <filter> applies only to events that reach it
 	// before a <match> took them.
 	order []int
+	// loaders are the <loader NAME> directives.
+	loaders []loaderPlan
+}
+
+type loaderPlan struct {
+	sec    *conf.Section
+	logLvl string
+	cfg    bigquery.Config
 }
 
 type sourcePlan struct {
@@ -105,14 +114,19 @@ func loadPlan(path string) (*plan, error) {
 			add(p.addFilter(sec))
 		case "match":
 			add(p.addMatch(sec))
+		case "loader":
+			add(p.addLoader(sec))
 		case "label", "worker":
 			add(conf.Errorf(sec, "<%s> is not supported by barge", sec.Name))
 		default:
 			add(conf.Errorf(sec, "unknown directive <%s>", sec.Name))
 		}
 	}
-	if len(p.sources) == 0 && len(errs) == 0 {
-		add(conf.Errorf(root, "no <source> directive: nothing would be read"))
+	for i := range p.loaders {
+		add(p.resolveLoaderSource(&p.loaders[i]))
+	}
+	if len(p.sources) == 0 && len(p.loaders) == 0 && len(errs) == 0 {
+		add(conf.Errorf(root, "no <source> or <loader> directive: nothing would be read"))
 	}
 	if len(errs) > 0 {
 		return nil, errs

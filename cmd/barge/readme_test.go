@@ -10,6 +10,7 @@ import (
 	"github.com/barge-dev/barge/forwarder"
 	"github.com/barge-dev/barge/forwarder/route"
 	"github.com/barge-dev/barge/output"
+	"github.com/barge-dev/barge/output/bigquery"
 	"github.com/barge-dev/barge/output/file"
 	"github.com/barge-dev/barge/output/gcs"
 	"github.com/barge-dev/barge/output/null"
@@ -48,6 +49,7 @@ func TestREADMEDocumentsEveryParameter(t *testing.T) {
 		{"### `<match>` `@type file`", file.Config{}},
 		{"### `<match>` `@type s3`", s3.Config{}},
 		{"### `<match>` `@type gcs`", gcs.Config{}},
+		{"### `<loader>` `@type bigquery`", bigquery.Config{}},
 		{"### `<match>` `@type stdout`", stdout.Config{}},
 		{"### `<match>` `@type null`", null.Config{}},
 		{"### `<format>`", output.FormatConfig{}},

@@ -18,6 +18,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -61,13 +62,25 @@ type Proc struct {
 // forward input listens; t's cleanup kills it if it still runs.
 func Start(t *testing.T, bin, dir, config string, env []string) *Proc {
 	t.Helper()
+	p := StartCommand(t, bin, dir, config, env, "run")
+	line := p.WaitLog(10*time.Second, func(l map[string]any) bool { return l["msg"] == "listening" && l["port"] != nil })
+	p.Addr = net.JoinHostPort(line["bind"].(string), fmt.Sprint(line["port"]))
+	return p
+}
+
+// StartCommand writes config into dir/barge.conf and runs `bin COMMAND...
+// -c dir/barge.conf --log-format json` in dir, with env added to its
+// environment, and returns at once; t's cleanup kills it if it still runs.
+func StartCommand(t *testing.T, bin, dir, config string, env []string, command ...string) *Proc {
+	t.Helper()
 	path := filepath.Join(dir, "barge.conf")
 	if err := os.WriteFile(path, []byte(config), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	p := &Proc{t: t, done: make(chan struct{})}
 	p.cond = sync.NewCond(&p.mu)
-	p.cmd = exec.Command(bin, "run", "-c", path, "--log-format", "json")
+	args := append(append([]string(nil), command...), "-c", path, "--log-format", "json")
+	p.cmd = exec.Command(bin, args...)
 	p.cmd.Dir = dir
 	if env != nil {
 		p.cmd.Env = append(os.Environ(), env...)
@@ -89,11 +102,9 @@ func Start(t *testing.T, bin, dir, config string, env []string) *Proc {
 		}
 		<-p.done
 		if t.Failed() {
-			t.Logf("barge log:\n%s", p.LogText())
+			t.Logf("barge %s log:\n%s", strings.Join(command, " "), p.LogText())
 		}
 	})
-	line := p.WaitLog(10*time.Second, func(l map[string]any) bool { return l["msg"] == "listening" && l["port"] != nil })
-	p.Addr = net.JoinHostPort(line["bind"].(string), fmt.Sprint(line["port"]))
 	return p
 }
 
@@ -168,6 +179,25 @@ func (p *Proc) Kill9() {
 	p.cmd.Wait()
 	<-p.done
 }
+
+// Wait waits for barge to exit on its own (a one-shot command) and returns
+// its exit code; past timeout it kills barge and fails the test.
+func (p *Proc) Wait(timeout time.Duration) int {
+	p.t.Helper()
+	var expired atomic.Bool
+	timer := time.AfterFunc(timeout, func() { expired.Store(true); p.cmd.Process.Kill() })
+	p.cmd.Wait()
+	timer.Stop()
+	<-p.done
+	if expired.Load() {
+		p.t.Fatalf("barge did not exit within %v", timeout)
+	}
+	return p.cmd.ProcessState.ExitCode()
+}
+
+// Stdout is what barge wrote to its standard output; call it after the
+// process ended.
+func (p *Proc) Stdout() string { return p.stdout.String() }
 
 // Stop sends SIGTERM and returns barge's exit code.
 func (p *Proc) Stop(timeout time.Duration) int {
@@ -305,6 +335,19 @@ func SendRecords(t *testing.T, addr string, tag string, from, to int, record fun
 }
 
 // CountLog counts the log lines so far whose message is msg.
+// WaitNth blocks until the n-th log line that satisfies pred (n from 1),
+// failing the test if the log ends or timeout passes first.
+func (p *Proc) WaitNth(timeout time.Duration, n int, pred func(map[string]any) bool) map[string]any {
+	p.t.Helper()
+	seen := 0
+	return p.WaitLog(timeout, func(l map[string]any) bool {
+		if pred(l) {
+			seen++
+		}
+		return seen >= n
+	})
+}
+
 func (p *Proc) CountLog(msg string) int {
 	p.mu.Lock()
 	defer p.mu.Unlock()

@@ -1,0 +1,252 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/barge-dev/barge/output/bigquery"
+)
+
+// loaderCmd is what every loader command shares: -c FILE, logging, the
+// plan and its loaders.
+type loaderCmd struct {
+	fs        *flag.FlagSet
+	path      *string
+	only      *string
+	logFormat *string
+	logLevel  *string
+}
+
+func newLoaderCmd(name string, stderr io.Writer) *loaderCmd {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	c := &loaderCmd{fs: fs}
+	c.path = fs.String("c", "", "config `file`")
+	fs.StringVar(c.path, "config", "", "config `file` (same as -c)")
+	c.only = fs.String("loader", "", "only the <loader `NAME`>")
+	c.logFormat = fs.String("log-format", "text", "log format: text or json")
+	c.logLevel = fs.String("log-level", "", "log level: trace, debug, info, warn, error")
+	return c
+}
+
+// loaders parses the config and builds its loaders; on failure it has
+// printed why and returns the exit code.
+func (c *loaderCmd) loaders(stderr io.Writer) ([]*bigquery.Loader, int) {
+	base, err := newLogHandler(stderr, *c.logFormat)
+	if err != nil {
+		fmt.Fprintln(stderr, "barge:", err)
+		return nil, 2
+	}
+	p, err := loadPlan(*c.path)
+	if err != nil {
+		printConfErrors(stderr, err)
+		return nil, 1
+	}
+	lvlName := p.system.LogLevel
+	if *c.logLevel != "" {
+		lvlName = *c.logLevel
+	}
+	lvl, err := parseLevel(lvlName)
+	if err != nil {
+		fmt.Fprintln(stderr, "barge: --log-level:", err)
+		return nil, 2
+	}
+	hostname, err := os.Hostname()
+	if err != nil {
+		hostname = "localhost"
+	}
+	ls, err := buildLoaders(p, loggers{base: base, level: lvl}, hostname, *c.only)
+	if err != nil {
+		fmt.Fprintln(stderr, "barge:", err)
+		return nil, 1
+	}
+	if len(ls) == 0 {
+		fmt.Fprintf(stderr, "barge: %s has no <loader> directive\n", *c.path)
+		return nil, 1
+	}
+	return ls, 0
+}
+
+func signalContext() (context.Context, context.CancelFunc) {
+	return signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+}
+
+// cmdLoad is `barge load -c FILE [--once]` and `barge load status -c FILE`.
+func cmdLoad(args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "status" {
+		return cmdLoadStatus(args[1:], stdout, stderr)
+	}
+	c := newLoaderCmd("load", stderr)
+	once := c.fs.Bool("once", false, "run one load cycle and exit")
+	if err := c.fs.Parse(args); err != nil {
+		return 2
+	}
+	if *c.path == "" || c.fs.NArg() > 0 {
+		fmt.Fprintln(stderr, "usage: barge load -c FILE [--once] [--loader NAME]\n       barge load status -c FILE [--loader NAME]")
+		return 2
+	}
+	ls, code := c.loaders(stderr)
+	if ls == nil {
+		return code
+	}
+	ctx, stop := signalContext()
+	defer stop()
+	if !*once {
+		if err := runLoaders(ctx, ls); err != nil {
+			fmt.Fprintln(stderr, "barge:", err)
+			return 1
+		}
+		return 0
+	}
+	code = 0
+	for _, l := range ls {
+		res, err := l.Cycle(ctx)
+		fmt.Fprintf(stdout, "loader %s: %d jobs, %d objects, %d rows committed, %d jobs failed, %d late objects, %d partitions deferred by the job budget\n",
+			l.Name(), res.Jobs, res.Objects, res.Rows, res.Failed, res.Late, res.Deferred)
+		if err != nil {
+			fmt.Fprintf(stderr, "barge: loader %s: %v\n", l.Name(), err)
+			code = 1
+		}
+		l.Close()
+	}
+	return code
+}
+
+func cmdLoadStatus(args []string, stdout, stderr io.Writer) int {
+	c := newLoaderCmd("load status", stderr)
+	if err := c.fs.Parse(args); err != nil {
+		return 2
+	}
+	if *c.path == "" || c.fs.NArg() > 0 {
+		fmt.Fprintln(stderr, "usage: barge load status -c FILE [--loader NAME]")
+		return 2
+	}
+	ls, code := c.loaders(stderr)
+	if ls == nil {
+		return code
+	}
+	ctx, stop := signalContext()
+	defer stop()
+	code = 0
+	for _, l := range ls {
+		st, err := l.Status(ctx)
+		l.Close()
+		if err != nil {
+			fmt.Fprintf(stderr, "barge: loader %s: %v\n", l.Name(), err)
+			code = 1
+			continue
+		}
+		st.Print(stdout)
+	}
+	return code
+}
+
+// cmdReplay is `barge replay -c FILE --loader NAME --from T1 --to T2`.
+func cmdReplay(args []string, stdout, stderr io.Writer) int {
+	c := newLoaderCmd("replay", stderr)
+	from := c.fs.String("from", "", "first partition's time (RFC 3339, or a partition id)")
+	to := c.fs.String("to", "", "end of the range, exclusive (RFC 3339, or a partition id)")
+	part := c.fs.String("partition", "", "one partition id (2026112213, 20261122 or 202611)")
+	dry := c.fs.Bool("dry-run", false, "print what would be loaded, change nothing")
+	if err := c.fs.Parse(args); err != nil {
+		return 2
+	}
+	usage := "usage: barge replay -c FILE --loader NAME (--from T1 --to T2 | --partition ID) [--dry-run]"
+	if *c.path == "" || *c.only == "" || c.fs.NArg() > 0 || (*part == "") == (*from == "" || *to == "") {
+		fmt.Fprintln(stderr, usage)
+		return 2
+	}
+	opts := bigquery.ReplayOptions{DryRun: *dry, Progress: stdout}
+	if *part != "" {
+		opts.Partitions = []string{*part}
+	} else {
+		var err1, err2 error
+		opts.From, err1 = parseWhen(*from)
+		opts.To, err2 = parseWhen(*to)
+		if err := errors.Join(err1, err2); err != nil {
+			fmt.Fprintln(stderr, "barge:", err)
+			return 2
+		}
+	}
+	ls, code := c.loaders(stderr)
+	if ls == nil {
+		return code
+	}
+	defer ls[0].Close()
+	ctx, stop := signalContext()
+	defer stop()
+	start := time.Now()
+	res, err := ls[0].Replay(ctx, opts)
+	var objs int
+	var rows int64
+	for _, r := range res {
+		objs += r.Objects
+		rows += r.Rows
+	}
+	verb := "replayed"
+	if *dry {
+		verb = "would replay"
+	}
+	fmt.Fprintf(stdout, "%s %d partitions, %d objects, %d rows in %s\n", verb, len(res), objs, rows, time.Since(start).Round(time.Millisecond))
+	if err != nil {
+		fmt.Fprintln(stderr, "barge:", err)
+		return 1
+	}
+	return 0
+}
+
+// parseWhen takes RFC 3339 or a partition id (YYYYMMDDHH, YYYYMMDD, YYYYMM).
+func parseWhen(s string) (time.Time, error) {
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		return t, nil
+	}
+	for _, layout := range []string{"2006010215", "20060102", "200601", "2006-01-02"} {
+		if len(s) == len(layout) {
+			if t, err := time.ParseInLocation(layout, s, time.UTC); err == nil {
+				return t, nil
+			}
+		}
+	}
+	return time.Time{}, fmt.Errorf("%q is neither RFC 3339 nor a partition id", s)
+}
+
+// cmdLedger is `barge ledger rebuild -c FILE [--loader NAME] [--force]`.
+func cmdLedger(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] != "rebuild" {
+		fmt.Fprintln(stderr, "usage: barge ledger rebuild -c FILE [--loader NAME] [--force]")
+		return 2
+	}
+	c := newLoaderCmd("ledger rebuild", stderr)
+	force := c.fs.Bool("force", false, "replace ledgers that exist")
+	if err := c.fs.Parse(args[1:]); err != nil {
+		return 2
+	}
+	if *c.path == "" || c.fs.NArg() > 0 {
+		fmt.Fprintln(stderr, "usage: barge ledger rebuild -c FILE [--loader NAME] [--force]")
+		return 2
+	}
+	ls, code := c.loaders(stderr)
+	if ls == nil {
+		return code
+	}
+	ctx, stop := signalContext()
+	defer stop()
+	code = 0
+	for _, l := range ls {
+		res, err := l.RebuildLedger(ctx, *force)
+		l.Close()
+		fmt.Fprintf(stdout, "loader %s: %d partitions written, %d kept, %d objects committed, %d not yet loaded\n", l.Name(), res.Written, res.Kept, res.Committed, res.Uncommitted)
+		if err != nil {
+			fmt.Fprintf(stderr, "barge: loader %s: %v\n", l.Name(), err)
+			code = 1
+		}
+	}
+	return code
+}

@@ -1,0 +1,124 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/barge-dev/barge/conf"
+	"github.com/barge-dev/barge/output/bigquery"
+)
+
+// addLoader decodes a <loader NAME> directive.
+func (p *plan) addLoader(sec *conf.Section) error {
+	lp := loaderPlan{sec: sec, logLvl: sec.Get("@log_level")}
+	if sec.Arg == "" {
+		return conf.Errorf(sec, "<loader> needs a name: <loader NAME>")
+	}
+	for _, other := range p.loaders {
+		if other.cfg.Name == sec.Arg {
+			return conf.Errorf(sec, "<loader %s> is defined twice (first at line %d)", sec.Arg, other.sec.Line)
+		}
+	}
+	switch t := sec.Type(); t {
+	case "bigquery":
+	case "":
+		return conf.Errorf(sec, "<loader %s>: '@type' is required (barge has: bigquery)", sec.Arg)
+	default:
+		return conf.Errorf(sec, "<loader %s>: unknown @type %q (barge has: bigquery)", sec.Arg, t)
+	}
+	lp.cfg = bigquery.DefaultConfig()
+	if err := conf.Decode(sec, &lp.cfg); err != nil {
+		return err
+	}
+	p.loaders = append(p.loaders, lp)
+	return nil
+}
+
+// resolveLoaderSource turns source_output into the gcs output's bucket and
+// the fixed part of its path, and checks that the output writes objects
+// the loader can load: JSON lines, gzip or plain, one partition per object.
+func (p *plan) resolveLoaderSource(lp *loaderPlan) error {
+	id := lp.cfg.SourceOutput
+	if id == "" {
+		return nil
+	}
+	at := lp.sec.Param("source_output")
+	var m *matchPlan
+	for i := range p.matches {
+		if p.matches[i].sec.Get("@id") == id {
+			m = &p.matches[i]
+		}
+	}
+	if m == nil {
+		return conf.ParamErrorf(at, "'source_output' %q is not the @id of any <match>", id)
+	}
+	if m.typ != "gcs" {
+		return conf.ParamErrorf(at, "'source_output' %q is a %s output; the loader reads gcs outputs (S3 sources are not supported yet)", id, m.typ)
+	}
+	g := m.gcs
+	if g.Format.Type != "json" {
+		return conf.ParamErrorf(at, "'source_output' %q writes <format> %s; BigQuery loads JSON lines: use <format> @type json", id, g.Format.Type)
+	}
+	if g.StoreAs != "gzip" && g.StoreAs != "json" {
+		return conf.ParamErrorf(at, "'source_output' %q stores %s objects; BigQuery loads gzip or plain JSON: use store_as gzip or json", id, g.StoreAs)
+	}
+	if !hasKey(m.buffer.ChunkKeys, "time") {
+		return conf.ParamErrorf(at, "'source_output' %q must chunk by time so that each object holds one partition: <buffer time> with a timekey that divides one %s", id, strings.ToLower(lp.cfg.PartitionType))
+	}
+	if err := timekeyFits(m.buffer.TimeKey, lp.cfg.PartitionType); err != nil {
+		return conf.ParamErrorf(at, "'source_output' %q: %v", id, err)
+	}
+	if loc, err := m.buffer.TimeKeyLocation(); err == nil {
+		if err := zoneFits(m.buffer.TimeKey, loc); err != nil {
+			return conf.ParamErrorf(at, "'source_output' %q: %v", id, err)
+		}
+	}
+	if f := lp.cfg.PartitionField; f != "" && g.Inject.TimeKey != f {
+		return conf.ParamErrorf(at, "'partition_field' %s needs the output %q to write the event time there: <inject> time_key %s, time_type string, time_format %%Y-%%m-%%dT%%H:%%M:%%S.%%6N%%:z, utc true (BigQuery keeps microseconds)", f, id, f)
+	}
+	prefix := g.Path
+	if i := strings.IndexAny(prefix, "%$"); i >= 0 {
+		prefix = prefix[:strings.LastIndex(prefix[:i], "/")+1]
+	}
+	lp.cfg.Source = fmt.Sprintf("gs://%s/%s", g.Bucket, prefix)
+	lp.cfg.SourceOutput = "" // resolved: the loader reads Source
+	return nil
+}
+
+// zoneFits checks that time chunks cut in loc start on UTC partition
+// boundaries: BigQuery partitions are UTC, so a zone whose offset is not a
+// multiple of the timekey (timekey 1d at +09:00, 1h at +05:30) would cut
+// chunks that straddle two partitions. Summer and winter offsets are both
+// checked.
+func zoneFits(tk time.Duration, loc *time.Location) error {
+	year := time.Now().Year()
+	for _, month := range []time.Month{time.January, time.July} {
+		_, off := time.Date(year, month, 1, 0, 0, 0, 0, loc).Zone()
+		if time.Duration(off)*time.Second%tk != 0 {
+			return fmt.Errorf("timekey %v cut in zone %s (UTC%+.4g h) starts chunks off the UTC partition boundaries, so objects would mix partitions: set timekey_use_utc true", tk, loc, float64(off)/3600)
+		}
+	}
+	return nil
+}
+
+func hasKey(keys []string, k string) bool {
+	for _, x := range keys {
+		if x == k {
+			return true
+		}
+	}
+	return false
+}
+
+// timekeyFits checks that chunks never straddle a partition boundary.
+func timekeyFits(tk time.Duration, partition string) error {
+	limit := 24 * time.Hour
+	if partition == "HOUR" {
+		limit = time.Hour
+	}
+	if tk <= 0 || tk > limit || limit%tk != 0 {
+		return fmt.Errorf("timekey %v would mix %s partitions in one object: use a timekey that divides %v", tk, strings.ToLower(partition), limit)
+	}
+	return nil
+}

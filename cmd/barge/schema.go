@@ -1,0 +1,175 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+
+	"cloud.google.com/go/storage"
+	"github.com/klauspost/compress/gzip"
+	"google.golang.org/api/iterator"
+	"google.golang.org/api/option"
+
+	"github.com/barge-dev/barge/output/bigquery"
+	"github.com/barge-dev/barge/output/bqschema"
+)
+
+// cmdSchema is `barge schema infer (-c FILE --output ID | gs://URI...)`.
+func cmdSchema(args []string, stdout, stderr io.Writer) int {
+	usage := "usage: barge schema infer (-c FILE --output ID | gs://BUCKET/OBJECT ...) [--sample N]"
+	if len(args) == 0 || args[0] != "infer" {
+		fmt.Fprintln(stderr, usage)
+		return 2
+	}
+	fs := flag.NewFlagSet("schema infer", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	path := fs.String("c", "", "config `file`")
+	fs.StringVar(path, "config", "", "config `file` (same as -c)")
+	outID := fs.String("output", "", "the @id of a gcs output whose objects are sampled")
+	sample := fs.Int("sample", 20, "objects to read, newest first (with --output)")
+	if err := fs.Parse(args[1:]); err != nil {
+		return 2
+	}
+	uris := fs.Args()
+	if (*path == "") != (*outID == "") || (*outID == "") == (len(uris) == 0) || *sample < 1 {
+		fmt.Fprintln(stderr, usage)
+		return 2
+	}
+	ctx, stop := signalContext()
+	defer stop()
+	opts := []option.ClientOption{option.WithUserAgent("barge/" + version)}
+	if os.Getenv("STORAGE_EMULATOR_HOST") != "" {
+		opts = append(opts, option.WithoutAuthentication())
+	}
+	if *outID != "" {
+		p, err := loadPlan(*path)
+		if err != nil {
+			printConfErrors(stderr, err)
+			return 1
+		}
+		var m *matchPlan
+		for i := range p.matches {
+			if p.matches[i].sec.Get("@id") == *outID {
+				m = &p.matches[i]
+			}
+		}
+		if m == nil || m.typ != "gcs" {
+			fmt.Fprintf(stderr, "barge: %s: no gcs output with @id %q\n", *path, *outID)
+			return 1
+		}
+		if m.gcs.Keyfile != "" && os.Getenv("STORAGE_EMULATOR_HOST") == "" {
+			opts = append(opts, option.WithAuthCredentialsFile(option.ServiceAccount, m.gcs.Keyfile))
+		}
+		prefix := m.gcs.Path
+		if i := strings.IndexAny(prefix, "%$"); i >= 0 {
+			prefix = prefix[:strings.LastIndex(prefix[:i], "/")+1]
+		}
+		uris = []string{"gs://" + m.gcs.Bucket + "/" + prefix}
+	}
+	client, err := storage.NewClient(ctx, opts...)
+	if err != nil {
+		fmt.Fprintln(stderr, "barge: gcs client:", err)
+		return 1
+	}
+	defer client.Close()
+	if *outID != "" {
+		if uris, err = newest(ctx, client, uris[0], *sample); err != nil {
+			fmt.Fprintln(stderr, "barge:", err)
+			return 1
+		}
+		if len(uris) == 0 {
+			fmt.Fprintf(stderr, "barge: output %q has written no objects yet: nothing to infer from\n", *outID)
+			return 1
+		}
+	}
+	var in bqschema.Inferrer
+	for _, u := range uris {
+		if err := inferObject(ctx, client, u, &in); err != nil {
+			fmt.Fprintln(stderr, "barge:", err)
+			return 1
+		}
+	}
+	if in.Rows() == 0 {
+		fmt.Fprintln(stderr, "barge: the objects hold no records: nothing to infer from")
+		return 1
+	}
+	stdout.Write(in.Schema().JSON())
+	fmt.Fprintf(stderr, "inferred from %d records of %d objects\n", in.Rows(), len(uris))
+	return 0
+}
+
+// newest lists the n most recent objects under a gs:// prefix, skipping
+// barge's ledger.
+func newest(ctx context.Context, c *storage.Client, prefixURI string, n int) ([]string, error) {
+	bucket, prefix, err := bigquery.ParseGSURL(prefixURI)
+	if err != nil {
+		return nil, err
+	}
+	var all []*storage.ObjectAttrs
+	it := c.Bucket(bucket).Objects(ctx, &storage.Query{Prefix: prefix})
+	for {
+		a, err := it.Next()
+		if errors.Is(err, iterator.Done) {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("list %s: %w", prefixURI, err)
+		}
+		if !strings.HasPrefix(a.Name, "_barge/") && !strings.HasSuffix(a.Name, "/") {
+			all = append(all, a)
+		}
+	}
+	sort.Slice(all, func(i, j int) bool { return all[i].Created.After(all[j].Created) })
+	var out []string
+	for _, a := range all[:min(n, len(all))] {
+		out = append(out, "gs://"+bucket+"/"+a.Name)
+	}
+	return out, nil
+}
+
+// inferObject feeds every JSON line of an object (gzip or plain) to in.
+func inferObject(ctx context.Context, c *storage.Client, uri string, in *bqschema.Inferrer) error {
+	bucket, name, err := bigquery.ParseGSURL(uri)
+	if err != nil {
+		return err
+	}
+	name = strings.TrimSuffix(name, "/")
+	r, err := c.Bucket(bucket).Object(name).ReadCompressed(true).NewReader(ctx)
+	if err != nil {
+		return fmt.Errorf("read %s: %w", uri, err)
+	}
+	defer r.Close()
+	br := bufio.NewReader(r)
+	var src io.Reader = br
+	if head, _ := br.Peek(2); bytes.Equal(head, []byte{0x1f, 0x8b}) {
+		zr, err := gzip.NewReader(br)
+		if err != nil {
+			return fmt.Errorf("read %s: %w", uri, err)
+		}
+		defer zr.Close()
+		src = zr
+	}
+	sc := bufio.NewScanner(src)
+	sc.Buffer(make([]byte, 64<<10), 64<<20)
+	line := 0
+	for sc.Scan() {
+		line++
+		if len(bytes.TrimSpace(sc.Bytes())) == 0 {
+			continue
+		}
+		if err := in.AddJSONLine(sc.Bytes()); err != nil {
+			return fmt.Errorf("%s line %d: %w", uri, line, err)
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return fmt.Errorf("read %s: %w", uri, err)
+	}
+	return nil
+}

@@ -1,0 +1,610 @@
+package bigquery
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	bq "cloud.google.com/go/bigquery"
+	"cloud.google.com/go/storage"
+	"google.golang.org/api/option"
+
+	"github.com/barge-dev/barge/output/bqschema"
+)
+
+// Options are the run-time inputs of a Loader.
+type Options struct {
+	Logger *slog.Logger // nil: discard
+	// Now is the clock (nil: time.Now); tests simulate days with it.
+	Now func() time.Time
+	// Host names this loader in the ledger's job records.
+	Host    string
+	Version string
+	// Storage and BigQuery, when set, are used instead of clients made
+	// from the configuration.
+	Storage  *storage.Client
+	BigQuery *bq.Client
+}
+
+// Loader commits archived objects to BigQuery table partitions.
+type Loader struct {
+	cfg          Config
+	log          *slog.Logger
+	now          func() time.Time
+	host         string
+	version      string
+	part         partitioning
+	slices       *sliceMatcher
+	bucket       string
+	prefix       string
+	ledgerBucket string
+	ledgerPrefix string
+	table        string // DATASET.TABLE, the ledger's directory
+
+	mu     sync.Mutex
+	gcs    *storage.Client
+	bq     *bq.Client
+	own    []func() error // clients to close
+	store  *ledgerStore
+	schema bq.Schema
+	warned map[string]bool
+	// lister, when set by a test, replaces the bucket listing (a simulated
+	// day of 200 producers is more objects than an emulator holds).
+	lister func(context.Context) ([]object, error)
+	// lateCache holds, per closed partition, its object count and late count.
+	lateCache map[string][2]int
+}
+
+// New validates cfg. It does no I/O: clients are made by Open.
+func New(cfg Config, opts Options) (*Loader, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.Source == "" {
+		return nil, errors.New("'source' is not set: resolve 'source_output' first")
+	}
+	l := &Loader{cfg: cfg, log: opts.Logger, now: opts.Now, host: opts.Host, version: opts.Version,
+		part: partitioning(cfg.PartitionType), gcs: opts.Storage, bq: opts.BigQuery, warned: map[string]bool{}, lateCache: map[string][2]int{}}
+	if l.log == nil {
+		l.log = slog.New(slog.DiscardHandler)
+	}
+	if l.now == nil {
+		l.now = time.Now
+	}
+	l.slices, _ = newSliceMatcher(cfg.TimeSliceFormat)
+	l.bucket, l.prefix, _ = ParseGSURL(cfg.Source)
+	l.ledgerBucket, l.ledgerPrefix = l.bucket, "_barge/ledger/"
+	if cfg.Ledger != "" {
+		l.ledgerBucket, l.ledgerPrefix, _ = ParseGSURL(cfg.Ledger)
+	}
+	l.table = cfg.Dataset + "." + cfg.Table
+	return l, nil
+}
+
+// Name is the <loader NAME>.
+func (l *Loader) Name() string { return l.cfg.Name }
+
+// Open makes the clients and reads the schema file. It is called by Run
+// and by the one-shot commands.
+func (l *Loader) Open(ctx context.Context) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.store != nil {
+		return nil
+	}
+	if l.cfg.SchemaPath != "" {
+		s, err := bqschema.ParseFile(l.cfg.SchemaPath)
+		if err != nil {
+			return fmt.Errorf("'schema_path': %w", err)
+		}
+		l.schema = s.BigQuery()
+	}
+	if l.gcs == nil {
+		// JSON reads carry the generation that ledger writes are
+		// conditioned on, on GCS and on emulators alike.
+		opts := []option.ClientOption{option.WithUserAgent("barge/" + l.version), storage.WithJSONReads()}
+		if os.Getenv("STORAGE_EMULATOR_HOST") != "" {
+			opts = append(opts, option.WithoutAuthentication())
+		} else if o, err := l.credentials(); err != nil {
+			return err
+		} else {
+			opts = append(opts, o...)
+		}
+		c, err := storage.NewClient(context.WithoutCancel(ctx), opts...)
+		if err != nil {
+			return fmt.Errorf("gcs client: %w", err)
+		}
+		l.gcs = c
+		l.own = append(l.own, c.Close)
+	}
+	if l.bq == nil {
+		opts := []option.ClientOption{option.WithUserAgent("barge/" + l.version)}
+		if l.cfg.Endpoint != "" {
+			opts = append(opts, option.WithEndpoint(l.cfg.Endpoint))
+		}
+		if strings.HasPrefix(l.cfg.Endpoint, "http://") {
+			opts = append(opts, option.WithoutAuthentication())
+		} else if o, err := l.credentials(); err != nil {
+			return err
+		} else {
+			opts = append(opts, o...)
+		}
+		project := l.cfg.Project
+		if project == "" {
+			project = bq.DetectProjectID
+		}
+		c, err := bq.NewClient(context.WithoutCancel(ctx), project, opts...)
+		if err != nil {
+			return fmt.Errorf("bigquery client: %w", err)
+		}
+		l.bq = c
+		l.own = append(l.own, c.Close)
+	}
+	l.store = &ledgerStore{gcs: l.gcs, bucket: l.ledgerBucket, prefix: l.ledgerPrefix}
+	return nil
+}
+
+// credentials reads json_key: a file path or the key's JSON.
+func (l *Loader) credentials() ([]option.ClientOption, error) {
+	k := strings.TrimSpace(l.cfg.JSONKey)
+	if k == "" {
+		return nil, nil
+	}
+	data := []byte(k)
+	if !strings.HasPrefix(k, "{") {
+		var err error
+		if data, err = os.ReadFile(k); err != nil {
+			return nil, fmt.Errorf("'json_key': %w", err)
+		}
+	}
+	var head struct {
+		Type string `json:"type"`
+	}
+	if err := json.Unmarshal(data, &head); err != nil || head.Type != "service_account" {
+		return nil, errors.New("'json_key' is not a service account key (JSON with \"type\": \"service_account\")")
+	}
+	return []option.ClientOption{option.WithAuthCredentialsJSON(option.ServiceAccount, data)}, nil
+}
+
+// Close closes the clients the loader made. It is idempotent.
+func (l *Loader) Close() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var errs []error
+	for _, c := range l.own {
+		errs = append(errs, c())
+	}
+	l.own = nil
+	return errors.Join(errs...)
+}
+
+// Run commits new objects every load_interval until ctx ends. A cycle that
+// fails is logged and the next one tries again.
+func (l *Loader) Run(ctx context.Context) error {
+	if err := l.Open(ctx); err != nil {
+		return err
+	}
+	l.log.Info("loader started", "table", l.table, "source", l.cfg.Source, "load_interval", l.cfg.LoadInterval.String())
+	for {
+		res, err := l.Cycle(ctx)
+		if ctx.Err() != nil {
+			return nil
+		}
+		if err != nil {
+			l.log.Error("load cycle", "err", err)
+		} else if res.Jobs > 0 || res.Late > 0 {
+			l.log.Info("load cycle", "jobs", res.Jobs, "objects", res.Objects, "rows", res.Rows, "failed", res.Failed, "late", res.Late)
+		}
+		t := time.NewTimer(l.cfg.LoadInterval)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+// CycleResult sums up one load cycle.
+type CycleResult struct {
+	Partitions int   // open partitions with objects
+	Jobs       int   // jobs settled (submitted now or adopted)
+	Objects    int   // objects committed
+	Rows       int64 // rows committed
+	Failed     int   // jobs that failed
+	Late       int   // objects of closed partitions not committed
+	Deferred   int   // partitions left for a later cycle by the job budget
+}
+
+// Cycle lists the source once and commits the uncommitted objects of each
+// open partition with one job per partition.
+func (l *Loader) Cycle(ctx context.Context) (CycleResult, error) {
+	var res CycleResult
+	if err := l.Open(ctx); err != nil {
+		return res, err
+	}
+	if l.cfg.FetchSchema {
+		if err := l.fetchSchema(ctx); err != nil {
+			return res, err
+		}
+	}
+	objs, err := l.listSource(ctx)
+	if err != nil {
+		return res, err
+	}
+	now := l.now()
+	var errs []error
+	open := map[string]bool{}
+	defer l.store.forget(open)
+	for _, p := range groupByPartition(objs) {
+		start, _ := l.part.start(p.id)
+		if p.id == "" {
+			continue
+		}
+		if !now.Before(l.part.end(start).Add(l.cfg.Lateness)) {
+			n, err := l.late(ctx, p)
+			res.Late += n
+			if err != nil {
+				errs = append(errs, err)
+			}
+			continue
+		}
+		res.Partitions++
+		open[p.id] = true
+		if err := l.commitPartition(ctx, p, &res); err != nil {
+			if ctx.Err() != nil {
+				return res, ctx.Err()
+			}
+			errs = append(errs, fmt.Errorf("partition %s: %w", p.id, err))
+		}
+	}
+	for _, o := range objs {
+		if o.Problem != "" && l.warnOnce("problem "+o.Name) {
+			l.log.Warn("object cannot be loaded", "object", l.uri(o.Name), "err", o.Problem)
+		}
+	}
+	return res, errors.Join(errs...)
+}
+
+// fetchSchema reads the table's current schema for the loads of this
+// cycle (fetch_schema): a missing table or a denied read is reported, by
+// the table's name, before any job is claimed.
+func (l *Loader) fetchSchema(ctx context.Context) error {
+	mctx, cancel := context.WithTimeout(ctx, l.cfg.RequestTimeout)
+	defer cancel()
+	md, err := l.bq.Dataset(l.cfg.Dataset).Table(l.cfg.Table).Metadata(mctx)
+	if err != nil {
+		return fmt.Errorf("fetch_schema: get table %s.%s: %w", l.cfg.Dataset, l.cfg.Table, err)
+	}
+	l.mu.Lock()
+	l.schema = md.Schema
+	l.mu.Unlock()
+	return nil
+}
+
+type partitionObjects struct {
+	id   string
+	objs []object
+}
+
+func groupByPartition(objs []object) []partitionObjects {
+	// Counted first: a listing can hold hundreds of thousands of objects.
+	n := map[string]int{}
+	for _, o := range objs {
+		n[o.Partition]++
+	}
+	m := make(map[string][]object, len(n))
+	for id, c := range n {
+		m[id] = make([]object, 0, c)
+	}
+	for _, o := range objs {
+		m[o.Partition] = append(m[o.Partition], o)
+	}
+	out := make([]partitionObjects, 0, len(m))
+	for id, os := range m {
+		out = append(out, partitionObjects{id: id, objs: os})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].id < out[j].id })
+	return out
+}
+
+func (l *Loader) warnOnce(key string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.warned[key] {
+		return false
+	}
+	l.warned[key] = true
+	return true
+}
+
+// late counts the uncommitted objects of a closed partition, warning once.
+// The count is kept until the partition's object count changes, so closed
+// partitions cost no ledger reads cycle after cycle.
+func (l *Loader) late(ctx context.Context, p partitionObjects) (int, error) {
+	l.mu.Lock()
+	c, ok := l.lateCache[p.id]
+	l.mu.Unlock()
+	if ok && c[0] == len(p.objs) {
+		return c[1], nil
+	}
+	d, _, err := l.store.read(ctx, l.table, p.id)
+	if err != nil {
+		return 0, err
+	}
+	n := len(d.uncommitted(p.objs))
+	l.mu.Lock()
+	l.lateCache[p.id] = [2]int{len(p.objs), n}
+	l.mu.Unlock()
+	if n > 0 && l.warnOnce(fmt.Sprintf("late %s %d", p.id, n)) {
+		l.log.Warn("objects arrived after their partition closed: not loaded; barge replay loads them", "partition", p.id, "objects", n, "lateness", l.cfg.Lateness.String())
+	}
+	return n, nil
+}
+
+// destination is where appends of a partition go: the base table when it
+// is partitioned on a column (BigQuery routes each row by it), else the
+// partition itself.
+func (l *Loader) destination(partition string) string {
+	if l.cfg.PartitionField != "" {
+		return l.cfg.Table
+	}
+	return l.cfg.Table + "$" + partition
+}
+
+// commitPartition settles a pending job of the partition, if any, then
+// submits one job for its uncommitted objects.
+func (l *Loader) commitPartition(ctx context.Context, p partitionObjects, res *CycleResult) error {
+	submitted := false
+	for try := 0; try < 10; try++ {
+		d, gen, err := l.store.read(ctx, l.table, p.id)
+		if err != nil {
+			return err
+		}
+		if j := d.pending(); j != nil {
+			if err := l.resolve(ctx, d, gen, j, res); err != nil {
+				if errors.Is(err, errConflict) {
+					continue
+				}
+				return err
+			}
+			continue
+		}
+		if submitted {
+			return nil
+		}
+		batch := d.nextBatch(p.objs, l.cfg.MaxObjectsPerJob)
+		if len(batch) == 0 {
+			return nil
+		}
+		q, err := l.store.take(ctx, l.table, l.now(), l.cfg.MaxJobsPerTablePerDay, false)
+		if err != nil {
+			return err
+		}
+		if !q.ok {
+			res.Deferred++
+			l.budgetWarning(q)
+			return nil
+		}
+		j := l.newJob(d, kindLoad, l.destination(p.id), batch, "")
+		if err := l.store.writeManifest(ctx, l.table, p.id, j); err != nil {
+			return err
+		}
+		d.addJob(j)
+		gen, err = l.store.write(ctx, d, gen)
+		if errors.Is(err, errConflict) {
+			continue // another loader claimed first; see what it did
+		}
+		if err != nil {
+			return err
+		}
+		l.log.Info("claimed job", "job", j.ID, "partition", p.id, "objects", len(batch))
+		submitted = true
+		if err := l.resolve(ctx, d, gen, j, res); err != nil {
+			if errors.Is(err, errConflict) {
+				continue
+			}
+			return err
+		}
+	}
+	return nil
+}
+
+func (l *Loader) budgetWarning(q quotaDecision) {
+	day := l.now().UTC().Format("20060102")
+	if q.left == 0 {
+		if l.warnOnce("budget exhausted " + day) {
+			l.log.Warn("job budget of the day used up: objects wait for the next UTC day", "table", l.table, "max_jobs_per_table_per_day", l.cfg.MaxJobsPerTablePerDay)
+		}
+		return
+	}
+	if l.warnOnce("budget low " + day) {
+		l.log.Warn("job budget paced: jobs are spaced out and carry more objects each", "table", l.table, "jobs_left", q.left, "next_job_in", q.wait.Round(time.Second).String(), "max_jobs_per_table_per_day", l.cfg.MaxJobsPerTablePerDay)
+	}
+}
+
+// newJob makes the record of a job, with an id no failed job of the
+// ledger has.
+func (l *Loader) newJob(d *ledger, kind, dest string, objects []string, staging string) *jobRecord {
+	failed := d.failedIDs()
+	var id string
+	for attempt := 0; ; attempt++ {
+		id = jobID(kind, l.cfg.Project+":"+l.table, dest, objects, staging, attempt)
+		if !failed[id] {
+			break
+		}
+	}
+	return &jobRecord{ID: id, Kind: kind, Destination: dest, Objects: objects, Count: len(objects),
+		Staging: staging, State: statePending, Claimed: l.now().UTC(), By: l.host}
+}
+
+// nextBatch picks the objects of the next job: a group split from a
+// failed batch first, else the uncommitted objects, oldest names first.
+func (d *ledger) nextBatch(objs []object, max int) []string {
+	for len(d.Groups) > 0 {
+		g := d.Groups[0]
+		var live []string
+		for _, o := range g {
+			if _, ok := d.Committed[o]; ok {
+				continue
+			}
+			if _, ok := d.Quarantined[o]; ok {
+				continue
+			}
+			live = append(live, o)
+		}
+		if len(live) > 0 {
+			return live
+		}
+		d.Groups = d.Groups[1:]
+	}
+	u := d.uncommitted(objs)
+	if len(u) > max {
+		u = u[:max]
+	}
+	return u
+}
+
+// resolve brings a pending job to an end: it submits it if BigQuery does
+// not know it, waits for it, and writes the outcome to the ledger.
+func (l *Loader) resolve(ctx context.Context, d *ledger, gen int64, j *jobRecord, res *CycleResult) error {
+	job, err := l.lookup(ctx, j.ID)
+	if errors.Is(err, errJobNotFound) {
+		job, err = l.submit(ctx, j)
+		if err == nil {
+			l.log.Info("submitted job", "job", j.ID, "destination", l.cfg.Dataset+"."+j.Destination, "objects", j.Count)
+		}
+	}
+	if err != nil {
+		// An insert refused outright (no such table, access denied, a bad
+		// request) created no job: the claim stays pending and the next
+		// cycle submits it again, without spending more budget.
+		return err
+	}
+	out, err := l.wait(ctx, job)
+	if err != nil {
+		return err
+	}
+	return l.settle(ctx, d, gen, j, out, res)
+}
+
+// settle writes a finished job's outcome.
+func (l *Loader) settle(ctx context.Context, d *ledger, gen int64, j *jobRecord, out outcome, res *CycleResult) error {
+	now := l.now().UTC()
+	j.Finished = now
+	var quarantined []string
+	bisected := false
+	if !out.failed {
+		j.State = stateDone
+		j.Rows = out.rows
+		if j.Kind != kindLoad {
+			// A replay rebuilt the partition from exactly these objects
+			// (quarantined ones stay quarantined: objects never change).
+			// The committed set follows from the job records when the
+			// ledger is read again.
+			d.Rows = 0
+			d.Groups = nil
+		}
+		d.Rows += out.rows
+	} else {
+		j.State = stateFailed
+		j.Error = out.err
+		j.Errors = errorStrings(out.errs)
+		j.Transient = out.transient
+		d.Failures++
+		// Only a refusal of the data isolates objects; any other failure
+		// (access, quota, a missing table) tries the same objects again.
+		if out.data && j.Kind == kindLoad {
+			quarantined, bisected = l.isolate(d, j, out)
+		}
+	}
+	// Logged and counted only once the outcome is in the ledger: a replica
+	// that loses the write reads the winner's record instead.
+	if _, err := l.store.write(ctx, d, gen); err != nil {
+		return err
+	}
+	res.Jobs++
+	if !out.failed {
+		res.Objects += j.Count
+		res.Rows += out.rows
+		l.log.Info("committed job", "job", j.ID, "partition", d.Partition, "objects", j.Count, "rows", out.rows)
+		return nil
+	}
+	res.Failed++
+	l.log.Error("job failed", "job", j.ID, "table", l.cfg.Project+":"+l.cfg.Dataset+"."+j.Destination, "partition", d.Partition, "objects", j.Count, "err", out.err, "transient", out.transient)
+	for _, n := range quarantined {
+		l.log.Error("object quarantined: BigQuery refused its data", "object", l.uri(n), "job", j.ID, "err", out.err)
+	}
+	if bisected {
+		l.log.Warn("bisecting a failed batch to find the objects BigQuery refuses", "job", j.ID, "objects", len(j.Objects))
+	}
+	return nil
+}
+
+// isolate handles a load that failed for its data: objects BigQuery names
+// are quarantined and the rest tried again; without names the batch is
+// bisected, down to single objects, which are quarantined. It returns the
+// objects quarantined, or whether the batch was bisected.
+func (l *Loader) isolate(d *ledger, j *jobRecord, out outcome) (quarantined []string, bisected bool) {
+	in := map[string]bool{}
+	for _, o := range j.Objects {
+		in[o] = true
+	}
+	var named []string
+	for _, u := range badURIs(out.errs) {
+		if name, ok := strings.CutPrefix(u, "gs://"+l.bucket+"/"); ok && in[name] {
+			named = append(named, name)
+		}
+	}
+	if len(named) == 0 && len(j.Objects) == 1 {
+		named = j.Objects
+	}
+	// Drop the failed set's own group, if it was one.
+	if len(d.Groups) > 0 && sameSet(d.Groups[0], j.Objects) {
+		d.Groups = d.Groups[1:]
+	}
+	if len(named) > 0 {
+		if d.Quarantined == nil {
+			d.Quarantined = map[string]*quarantine{}
+		}
+		bad := map[string]bool{}
+		for _, n := range named {
+			bad[n] = true
+			d.Quarantined[n] = &quarantine{Job: j.ID, At: j.Finished, Errors: j.Errors}
+		}
+		var rest []string
+		for _, o := range j.Objects {
+			if !bad[o] {
+				rest = append(rest, o)
+			}
+		}
+		if len(rest) > 0 {
+			d.Groups = append([][]string{rest}, d.Groups...)
+		}
+		return named, false
+	}
+	half := len(j.Objects) / 2
+	a := append([]string(nil), j.Objects[:half]...)
+	b := append([]string(nil), j.Objects[half:]...)
+	d.Groups = append([][]string{a, b}, d.Groups...)
+	return nil, true
+}
+
+func sameSet(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}

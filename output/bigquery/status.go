@@ -1,0 +1,143 @@
+package bigquery
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"text/tabwriter"
+)
+
+// PartitionStatus is one partition's line in barge load status.
+type PartitionStatus struct {
+	Partition   string
+	Archived    int // loadable objects in the source
+	Committed   int
+	Quarantined int
+	Late        int // uncommitted objects of a closed partition
+	Waiting     int // uncommitted objects of an open partition
+	Rows        int64
+	LastJob     string
+	LastState   string
+	Failures    []string
+}
+
+// TableStatus is a loader's status.
+type TableStatus struct {
+	Loader     string
+	Table      string
+	Source     string
+	JobsToday  int
+	Budget     int
+	Partitions []PartitionStatus
+	// Unloadable lists objects that cannot be loaded, with the reason.
+	Unloadable []string
+}
+
+// Status reads the source listing and the ledger.
+func (l *Loader) Status(ctx context.Context) (*TableStatus, error) {
+	if err := l.Open(ctx); err != nil {
+		return nil, err
+	}
+	objs, err := l.listSource(ctx)
+	if err != nil {
+		return nil, err
+	}
+	st := &TableStatus{Loader: l.cfg.Name, Table: l.cfg.Project + ":" + l.table, Source: l.cfg.Source, Budget: l.cfg.MaxJobsPerTablePerDay}
+	if st.JobsToday, err = l.store.used(ctx, l.table, l.now()); err != nil {
+		return nil, err
+	}
+	byPart := map[string][]object{}
+	for _, o := range objs {
+		if o.Problem != "" {
+			st.Unloadable = append(st.Unloadable, l.uri(o.Name)+": "+o.Problem)
+			continue
+		}
+		byPart[o.Partition] = append(byPart[o.Partition], o)
+	}
+	ids, err := l.store.partitions(ctx, l.table)
+	if err != nil {
+		return nil, err
+	}
+	for _, id := range ids {
+		if _, ok := byPart[id]; !ok {
+			byPart[id] = nil
+		}
+	}
+	now := l.now()
+	for id, os := range byPart {
+		d, _, err := l.store.read(ctx, l.table, id)
+		if err != nil {
+			return nil, err
+		}
+		ps := PartitionStatus{Partition: id, Archived: len(os), Rows: d.Rows, Quarantined: len(d.Quarantined)}
+		for _, o := range os {
+			if _, ok := d.Committed[o.Name]; ok {
+				ps.Committed++
+			}
+		}
+		open := true
+		if start, err := l.part.start(id); err == nil {
+			open = now.Before(l.part.end(start).Add(l.cfg.Lateness))
+		}
+		if n := len(d.uncommitted(os)); open {
+			ps.Waiting = n
+		} else {
+			ps.Late = n
+		}
+		if j := d.last(); j != nil {
+			ps.LastJob, ps.LastState = j.ID, j.State
+		}
+		for _, j := range d.Jobs {
+			if j.State == stateFailed {
+				ps.Failures = append(ps.Failures, fmt.Sprintf("job %s (%d objects): %s", j.ID, j.Count, j.Error))
+				for _, e := range j.Errors {
+					ps.Failures = append(ps.Failures, "  "+e)
+				}
+			}
+		}
+		names := make([]string, 0, len(d.Quarantined))
+		for n := range d.Quarantined {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		for _, n := range names {
+			q := d.Quarantined[n]
+			ps.Failures = append(ps.Failures, fmt.Sprintf("quarantined %s (job %s): %s", l.uri(n), q.Job, strings.Join(q.Errors, "; ")))
+		}
+		st.Partitions = append(st.Partitions, ps)
+	}
+	sort.Slice(st.Partitions, func(i, j int) bool { return st.Partitions[i].Partition < st.Partitions[j].Partition })
+	return st, nil
+}
+
+// Print writes the status as a table, failures below it.
+func (s *TableStatus) Print(w io.Writer) {
+	fmt.Fprintf(w, "loader %s: table %s, source %s, jobs today %d of %d\n", s.Loader, s.Table, s.Source, s.JobsToday, s.Budget)
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "PARTITION\tARCHIVED\tCOMMITTED\tWAITING\tLATE\tQUARANTINED\tROWS\tLAST JOB\tSTATE")
+	for _, p := range s.Partitions {
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%d\t%s\t%s\n", p.Partition, p.Archived, p.Committed, p.Waiting, p.Late, p.Quarantined, p.Rows, orDash(p.LastJob), orDash(p.LastState))
+	}
+	tw.Flush()
+	for _, p := range s.Partitions {
+		if len(p.Failures) == 0 {
+			continue
+		}
+		fmt.Fprintf(w, "failures in %s:\n", p.Partition)
+		for _, f := range p.Failures {
+			fmt.Fprintf(w, "  %s\n", f)
+		}
+	}
+	for _, u := range s.Unloadable {
+		fmt.Fprintf(w, "unloadable: %s\n", u)
+	}
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}

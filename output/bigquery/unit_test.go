@@ -1,0 +1,234 @@
+package bigquery
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	bq "cloud.google.com/go/bigquery"
+)
+
+func TestPartitionIDs(t *testing.T) {
+	ts := time.Date(2026, 11, 22, 13, 4, 5, 0, time.FixedZone("JST", 9*3600))
+	for _, c := range []struct {
+		p         partitioning
+		id        string
+		start     time.Time
+		end       time.Time
+		badLength string
+	}{
+		{partHour, "2026112204", time.Date(2026, 11, 22, 4, 0, 0, 0, time.UTC), time.Date(2026, 11, 22, 5, 0, 0, 0, time.UTC), "20261122"},
+		{partDay, "20261122", time.Date(2026, 11, 22, 0, 0, 0, 0, time.UTC), time.Date(2026, 11, 23, 0, 0, 0, 0, time.UTC), "2026112204"},
+		{partMonth, "202611", time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC), time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC), "20261122"},
+	} {
+		if got := c.p.id(ts); got != c.id {
+			t.Errorf("%s id = %q, want %q", c.p, got, c.id)
+		}
+		st, err := c.p.start(c.id)
+		if err != nil || !st.Equal(c.start) {
+			t.Errorf("%s start(%q) = %v, %v; want %v", c.p, c.id, st, err, c.start)
+		}
+		if e := c.p.end(st); !e.Equal(c.end) {
+			t.Errorf("%s end = %v, want %v", c.p, e, c.end)
+		}
+		if _, err := c.p.start(c.badLength); err == nil {
+			t.Errorf("%s start(%q) accepted an id of another partitioning", c.p, c.badLength)
+		}
+	}
+}
+
+func TestSliceMatcher(t *testing.T) {
+	m, err := newSliceMatcher("%Y%m%d%H")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, ok := m.find("logs/app/2026112213_3.gz")
+	if !ok || !got.Equal(time.Date(2026, 11, 22, 13, 0, 0, 0, time.UTC)) {
+		t.Fatalf("find = %v %v", got, ok)
+	}
+	if _, ok := m.find("logs/app/latest.gz"); ok {
+		t.Fatal("found a slice in a key without one")
+	}
+	// fluent-plugin-s3's default key with a dashed format.
+	m, err = newSliceMatcher("%Y-%m-%d/%H")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, ok := m.find("archive/2026-11-22/07/part_0.gz"); !ok || got.Hour() != 7 || got.Day() != 22 {
+		t.Fatalf("find = %v %v", got, ok)
+	}
+	for _, bad := range []string{"%m%d", "%Y%j", ""} {
+		if _, err := newSliceMatcher(bad); err == nil {
+			t.Errorf("newSliceMatcher(%q) accepted it", bad)
+		}
+	}
+}
+
+func FuzzSliceMatcher(f *testing.F) {
+	f.Add("%Y%m%d%H", "logs/2026112213_0.gz")
+	f.Add("%Y-%m-%d/%H", "a/2026-11-22/07/x")
+	f.Add("%Y%%%m", "2026%11")
+	f.Fuzz(func(t *testing.T, format, key string) {
+		m, err := newSliceMatcher(format)
+		if err != nil {
+			return
+		}
+		ts, ok := m.find(key)
+		if !ok {
+			return
+		}
+		// What was found formats back to text that the key contains.
+		if !strings.Contains(key, ts.Format(m.layout)) {
+			t.Fatalf("found %v in %q, but %q is not in the key", ts, key, ts.Format(m.layout))
+		}
+	})
+}
+
+func TestPaceSpreadsTheBudget(t *testing.T) {
+	day := time.Date(2026, 11, 22, 0, 0, 0, 0, time.UTC)
+	// Fresh day: the burst (1000/48 = 20 jobs) is there at once.
+	for used := 0; used < 20; used++ {
+		if d := pace(day, quotaDoc{Jobs: used}, 1000); !d.ok {
+			t.Fatalf("fresh day, %d used: %+v", used, d)
+		}
+	}
+	d := pace(day, quotaDoc{Jobs: 20}, 1000)
+	// The 21st job waits for the first share of the day: 86.4 s.
+	if d.ok || !d.paced || d.wait != 86400*time.Millisecond {
+		t.Fatalf("burst spent: %+v", d)
+	}
+	// At noon 500+20 may have been used.
+	noon := day.Add(12 * time.Hour)
+	if d := pace(noon, quotaDoc{Jobs: 519}, 1000); !d.ok || d.left != 481 {
+		t.Fatalf("noon, 519 used: %+v", d)
+	}
+	if d := pace(noon, quotaDoc{Jobs: 520}, 1000); d.ok || d.wait != 86400*time.Millisecond {
+		t.Fatalf("noon, 520 used: %+v", d)
+	}
+	// Late in the day the allowance is capped by the limit itself.
+	late := day.Add(23*time.Hour + 59*time.Minute)
+	if d := pace(late, quotaDoc{Jobs: 999}, 1000); !d.ok {
+		t.Fatalf("last job: %+v", d)
+	}
+	d = pace(late, quotaDoc{Jobs: 1000}, 1000)
+	if d.ok || d.left != 0 || d.paced || d.wait != time.Minute {
+		t.Fatalf("used up: %+v", d)
+	}
+	// A tiny budget still gets one job at once.
+	if d := pace(day, quotaDoc{}, 1); !d.ok {
+		t.Fatalf("limit 1: %+v", d)
+	}
+}
+
+// TestPaceNeverExceedsTheLimit takes every job the pacing allows, once a
+// second for a day.
+func TestPaceNeverExceedsTheLimit(t *testing.T) {
+	day := time.Date(2026, 11, 22, 0, 0, 0, 0, time.UTC)
+	for _, limit := range []int{1, 7, 200, 1000, 1500} {
+		q := quotaDoc{}
+		for now := day; now.Before(day.Add(24 * time.Hour)); now = now.Add(time.Second) {
+			if pace(now, q, limit).ok {
+				q.Jobs++
+			}
+		}
+		if q.Jobs != limit {
+			t.Errorf("limit %d: %d jobs in a day of always asking", limit, q.Jobs)
+		}
+	}
+}
+
+func TestJobIDDeterministic(t *testing.T) {
+	a := jobID(kindLoad, "p:d.t", "t", []string{"a", "b"}, "", 0)
+	if a != jobID(kindLoad, "p:d.t", "t", []string{"a", "b"}, "", 0) {
+		t.Fatal("same job, different ids")
+	}
+	for _, other := range []string{
+		jobID(kindLoad, "p:d.t", "t", []string{"a", "c"}, "", 0),
+		jobID(kindLoad, "p:d.t", "t", []string{"ab"}, "", 0),
+		jobID(kindLoad, "p:d.t", "t", []string{"a", "b"}, "", 1),
+		jobID(kindReplay, "p:d.t", "t", []string{"a", "b"}, "", 0),
+		jobID(kindLoad, "p:d.t", "t$2026112213", []string{"a", "b"}, "", 0),
+	} {
+		if other == a {
+			t.Fatalf("different jobs share id %s", a)
+		}
+	}
+	if !strings.HasPrefix(a, "barge_load_") || len(a) > 1024 {
+		t.Fatalf("id %q", a)
+	}
+}
+
+func TestBadURIs(t *testing.T) {
+	errs := []*bq.Error{
+		{Location: "gs://b/logs/x.gz", Message: "JSON parsing error in row starting at position 0", Reason: "invalid"},
+		{Message: "Error while reading data, error message: JSON table encountered too many errors, giving up. Rows: 1; errors: 1.", Reason: "invalid"},
+		{Message: "Error while reading data, error message: no such field: foo. File: gs://b/logs/y.gz", Reason: "invalid"},
+		{Location: "gs://b/logs/x.gz", Message: "again", Reason: "invalid"},
+	}
+	got := badURIs(errs)
+	if strings.Join(got, ",") != "gs://b/logs/x.gz,gs://b/logs/y.gz" {
+		t.Fatalf("badURIs = %v", got)
+	}
+}
+
+func TestConfigValidate(t *testing.T) {
+	ok := DefaultConfig()
+	ok.Dataset, ok.Table, ok.Source = "logs", "events", "gs://bucket/logs/"
+	if err := ok.Validate(); err != nil {
+		t.Fatalf("valid config refused: %v", err)
+	}
+	for _, c := range []struct {
+		edit func(*Config)
+		want string
+	}{
+		{func(c *Config) { c.Dataset = "" }, "'dataset' is required"},
+		{func(c *Config) { c.Table = "events$20261122" }, "'table'"},
+		{func(c *Config) { c.Source = "" }, "'source'"},
+		{func(c *Config) { c.Source = "s3://bucket/x/" }, "S3 sources are not supported"},
+		{func(c *Config) { c.SourceOutput = "gcs_out" }, "exclude each other"},
+		{func(c *Config) { c.PartitionField = "event time" }, "'partition_field'"},
+		{func(c *Config) { c.MaxJobsPerTablePerDay = 2000 }, "'max_jobs_per_table_per_day' 2000"},
+		{func(c *Config) { c.MaxObjectsPerJob = 10001 }, "'max_objects_per_job'"},
+		{func(c *Config) { c.SchemaPath, c.AutoDetect = "s.json", true }, "exclude each other"},
+		{func(c *Config) { c.AutoCreateTable = true }, "'auto_create_table' needs"},
+		{func(c *Config) { c.TimeSliceFormat = "%m%d" }, "'time_slice_format'"},
+		{func(c *Config) { c.ClusteringFields = []string{"a", "b", "c", "d", "e"} }, "at most 4"},
+	} {
+		cfg := ok
+		c.edit(&cfg)
+		err := cfg.Validate()
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("want error containing %q, got %v", c.want, err)
+		}
+	}
+}
+
+func TestLedgerLiveAndTrim(t *testing.T) {
+	d := newLedger("d.t", "20261122")
+	d.addJob(&jobRecord{ID: "a", Kind: kindLoad, State: stateDone})
+	d.addJob(&jobRecord{ID: "r", Kind: kindReplay, State: stateDone})
+	d.addJob(&jobRecord{ID: "b", Kind: kindLoad, State: stateDone})
+	d.addJob(&jobRecord{ID: "f", Kind: kindLoad, State: stateFailed})
+	var ids []string
+	for _, j := range d.live() {
+		ids = append(ids, j.ID)
+	}
+	if strings.Join(ids, ",") != "r,b" {
+		t.Fatalf("live = %v: a replay must reset the committed set", ids)
+	}
+	for i := 0; i < maxFailedRecords+10; i++ {
+		d.addJob(&jobRecord{ID: "x", Kind: kindLoad, State: stateFailed})
+	}
+	failed, done := 0, 0
+	for _, j := range d.Jobs {
+		switch j.State {
+		case stateFailed:
+			failed++
+		case stateDone:
+			done++
+		}
+	}
+	if failed != maxFailedRecords || done != 3 {
+		t.Fatalf("after trimming: %d failed, %d done records", failed, done)
+	}
+}

@@ -1,0 +1,119 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	bq "cloud.google.com/go/bigquery"
+	"github.com/fsouza/fake-gcs-server/fakestorage"
+	"google.golang.org/api/iterator"
+
+	"github.com/barge-dev/barge/cmd/barge/bargetest"
+	"github.com/barge-dev/barge/output/internal/bqemu"
+)
+
+// TestForwardToBigQueryEmulator is the whole path against
+// github.com/goccy/bigquery-emulator: records sent with acks to one barge
+// process, its gcs output archiving them in fake-gcs-server, its loader
+// committing the objects; the table's row count equals the records sent.
+func TestForwardToBigQueryEmulator(t *testing.T) {
+	g := startGCS(t)
+	g.fake.CreateBucketWithOpts(fakestorage.CreateBucketOpts{Name: "archive"})
+	em := bqemu.Start(t, bqemu.Options{Project: "proj", StorageEmulatorHost: g.fake.URL()})
+	c := em.Client(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if err := c.Dataset("logs").Create(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	err := c.Dataset("logs").Table("events").Create(ctx, &bq.TableMetadata{
+		Schema: bq.Schema{
+			{Name: "time", Type: bq.TimestampFieldType},
+			{Name: "seq", Type: bq.IntegerFieldType},
+			{Name: "msg", Type: bq.StringFieldType},
+			{Name: "level", Type: bq.StringFieldType},
+		},
+		TimePartitioning: &bq.TimePartitioning{Type: bq.HourPartitioningType, Field: "time"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	config := fmt.Sprintf(`<source>
+  @type forward
+  bind 127.0.0.1
+  port 0
+</source>
+<match app.**>
+  @type gcs
+  @id archive
+  bucket archive
+  path logs/
+  store_as gzip
+  # the emulator reads gzip only as Content-Encoding gzip
+  transcoding true
+  <format>
+    @type json
+    key_style bigquery
+  </format>
+  <inject>
+    time_key time
+    time_type string
+    time_format %%Y-%%m-%%dT%%H:%%M:%%S.%%6N%%:z
+    utc true
+  </inject>
+  <buffer time>
+    @type file
+    path buffer
+    timekey 1h
+    timekey_use_utc true
+    flush_mode interval
+    flush_interval 1s
+  </buffer>
+</match>
+<loader bq>
+  @type bigquery
+  project proj
+  dataset logs
+  table events
+  source_output archive
+  partition_type HOUR
+  partition_field time
+  endpoint %s
+  load_interval 2s
+  poll_interval 100ms
+</loader>
+`, em.URL)
+	p := startBargeEnv(t, t.TempDir(), config, []string{"STORAGE_EMULATOR_HOST=" + strings.TrimPrefix(g.fake.URL(), "http://")})
+	const n = 500
+	bargetest.SendAcked(t, p.Addr, "app.emu", 0, n)
+	// Each commit is followed by a count, until the rows are all there.
+	var got int64
+	for k := 1; got < n; k++ {
+		p.WaitNth(60*time.Second, k, msgIs("committed job"))
+		got = countRows(t, c)
+	}
+	if got != n {
+		t.Fatalf("table has %d rows, sent %d", got, n)
+	}
+	if code := p.Stop(30 * time.Second); code != 0 {
+		t.Fatalf("exit code %d", code)
+	}
+}
+
+func countRows(t *testing.T, c *bq.Client) int64 {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	it, err := c.Query("SELECT COUNT(*) FROM `proj.logs.events`").Read(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var row []bq.Value
+	if err := it.Next(&row); err != nil && err != iterator.Done {
+		t.Fatal(err)
+	}
+	return row[0].(int64)
+}
