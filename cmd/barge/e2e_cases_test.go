@@ -407,6 +407,23 @@ func TestCheckLoader(t *testing.T) {
   table t
   source s3://logs/d/
 </loader>
+<match e.**>
+  @type s3
+  @id s3_out
+  s3_bucket logs
+  path e/
+  <buffer time>
+    path ./buf-e
+    timekey 1h
+    timekey_use_utc true
+  </buffer>
+</match>
+<loader e>
+  @type bigquery
+  dataset d
+  table t
+  source_output s3_out
+</loader>
 `), 0o644)
 	out, err := exec.Command(bargeBin, "check", "-c", bad).CombinedOutput()
 	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 {
@@ -416,7 +433,8 @@ func TestCheckLoader(t *testing.T) {
 		bad + ":39: ", "timekey 2h0m0s would mix hour partitions",
 		bad + ":46: ", "starts chunks off the UTC partition boundaries",
 		bad + ":53: ", "<inject> time_key time",
-		bad + ":59: ", "S3 sources are not supported yet",
+		bad + ":59: ", "is on S3: set 'staging'",
+		bad + ":76: ", "is an s3 output: set 'staging'",
 	} {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("check output lacks %q:\n%s", want, out)

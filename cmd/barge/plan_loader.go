@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/barge-dev/barge/conf"
+	"github.com/barge-dev/barge/output"
 	"github.com/barge-dev/barge/output/bigquery"
 )
 
@@ -53,15 +54,55 @@ func (p *plan) resolveLoaderSource(lp *loaderPlan) error {
 	if m == nil {
 		return conf.ParamErrorf(at, "'source_output' %q is not the @id of any <match>", id)
 	}
-	if m.typ != "gcs" {
-		return conf.ParamErrorf(at, "'source_output' %q is a %s output; the loader reads gcs outputs (S3 sources are not supported yet)", id, m.typ)
+	var (
+		format             output.FormatConfig
+		inject             output.InjectConfig
+		storeAs, path, url string
+	)
+	switch m.typ {
+	case "gcs":
+		g := m.gcs
+		format, inject, storeAs, path, url = g.Format, g.Inject, g.StoreAs, g.Path, "gs://"+g.Bucket+"/"
+	case "s3":
+		o := m.s3
+		format, inject, storeAs, path, url = o.Format, o.Inject, o.StoreAs, o.Path, "s3://"+o.S3Bucket+"/"
+		if lp.cfg.Staging == "" {
+			return conf.ParamErrorf(at, "'source_output' %q is an s3 output: set 'staging' gs://BUCKET/PREFIX/, where its objects are copied for loading (BigQuery loads only from GCS)", id)
+		}
+		// The output's connection, unless the loader sets its own.
+		c := &lp.cfg
+		if !lp.sec.Has("s3_region") {
+			c.S3Region = o.S3Region
+		}
+		if !lp.sec.Has("s3_endpoint") {
+			c.S3Endpoint = o.S3Endpoint
+		}
+		if !lp.sec.Has("force_path_style") {
+			c.ForcePathStyle = o.ForcePathStyle
+		}
+		if !lp.sec.Has("ssl_verify_peer") {
+			c.SSLVerifyPeer = o.SSLVerifyPeer
+		}
+		if !lp.sec.Has("proxy_uri") {
+			c.ProxyURI = o.ProxyURI
+		}
+		if !lp.sec.Has("aws_key_id") && !lp.sec.Has("aws_sec_key") {
+			c.AWSKeyID, c.AWSSecKey = o.AWSKeyID, o.AWSSecKey
+		}
+		if c.SharedCredentials == nil {
+			c.SharedCredentials = o.SharedCredentials
+		}
+		if c.AssumeRole == nil {
+			c.AssumeRole = o.AssumeRole
+		}
+	default:
+		return conf.ParamErrorf(at, "'source_output' %q is a %s output; the loader reads gcs and s3 outputs", id, m.typ)
 	}
-	g := m.gcs
-	if g.Format.Type != "json" {
-		return conf.ParamErrorf(at, "'source_output' %q writes <format> %s; BigQuery loads JSON lines: use <format> @type json", id, g.Format.Type)
+	if format.Type != "json" {
+		return conf.ParamErrorf(at, "'source_output' %q writes <format> %s; BigQuery loads JSON lines: use <format> @type json", id, format.Type)
 	}
-	if g.StoreAs != "gzip" && g.StoreAs != "json" {
-		return conf.ParamErrorf(at, "'source_output' %q stores %s objects; BigQuery loads gzip or plain JSON: use store_as gzip or json", id, g.StoreAs)
+	if storeAs != "gzip" && storeAs != "json" {
+		return conf.ParamErrorf(at, "'source_output' %q stores %s objects; BigQuery loads gzip or plain JSON: use store_as gzip or json", id, storeAs)
 	}
 	if !hasKey(m.buffer.ChunkKeys, "time") {
 		return conf.ParamErrorf(at, "'source_output' %q must chunk by time so that each object holds one partition: <buffer time> with a timekey that divides one %s", id, strings.ToLower(lp.cfg.PartitionType))
@@ -74,14 +115,14 @@ func (p *plan) resolveLoaderSource(lp *loaderPlan) error {
 			return conf.ParamErrorf(at, "'source_output' %q: %v", id, err)
 		}
 	}
-	if f := lp.cfg.PartitionField; f != "" && g.Inject.TimeKey != f {
+	if f := lp.cfg.PartitionField; f != "" && inject.TimeKey != f {
 		return conf.ParamErrorf(at, "'partition_field' %s needs the output %q to write the event time there: <inject> time_key %s, time_type string, time_format %%Y-%%m-%%dT%%H:%%M:%%S.%%6N%%:z, utc true (BigQuery keeps microseconds)", f, id, f)
 	}
-	prefix := g.Path
+	prefix := path
 	if i := strings.IndexAny(prefix, "%$"); i >= 0 {
 		prefix = prefix[:strings.LastIndex(prefix[:i], "/")+1]
 	}
-	lp.cfg.Source = fmt.Sprintf("gs://%s/%s", g.Bucket, prefix)
+	lp.cfg.Source = url + prefix
 	lp.cfg.SourceOutput = "" // resolved: the loader reads Source
 	return nil
 }

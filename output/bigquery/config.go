@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/barge-dev/barge/output"
+	s3out "github.com/barge-dev/barge/output/s3"
 )
 
 // Config is a <loader NAME> directive with @type bigquery.
@@ -25,14 +26,32 @@ type Config struct {
 	// where load jobs run and are looked up.
 	Location string `conf:"location"`
 
-	// Source is gs://BUCKET/PREFIX/: every object under it is archived
-	// data of this table. SourceOutput instead names the @id of a gcs
-	// output of the same config, whose bucket and path are followed.
+	// Source is gs://BUCKET/PREFIX/ or s3://BUCKET/PREFIX/: every object
+	// under it is archived data of this table. SourceOutput instead names
+	// the @id of a gcs or s3 output of the same config, whose bucket and
+	// path are followed.
 	Source       string `conf:"source"`
 	SourceOutput string `conf:"source_output"`
+	// Staging is gs://BUCKET/PREFIX/ where the objects of an S3 source are
+	// copied for loading (BigQuery loads only from GCS); the S3 objects
+	// stay the archive of record.
+	Staging string `conf:"staging"`
 	// Ledger is where the ledger lives: gs://BUCKET/PREFIX/ (default
-	// gs://SOURCE_BUCKET/_barge/ledger/). Objects under it are never data.
+	// gs://SOURCE_BUCKET/_barge/ledger/, or the staging bucket's for an S3
+	// source). Objects under it are never data.
 	Ledger string `conf:"ledger"`
+
+	// The connection and credentials of an S3 source, named as the s3
+	// output's (which source_output copies).
+	S3Region          string                         `conf:"s3_region"`
+	S3Endpoint        string                         `conf:"s3_endpoint"`
+	ForcePathStyle    bool                           `conf:"force_path_style"`
+	SSLVerifyPeer     bool                           `conf:"ssl_verify_peer"`
+	ProxyURI          string                         `conf:"proxy_uri"`
+	AWSKeyID          string                         `conf:"aws_key_id"`
+	AWSSecKey         string                         `conf:"aws_sec_key"`
+	SharedCredentials *s3out.SharedCredentialsConfig `conf:"<shared_credentials>"`
+	AssumeRole        *s3out.AssumeRoleConfig        `conf:"<assume_role_credentials>"`
 	// TimeSliceFormat places objects that carry no barge metadata (such as
 	// fluent-plugin-s3 or fluent-plugin-gcs archives) in a partition: the
 	// strftime format is matched against the object key (%Y%m%d%H).
@@ -87,6 +106,7 @@ func DefaultConfig() Config {
 	return Config{
 		Type:                  "bigquery",
 		PartitionType:         "DAY",
+		SSLVerifyPeer:         true,
 		LoadInterval:          5 * time.Minute,
 		Lateness:              time.Hour,
 		MaxJobsPerTablePerDay: 1000,
@@ -123,8 +143,17 @@ func (c *Config) Validate() error {
 	case c.Source != "" && c.SourceOutput != "":
 		add("'source' and 'source_output' exclude each other")
 	case c.Source != "":
-		if _, _, err := ParseGSURL(c.Source); err != nil {
+		if scheme, _, _, err := ParseSource(c.Source); err != nil {
 			add("'source' %v", err)
+		} else if scheme == "s3" && c.Staging == "" {
+			add("'source' %s is on S3: set 'staging' gs://BUCKET/PREFIX/, where objects are copied for loading (BigQuery loads only from GCS)", c.Source)
+		} else if scheme == "gs" && c.Staging != "" {
+			add("'staging' is only for s3:// sources; %s is loaded where it is", c.Source)
+		}
+	}
+	if c.Staging != "" {
+		if _, _, err := ParseGSURL(c.Staging); err != nil {
+			add("'staging' %v", err)
 		}
 	}
 	if c.Ledger != "" {
@@ -187,14 +216,28 @@ func (c *Config) Validate() error {
 	return errors.Join(errs...)
 }
 
+// ParseSource splits a source URL, gs://BUCKET/PREFIX or
+// s3://BUCKET/PREFIX, into its scheme ("gs" or "s3"), bucket and prefix.
+func ParseSource(s string) (scheme, bucket, prefix string, err error) {
+	if rest, ok := strings.CutPrefix(s, "s3://"); ok {
+		bucket, prefix, err = ParseGSURL("gs://" + rest)
+		if err != nil {
+			return "", "", "", fmt.Errorf("%q has no bucket", s)
+		}
+		return "s3", bucket, prefix, nil
+	}
+	if !strings.HasPrefix(s, "gs://") {
+		return "", "", "", fmt.Errorf("%q must start with gs:// or s3://", s)
+	}
+	bucket, prefix, err = ParseGSURL(s)
+	return "gs", bucket, prefix, err
+}
+
 // ParseGSURL splits gs://BUCKET/PREFIX into bucket and prefix (which, when
 // not empty, ends with a slash).
 func ParseGSURL(s string) (bucket, prefix string, err error) {
 	rest, ok := strings.CutPrefix(s, "gs://")
 	if !ok {
-		if strings.HasPrefix(s, "s3://") {
-			return "", "", fmt.Errorf("%q: S3 sources are not supported yet; use a gcs output", s)
-		}
 		return "", "", fmt.Errorf("%q must start with gs://", s)
 	}
 	bucket, prefix, _ = strings.Cut(rest, "/")

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"os"
 	"sort"
 	"strings"
@@ -14,9 +15,11 @@ import (
 
 	bq "cloud.google.com/go/bigquery"
 	"cloud.google.com/go/storage"
+	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
 	"google.golang.org/api/option"
 
 	"github.com/barge-dev/barge/output/bqschema"
+	s3out "github.com/barge-dev/barge/output/s3"
 )
 
 // Options are the run-time inputs of a Loader.
@@ -47,6 +50,11 @@ type Loader struct {
 	ledgerBucket string
 	ledgerPrefix string
 	table        string // DATASET.TABLE, the ledger's directory
+	// An S3 source: objects are relayed to the staging bucket and prefix
+	// and loaded from there.
+	s3src       bool
+	stageBucket string
+	stagePrefix string
 
 	mu     sync.Mutex
 	gcs    *storage.Client
@@ -60,6 +68,13 @@ type Loader struct {
 	lister func(context.Context) ([]object, error)
 	// lateCache holds, per closed partition, its object count and late count.
 	lateCache map[string][2]int
+	// s3 is the S3 source's client; heads caches the placement of its
+	// objects by key and ETag (objects never change), listed the latest
+	// listing's objects by key.
+	s3     *awss3.Client
+	s3tr   *http.Transport
+	heads  map[string]object
+	listed map[string]object
 }
 
 // New validates cfg. It does no I/O: clients are made by Open.
@@ -79,8 +94,15 @@ func New(cfg Config, opts Options) (*Loader, error) {
 		l.now = time.Now
 	}
 	l.slices, _ = newSliceMatcher(cfg.TimeSliceFormat)
-	l.bucket, l.prefix, _ = ParseGSURL(cfg.Source)
+	scheme, bucket, prefix, _ := ParseSource(cfg.Source)
+	l.bucket, l.prefix = bucket, prefix
 	l.ledgerBucket, l.ledgerPrefix = l.bucket, "_barge/ledger/"
+	if scheme == "s3" {
+		l.s3src = true
+		l.stageBucket, l.stagePrefix, _ = ParseGSURL(cfg.Staging)
+		l.ledgerBucket = l.stageBucket
+		l.heads = map[string]object{}
+	}
 	if cfg.Ledger != "" {
 		l.ledgerBucket, l.ledgerPrefix, _ = ParseGSURL(cfg.Ledger)
 	}
@@ -146,6 +168,16 @@ func (l *Loader) Open(ctx context.Context) error {
 		}
 		l.bq = c
 		l.own = append(l.own, c.Close)
+	}
+	if l.s3src && l.s3 == nil {
+		c, tr, err := s3out.NewClient(context.WithoutCancel(ctx), s3out.ClientConfig{Region: l.cfg.S3Region, Endpoint: l.cfg.S3Endpoint,
+			ForcePathStyle: l.cfg.ForcePathStyle, SSLVerifyPeer: l.cfg.SSLVerifyPeer, ProxyURI: l.cfg.ProxyURI,
+			AWSKeyID: l.cfg.AWSKeyID, AWSSecKey: l.cfg.AWSSecKey, SharedCredentials: l.cfg.SharedCredentials, AssumeRole: l.cfg.AssumeRole})
+		if err != nil {
+			return fmt.Errorf("s3 client: %w", err)
+		}
+		l.s3, l.s3tr = c, tr
+		l.own = append(l.own, func() error { tr.CloseIdleConnections(); return nil })
 	}
 	l.store = &ledgerStore{gcs: l.gcs, bucket: l.ledgerBucket, prefix: l.ledgerPrefix}
 	return nil
@@ -267,7 +299,7 @@ func (l *Loader) Cycle(ctx context.Context) (CycleResult, error) {
 	}
 	for _, o := range objs {
 		if o.Problem != "" && l.warnOnce("problem "+o.Name) {
-			l.log.Warn("object cannot be loaded", "object", l.uri(o.Name), "err", o.Problem)
+			l.log.Warn("object cannot be loaded", "object", l.sourceURI(o.Name), "err", o.Problem)
 		}
 	}
 	return res, errors.Join(errs...)
@@ -477,6 +509,11 @@ func (d *ledger) nextBatch(objs []object, max int) []string {
 func (l *Loader) resolve(ctx context.Context, d *ledger, gen int64, j *jobRecord, res *CycleResult) error {
 	job, err := l.lookup(ctx, j.ID)
 	if errors.Is(err, errJobNotFound) {
+		if j.Kind != kindCopy {
+			if err := l.relay(ctx, j.Objects); err != nil {
+				return err
+			}
+		}
 		job, err = l.submit(ctx, j)
 		if err == nil {
 			l.log.Info("submitted job", "job", j.ID, "destination", l.cfg.Dataset+"."+j.Destination, "objects", j.Count)
@@ -540,7 +577,7 @@ func (l *Loader) settle(ctx context.Context, d *ledger, gen int64, j *jobRecord,
 	res.Failed++
 	l.log.Error("job failed", "job", j.ID, "table", l.cfg.Project+":"+l.cfg.Dataset+"."+j.Destination, "partition", d.Partition, "objects", j.Count, "err", out.err, "transient", out.transient)
 	for _, n := range quarantined {
-		l.log.Error("object quarantined: BigQuery refused its data", "object", l.uri(n), "job", j.ID, "err", out.err)
+		l.log.Error("object quarantined: BigQuery refused its data", "object", l.sourceURI(n), "job", j.ID, "err", out.err)
 	}
 	if bisected {
 		l.log.Warn("bisecting a failed batch to find the objects BigQuery refuses", "job", j.ID, "objects", len(j.Objects))
@@ -559,7 +596,7 @@ func (l *Loader) isolate(d *ledger, j *jobRecord, out outcome) (quarantined []st
 	}
 	var named []string
 	for _, u := range badURIs(out.errs) {
-		if name, ok := strings.CutPrefix(u, "gs://"+l.bucket+"/"); ok && in[name] {
+		if name, ok := strings.CutPrefix(u, l.uri("")); ok && in[name] {
 			named = append(named, name)
 		}
 	}

@@ -25,6 +25,8 @@ type object struct {
 	Gzip      bool
 	// Problem, when set, says why the object cannot be loaded.
 	Problem string
+	// ETag is an S3 object's, which its relayed copy records.
+	ETag string
 }
 
 // listSource lists every object under the source prefix, except the
@@ -32,6 +34,9 @@ type object struct {
 func (l *Loader) listSource(ctx context.Context) ([]object, error) {
 	if l.lister != nil {
 		return l.lister(ctx)
+	}
+	if l.s3src {
+		return l.listS3(ctx)
 	}
 	var out []object
 	it := l.gcs.Bucket(l.bucket).Objects(ctx, &storage.Query{Prefix: l.prefix, Projection: storage.ProjectionNoACL})
@@ -54,15 +59,20 @@ func (l *Loader) listSource(ctx context.Context) ([]object, error) {
 
 // internal reports whether name belongs to barge itself (ledger).
 func (l *Loader) internal(name string) bool {
-	return l.ledgerBucket == l.bucket && strings.HasPrefix(name, l.ledgerPrefix)
+	return !l.s3src && l.ledgerBucket == l.bucket && strings.HasPrefix(name, l.ledgerPrefix)
 }
 
 // place reads an object's partition from its barge metadata, or from the
 // time slice in its key.
 func (l *Loader) place(a *storage.ObjectAttrs) object {
-	o := object{Name: a.Name, Size: a.Size, Created: a.Created, Records: -1}
-	md := a.Metadata
-	o.Gzip = md[output.MetaCompress] == "gzip" || (md[output.MetaCompress] == "" && (strings.HasSuffix(a.Name, ".gz") || a.ContentType == "application/gzip" || a.ContentType == "application/x-gzip"))
+	return l.placeMeta(a.Name, a.Size, a.Created, a.Metadata, a.ContentType)
+}
+
+// placeMeta places an object from its name, size, creation time, user
+// metadata and content type, wherever it is stored.
+func (l *Loader) placeMeta(name string, size int64, created time.Time, md map[string]string, contentType string) object {
+	o := object{Name: name, Size: size, Created: created, Records: -1}
+	o.Gzip = md[output.MetaCompress] == "gzip" || (md[output.MetaCompress] == "" && (strings.HasSuffix(name, ".gz") || contentType == "application/gzip" || contentType == "application/x-gzip"))
 	if first, ok := md[output.MetaFirst]; ok {
 		if n, err := strconv.ParseInt(md[output.MetaRecords], 10, 64); err == nil {
 			o.Records = n
@@ -89,7 +99,7 @@ func (l *Loader) place(a *storage.ObjectAttrs) object {
 		}
 		return o
 	}
-	t, ok := l.slices.find(a.Name)
+	t, ok := l.slices.find(name)
 	if !ok {
 		o.Problem = fmt.Sprintf("no barge metadata and no time slice (%s) in the key", l.cfg.TimeSliceFormat)
 		return o
@@ -98,5 +108,19 @@ func (l *Loader) place(a *storage.ObjectAttrs) object {
 	return o
 }
 
-// uri is the gs:// URI of an object of the source bucket.
-func (l *Loader) uri(name string) string { return "gs://" + l.bucket + "/" + name }
+// uri is the gs:// URI that loads an object: in the source bucket, or for
+// an S3 source, its relayed copy in the staging bucket.
+func (l *Loader) uri(name string) string {
+	if l.s3src {
+		return "gs://" + l.stageBucket + "/" + l.stagePrefix + name
+	}
+	return "gs://" + l.bucket + "/" + name
+}
+
+// sourceURI names an object where it is archived.
+func (l *Loader) sourceURI(name string) string {
+	if l.s3src {
+		return "s3://" + l.bucket + "/" + name
+	}
+	return "gs://" + l.bucket + "/" + name
+}

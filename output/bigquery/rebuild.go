@@ -75,7 +75,7 @@ func (l *Loader) RebuildLedger(ctx context.Context, force bool) (RebuildResult, 
 		}
 		names := make([]string, 0, len(j.uris))
 		for _, u := range j.uris {
-			if n, ok := strings.CutPrefix(u, "gs://"+l.bucket+"/"); ok {
+			if n, ok := strings.CutPrefix(u, l.uri("")); ok {
 				names = append(names, n)
 			}
 		}

@@ -236,6 +236,9 @@ func (l *Loader) stage(ctx context.Context, id, run string, names []string, rp *
 		for k, o := range batch {
 			uris[k] = l.uri(o)
 		}
+		if err := l.relay(ctx, batch); err != nil {
+			return name, err
+		}
 		// Loads into the staging table count against its own quota.
 		ld := l.loader(ds.Table(name), uris, kindLoad)
 		ld.JobID = jobID("stage", l.table, name, batch, run, 0)

@@ -51,7 +51,7 @@ func (l *Loader) Status(ctx context.Context) (*TableStatus, error) {
 	byPart := map[string][]object{}
 	for _, o := range objs {
 		if o.Problem != "" {
-			st.Unloadable = append(st.Unloadable, l.uri(o.Name)+": "+o.Problem)
+			st.Unloadable = append(st.Unloadable, l.sourceURI(o.Name)+": "+o.Problem)
 			continue
 		}
 		byPart[o.Partition] = append(byPart[o.Partition], o)
@@ -104,7 +104,7 @@ func (l *Loader) Status(ctx context.Context) (*TableStatus, error) {
 		sort.Strings(names)
 		for _, n := range names {
 			q := d.Quarantined[n]
-			ps.Failures = append(ps.Failures, fmt.Sprintf("quarantined %s (job %s): %s", l.uri(n), q.Job, strings.Join(q.Errors, "; ")))
+			ps.Failures = append(ps.Failures, fmt.Sprintf("quarantined %s (job %s): %s", l.sourceURI(n), q.Job, strings.Join(q.Errors, "; ")))
 		}
 		st.Partitions = append(st.Partitions, ps)
 	}

@@ -64,7 +64,41 @@ func (o *Output) client(ctx context.Context) (*s3.Client, error) {
 	if o.s3 != nil {
 		return o.s3, nil
 	}
-	c := &o.cfg
+	c, tr, err := NewClient(ctx, o.cfg.ClientConfig())
+	if err != nil {
+		return nil, err
+	}
+	o.s3, o.tr = c, tr
+	return c, nil
+}
+
+// ClientConfig is what an S3 client is made from: the connection and
+// credential parameters of the s3 output, which the BigQuery loader's S3
+// sources take too.
+type ClientConfig struct {
+	Region            string
+	Endpoint          string
+	ForcePathStyle    bool
+	SSLVerifyPeer     bool
+	ProxyURI          string
+	AWSKeyID          string
+	AWSSecKey         string
+	SharedCredentials *SharedCredentialsConfig
+	AssumeRole        *AssumeRoleConfig
+}
+
+// ClientConfig returns the output's connection and credential settings.
+func (c *Config) ClientConfig() ClientConfig {
+	return ClientConfig{Region: c.S3Region, Endpoint: c.S3Endpoint, ForcePathStyle: c.ForcePathStyle,
+		SSLVerifyPeer: c.SSLVerifyPeer, ProxyURI: c.ProxyURI, AWSKeyID: c.AWSKeyID, AWSSecKey: c.AWSSecKey,
+		SharedCredentials: c.SharedCredentials, AssumeRole: c.AssumeRole}
+}
+
+// NewClient makes an S3 client, loading the AWS configuration (environment,
+// shared files, the instance's role) as the SDK does, with barge's retry
+// and checksum settings. The transport is the client's own: closing its
+// idle connections affects no other client.
+func NewClient(ctx context.Context, c ClientConfig) (*s3.Client, *http.Transport, error) {
 	opts := []func(*config.LoadOptions) error{
 		config.WithRetryer(func() aws.Retryer {
 			return retry.NewStandard(func(so *retry.StandardOptions) {
@@ -78,8 +112,8 @@ func (o *Output) client(ctx context.Context) (*s3.Client, error) {
 		config.WithRequestChecksumCalculation(aws.RequestChecksumCalculationWhenRequired),
 		config.WithResponseChecksumValidation(aws.ResponseChecksumValidationWhenRequired),
 	}
-	if c.S3Region != "" {
-		opts = append(opts, config.WithRegion(c.S3Region))
+	if c.Region != "" {
+		opts = append(opts, config.WithRegion(c.Region))
 	}
 	if c.AWSKeyID != "" {
 		opts = append(opts, config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider(c.AWSKeyID, c.AWSSecKey, "")))
@@ -94,14 +128,14 @@ func (o *Output) client(ctx context.Context) (*s3.Client, error) {
 	}
 	awsCfg, err := config.LoadDefaultConfig(ctx, opts...)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if awsCfg.Region == "" {
 		awsCfg.Region = "us-east-1"
 	}
-	o.tr = transport(awsCfg.HTTPClient, c.SSLVerifyPeer, c.ProxyURI)
+	tr := transport(awsCfg.HTTPClient, c.SSLVerifyPeer, c.ProxyURI)
 	hc := &http.Client{
-		Transport: o.tr,
+		Transport: tr,
 		// S3 redirects are errors the SDK reports (wrong region), not
 		// requests to follow.
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
@@ -122,12 +156,12 @@ func (o *Output) client(ctx context.Context) (*s3.Client, error) {
 		})
 		awsCfg.Credentials = aws.NewCredentialsCache(provider)
 	}
-	o.s3 = s3.NewFromConfig(awsCfg, func(so *s3.Options) {
+	client := s3.NewFromConfig(awsCfg, func(so *s3.Options) {
 		so.HTTPClient = hc
-		if c.S3Endpoint != "" {
-			so.BaseEndpoint = aws.String(c.S3Endpoint)
+		if c.Endpoint != "" {
+			so.BaseEndpoint = aws.String(c.Endpoint)
 		}
 		so.UsePathStyle = c.ForcePathStyle
 	})
-	return o.s3, nil
+	return client, tr, nil
 }

@@ -307,3 +307,84 @@ func TestLoaderStatusAndReplay(t *testing.T) {
 func msgIs(msg string) func(map[string]any) bool {
 	return func(l map[string]any) bool { return l["msg"] == msg }
 }
+
+// TestS3OutputToBigQuery is the S3 path with the real binary: one `barge
+// run` whose s3 output archives to MinIO and whose loader follows it
+// (source_output), copying each object to a GCS staging prefix before its
+// load job; every record sent is in the table once.
+func TestS3OutputToBigQuery(t *testing.T) {
+	e := newLoaderEnv(t)
+	m := minioServer(t)
+	m.MakeBucket(t, "s3archive")
+	config := fmt.Sprintf(`<source>
+  @type forward
+  bind 127.0.0.1
+  port 0
+</source>
+<match app.**>
+  @type s3
+  @id archive
+  s3_bucket s3archive
+  s3_region %s
+  s3_endpoint %s
+  force_path_style true
+  aws_key_id %s
+  aws_sec_key %s
+  path logs/
+  store_as gzip
+  <format>
+    @type json
+    key_style bigquery
+  </format>
+  <inject>
+    time_key time
+    time_type string
+    time_format %%Y-%%m-%%dT%%H:%%M:%%S.%%6N%%:z
+    utc true
+  </inject>
+  <buffer time>
+    @type file
+    path buffer
+    timekey 1h
+    timekey_use_utc true
+    flush_mode interval
+    flush_interval 1s
+  </buffer>
+</match>
+<loader bq>
+  @type bigquery
+  project proj
+  dataset logs
+  table events
+  source_output archive
+  staging gs://%s/staging/
+  partition_type HOUR
+  partition_field time
+  endpoint %s
+  poll_interval 50ms
+  load_interval 1s
+</loader>
+`, m.Region, m.Endpoint, m.AccessKey, m.SecretKey, e.bucket, e.bproxy.URL())
+	p := startBargeEnv(t, t.TempDir(), config, e.env)
+	const n = 600
+	for i := 0; i < n; i += 200 {
+		bargetest.SendAcked(t, p.Addr, "app.s3", i, i+200)
+		if err := e.bqs.WaitRows("logs", "events", i+200, 60*time.Second); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if code := p.Stop(30 * time.Second); code != 0 {
+		t.Fatalf("exit code %d", code)
+	}
+	e.checkLoaded(t, n)
+	for _, j := range e.bqs.Jobs() {
+		for _, u := range j.SourceURIs {
+			if !strings.HasPrefix(u, "gs://"+e.bucket+"/staging/logs/") {
+				t.Fatalf("job %s loads %s, want a staging copy", j.ID, u)
+			}
+		}
+	}
+	if p.CountLog("relayed objects from S3") == 0 {
+		t.Fatal("no relay was logged")
+	}
+}
