@@ -92,7 +92,7 @@ func cmdCheck(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, err)
 		return 1
 	}
-	fmt.Fprintf(stdout, "%s: ok (%d sources, %d filters, %d matches)\n", *path, len(p.sources), len(p.filters), len(p.matches))
+	fmt.Fprintf(stdout, "%s: ok (%d sources, %d filters, %d matches, %d loaders)\n", *path, len(p.sources), len(p.filters), len(p.matches), len(p.loaders))
 	return 0
 }
 

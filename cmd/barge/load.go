@@ -74,6 +74,37 @@ func (c *loaderCmd) loaders(stderr io.Writer) ([]*bigquery.Loader, int) {
 	return ls, 0
 }
 
+// start parses args (valid, when set, checks the command's own flags) and
+// builds the loaders; on failure it has printed why and returns the exit
+// code.
+func (c *loaderCmd) start(args []string, usage string, valid func() bool, stderr io.Writer) ([]*bigquery.Loader, int) {
+	if err := c.fs.Parse(args); err != nil {
+		return nil, 2
+	}
+	if *c.path == "" || c.fs.NArg() > 0 || (valid != nil && !valid()) {
+		fmt.Fprintln(stderr, usage)
+		return nil, 2
+	}
+	return c.loaders(stderr)
+}
+
+// each calls fn for every loader, closing each after it, until SIGTERM or
+// SIGINT; it returns 1 if fn failed for any, after printing why.
+func each(ls []*bigquery.Loader, stderr io.Writer, fn func(context.Context, *bigquery.Loader) error) int {
+	ctx, stop := signalContext()
+	defer stop()
+	code := 0
+	for _, l := range ls {
+		err := fn(ctx, l)
+		l.Close()
+		if err != nil {
+			fmt.Fprintf(stderr, "barge: loader %s: %v\n", l.Name(), err)
+			code = 1
+		}
+	}
+	return code
+}
+
 func signalContext() (context.Context, context.CancelFunc) {
 	return signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 }
@@ -85,67 +116,41 @@ func cmdLoad(args []string, stdout, stderr io.Writer) int {
 	}
 	c := newLoaderCmd("load", stderr)
 	once := c.fs.Bool("once", false, "run one load cycle and exit")
-	if err := c.fs.Parse(args); err != nil {
-		return 2
-	}
-	if *c.path == "" || c.fs.NArg() > 0 {
-		fmt.Fprintln(stderr, "usage: barge load -c FILE [--once] [--loader NAME]\n       barge load status -c FILE [--loader NAME]")
-		return 2
-	}
-	ls, code := c.loaders(stderr)
+	ls, code := c.start(args, "usage: barge load -c FILE [--once] [--loader NAME]\n       barge load status -c FILE [--loader NAME]", nil, stderr)
 	if ls == nil {
 		return code
 	}
-	ctx, stop := signalContext()
-	defer stop()
 	if !*once {
+		ctx, stop := signalContext()
+		defer stop()
 		if err := runLoaders(ctx, ls); err != nil {
 			fmt.Fprintln(stderr, "barge:", err)
 			return 1
 		}
 		return 0
 	}
-	code = 0
-	for _, l := range ls {
+	return each(ls, stderr, func(ctx context.Context, l *bigquery.Loader) error {
 		res, err := l.Cycle(ctx)
 		fmt.Fprintf(stdout, "loader %s: %d jobs, %d objects, %d rows committed, %d jobs failed, %d late objects, %d partitions deferred by the job budget\n",
 			l.Name(), res.Jobs, res.Objects, res.Rows, res.Failed, res.Late, res.Deferred)
-		if err != nil {
-			fmt.Fprintf(stderr, "barge: loader %s: %v\n", l.Name(), err)
-			code = 1
-		}
-		l.Close()
-	}
-	return code
+		return err
+	})
 }
 
 func cmdLoadStatus(args []string, stdout, stderr io.Writer) int {
 	c := newLoaderCmd("load status", stderr)
-	if err := c.fs.Parse(args); err != nil {
-		return 2
-	}
-	if *c.path == "" || c.fs.NArg() > 0 {
-		fmt.Fprintln(stderr, "usage: barge load status -c FILE [--loader NAME]")
-		return 2
-	}
-	ls, code := c.loaders(stderr)
+	ls, code := c.start(args, "usage: barge load status -c FILE [--loader NAME]", nil, stderr)
 	if ls == nil {
 		return code
 	}
-	ctx, stop := signalContext()
-	defer stop()
-	code = 0
-	for _, l := range ls {
+	return each(ls, stderr, func(ctx context.Context, l *bigquery.Loader) error {
 		st, err := l.Status(ctx)
-		l.Close()
 		if err != nil {
-			fmt.Fprintf(stderr, "barge: loader %s: %v\n", l.Name(), err)
-			code = 1
-			continue
+			return err
 		}
 		st.Print(stdout)
-	}
-	return code
+		return nil
+	})
 }
 
 // cmdReplay is `barge replay -c FILE --loader NAME --from T1 --to T2`.
@@ -155,13 +160,10 @@ func cmdReplay(args []string, stdout, stderr io.Writer) int {
 	to := c.fs.String("to", "", "end of the range, exclusive (RFC 3339, or a partition id)")
 	part := c.fs.String("partition", "", "one partition id (2026112213, 20261122 or 202611)")
 	dry := c.fs.Bool("dry-run", false, "print what would be loaded, change nothing")
-	if err := c.fs.Parse(args); err != nil {
-		return 2
-	}
-	usage := "usage: barge replay -c FILE --loader NAME (--from T1 --to T2 | --partition ID) [--dry-run]"
-	if *c.path == "" || *c.only == "" || c.fs.NArg() > 0 || (*part == "") == (*from == "" || *to == "") {
-		fmt.Fprintln(stderr, usage)
-		return 2
+	ls, code := c.start(args, "usage: barge replay -c FILE --loader NAME (--from T1 --to T2 | --partition ID) [--dry-run]",
+		func() bool { return *c.only != "" && (*part == "") != (*from == "" || *to == "") }, stderr)
+	if ls == nil {
+		return code
 	}
 	opts := bigquery.ReplayOptions{DryRun: *dry, Progress: stdout}
 	if *part != "" {
@@ -171,13 +173,10 @@ func cmdReplay(args []string, stdout, stderr io.Writer) int {
 		opts.From, err1 = parseWhen(*from)
 		opts.To, err2 = parseWhen(*to)
 		if err := errors.Join(err1, err2); err != nil {
+			ls[0].Close()
 			fmt.Fprintln(stderr, "barge:", err)
 			return 2
 		}
-	}
-	ls, code := c.loaders(stderr)
-	if ls == nil {
-		return code
 	}
 	defer ls[0].Close()
 	ctx, stop := signalContext()
@@ -219,34 +218,20 @@ func parseWhen(s string) (time.Time, error) {
 
 // cmdLedger is `barge ledger rebuild -c FILE [--loader NAME] [--force]`.
 func cmdLedger(args []string, stdout, stderr io.Writer) int {
+	usage := "usage: barge ledger rebuild -c FILE [--loader NAME] [--force]"
 	if len(args) == 0 || args[0] != "rebuild" {
-		fmt.Fprintln(stderr, "usage: barge ledger rebuild -c FILE [--loader NAME] [--force]")
+		fmt.Fprintln(stderr, usage)
 		return 2
 	}
 	c := newLoaderCmd("ledger rebuild", stderr)
 	force := c.fs.Bool("force", false, "replace ledgers that exist")
-	if err := c.fs.Parse(args[1:]); err != nil {
-		return 2
-	}
-	if *c.path == "" || c.fs.NArg() > 0 {
-		fmt.Fprintln(stderr, "usage: barge ledger rebuild -c FILE [--loader NAME] [--force]")
-		return 2
-	}
-	ls, code := c.loaders(stderr)
+	ls, code := c.start(args[1:], usage, nil, stderr)
 	if ls == nil {
 		return code
 	}
-	ctx, stop := signalContext()
-	defer stop()
-	code = 0
-	for _, l := range ls {
+	return each(ls, stderr, func(ctx context.Context, l *bigquery.Loader) error {
 		res, err := l.RebuildLedger(ctx, *force)
-		l.Close()
 		fmt.Fprintf(stdout, "loader %s: %d partitions written, %d kept, %d objects committed, %d not yet loaded\n", l.Name(), res.Written, res.Kept, res.Committed, res.Uncommitted)
-		if err != nil {
-			fmt.Fprintf(stderr, "barge: loader %s: %v\n", l.Name(), err)
-			code = 1
-		}
-	}
-	return code
+		return err
+	})
 }

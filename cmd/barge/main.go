@@ -4,13 +4,13 @@
 //	barge check -c FILE      validate FILE; print every problem as FILE:LINE: message
 //	barge cat [-p PORT] [-h HOST] TAG
 //	                         send JSON lines from stdin over the forward protocol with ack
-//	barge load -c FILE [--once]
+//	barge load -c FILE [--once] [--loader NAME]
 //	                         run only the BigQuery loaders of FILE
-//	barge load status -c FILE
+//	barge load status -c FILE [--loader NAME]
 //	                         print each table partition's objects, rows, jobs and failures
 //	barge replay -c FILE --loader NAME (--from T1 --to T2 | --partition ID) [--dry-run]
 //	                         rebuild partitions from the archived objects
-//	barge ledger rebuild -c FILE
+//	barge ledger rebuild -c FILE [--loader NAME] [--force]
 //	                         reconstruct a lost ledger
 //	barge schema infer -c FILE --output ID | URI...
 //	                         print a BigQuery schema inferred from archived objects

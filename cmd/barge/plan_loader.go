@@ -118,9 +118,17 @@ func (p *plan) resolveLoaderSource(lp *loaderPlan) error {
 	if f := lp.cfg.PartitionField; f != "" && inject.TimeKey != f {
 		return conf.ParamErrorf(at, "'partition_field' %s needs the output %q to write the event time there: <inject> time_key %s, time_type string, time_format %%Y-%%m-%%dT%%H:%%M:%%S.%%6N%%:z, utc true (BigQuery keeps microseconds)", f, id, f)
 	}
+	// The path up to its first placeholder (a tag, a record key) is the
+	// source. Time conversions before it stay when the output writes its
+	// path in UTC: then a load cycle lists only the open partitions'
+	// prefixes. Else the source is the part before any.
 	prefix := path
-	if i := strings.IndexAny(prefix, "%$"); i >= 0 {
+	if i := strings.IndexByte(prefix, '$'); i >= 0 {
 		prefix = prefix[:strings.LastIndex(prefix[:i], "/")+1]
+	}
+	loc, _ := m.buffer.TimeKeyLocation()
+	if strings.Contains(prefix, "%") && (loc != time.UTC || bigquery.CheckPrefixTemplate(prefix) != nil) {
+		prefix = prefix[:strings.LastIndex(prefix[:strings.IndexByte(prefix, '%')], "/")+1]
 	}
 	lp.cfg.Source = url + prefix
 	lp.cfg.SourceOutput = "" // resolved: the loader reads Source

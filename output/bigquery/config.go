@@ -143,7 +143,9 @@ func (c *Config) Validate() error {
 	case c.Source != "" && c.SourceOutput != "":
 		add("'source' and 'source_output' exclude each other")
 	case c.Source != "":
-		if scheme, _, _, err := ParseSource(c.Source); err != nil {
+		if scheme, _, prefix, err := ParseSource(c.Source); err != nil {
+			add("'source' %v", err)
+		} else if _, err := parsePrefixTemplate(prefix); err != nil {
 			add("'source' %v", err)
 		} else if scheme == "s3" && c.Staging == "" {
 			add("'source' %s is on S3: set 'staging' gs://BUCKET/PREFIX/, where objects are copied for loading (BigQuery loads only from GCS)", c.Source)

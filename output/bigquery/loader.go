@@ -75,6 +75,10 @@ type Loader struct {
 	s3tr   *http.Transport
 	heads  map[string]object
 	listed map[string]object
+	// tmpl is a source prefix with the time in it; lastFull is when a
+	// cycle last listed the whole source.
+	tmpl     *prefixTemplate
+	lastFull time.Time
 }
 
 // New validates cfg. It does no I/O: clients are made by Open.
@@ -96,12 +100,16 @@ func New(cfg Config, opts Options) (*Loader, error) {
 	l.slices, _ = newSliceMatcher(cfg.TimeSliceFormat)
 	scheme, bucket, prefix, _ := ParseSource(cfg.Source)
 	l.bucket, l.prefix = bucket, prefix
+	if t, _ := parsePrefixTemplate(prefix); t != nil {
+		l.tmpl, l.prefix = t, t.static
+	}
 	l.ledgerBucket, l.ledgerPrefix = l.bucket, "_barge/ledger/"
 	if scheme == "s3" {
 		l.s3src = true
 		l.stageBucket, l.stagePrefix, _ = ParseGSURL(cfg.Staging)
 		l.ledgerBucket = l.stageBucket
 		l.heads = map[string]object{}
+		l.listed = map[string]object{}
 	}
 	if cfg.Ledger != "" {
 		l.ledgerBucket, l.ledgerPrefix, _ = ParseGSURL(cfg.Ledger)
@@ -267,11 +275,11 @@ func (l *Loader) Cycle(ctx context.Context) (CycleResult, error) {
 			return res, err
 		}
 	}
-	objs, err := l.listSource(ctx)
+	now := l.now()
+	objs, err := l.listCycle(ctx, now)
 	if err != nil {
 		return res, err
 	}
-	now := l.now()
 	var errs []error
 	open := map[string]bool{}
 	defer l.store.forget(open)
@@ -321,12 +329,46 @@ func (l *Loader) fetchSchema(ctx context.Context) error {
 	return nil
 }
 
+// listCycle lists what a load cycle needs: the whole source, or for a
+// source prefix with the time in it, the prefixes of the open partitions,
+// and the whole source once every fullListEvery (for late objects).
+func (l *Loader) listCycle(ctx context.Context, now time.Time) ([]object, error) {
+	if l.tmpl == nil || l.lister != nil {
+		return l.listSource(ctx)
+	}
+	if l.lastFull.IsZero() || now.Sub(l.lastFull) >= fullListEvery {
+		objs, err := l.listSource(ctx)
+		if err == nil {
+			l.lastFull = now
+		}
+		return objs, err
+	}
+	// The oldest partition that may be open holds now-lateness.
+	from, _ := l.part.start(l.part.id(now.Add(-l.cfg.Lateness)))
+	var out []object
+	for _, p := range l.tmpl.prefixes(from, now) {
+		objs, err := l.listPrefix(ctx, p, false)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, objs...)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out, nil
+}
+
 type partitionObjects struct {
 	id   string
 	objs []object
 }
 
 func groupByPartition(objs []object) []partitionObjects {
+	// Keys that start with the time (barge's default object key,
+	// %{path}%{time_slice}_...) list each partition as one run: the
+	// groups are then slices of the listing, nothing is copied.
+	if runs := partitionRuns(objs); runs != nil {
+		return runs
+	}
 	// Counted first: a listing can hold hundreds of thousands of objects.
 	n := map[string]int{}
 	for _, o := range objs {
@@ -342,6 +384,28 @@ func groupByPartition(objs []object) []partitionObjects {
 	out := make([]partitionObjects, 0, len(m))
 	for id, os := range m {
 		out = append(out, partitionObjects{id: id, objs: os})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].id < out[j].id })
+	return out
+}
+
+// partitionRuns groups objs by slicing when each partition's objects are
+// contiguous in it, else returns nil.
+func partitionRuns(objs []object) []partitionObjects {
+	var out []partitionObjects
+	seen := map[string]bool{}
+	start := 0
+	for i := 1; i <= len(objs); i++ {
+		if i < len(objs) && objs[i].Partition == objs[start].Partition {
+			continue
+		}
+		id := objs[start].Partition
+		if seen[id] {
+			return nil
+		}
+		seen[id] = true
+		out = append(out, partitionObjects{id: id, objs: objs[start:i:i]})
+		start = i
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].id < out[j].id })
 	return out

@@ -423,3 +423,31 @@ func TestFetchSchema(t *testing.T) {
 		t.Fatalf("schema used: %+v", l.schema)
 	}
 }
+
+// A source prefix with the time in it: cycles list only the open
+// partitions' prefixes, and the whole source once an hour, which is when
+// an object that arrived in a closed partition is reported late.
+func TestSourceTemplateListsOpenPartitions(t *testing.T) {
+	e := newEnv(t)
+	e.createTable("time")
+	// env.upload names objects logs/YYYYMMDDHH/NNNNNN.json.gz.
+	l := e.loader(func(c *Config) { c.Source = "gs://" + testBucket + "/logs/%Y%m%d%H/" })
+	e.upload(hour13, 5, false)
+	e.upload(hour13.Add(-3*time.Hour), 2, false) // closed at 11:00
+	if res := e.cycle(l); res.Objects != 1 || res.Rows != 5 || res.Late != 1 {
+		t.Fatalf("first cycle (the whole source): %+v", res)
+	}
+	e.upload(hour13.Add(10*time.Minute), 3, false)
+	e.upload(hour13.Add(-4*time.Hour), 2, false) // late, and not under an open prefix
+	e.clock.Set(e.clock.Now().Add(5 * time.Minute))
+	if res := e.cycle(l); res.Objects != 1 || res.Rows != 3 || res.Late != 0 {
+		t.Fatalf("second cycle (open prefixes only): %+v", res)
+	}
+	e.clock.Set(e.clock.Now().Add(time.Hour))
+	if res := e.cycle(l); res.Objects != 0 || res.Late != 2 {
+		t.Fatalf("cycle an hour later (the whole source again): %+v", res)
+	}
+	if got := e.rows()["2026112213"]; got != 8 {
+		t.Fatalf("rows = %d, want 8", got)
+	}
+}

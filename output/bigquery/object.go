@@ -29,24 +29,30 @@ type object struct {
 	ETag string
 }
 
-// listSource lists every object under the source prefix, except the
-// ledger's, and places each in its partition.
+// listSource lists every object under the source prefix (its fixed part,
+// for a prefix with the time in it), except the ledger's, and places each
+// in its partition.
 func (l *Loader) listSource(ctx context.Context) ([]object, error) {
 	if l.lister != nil {
 		return l.lister(ctx)
 	}
+	return l.listPrefix(ctx, l.prefix, true)
+}
+
+// listPrefix lists the objects under prefix (full: the whole source).
+func (l *Loader) listPrefix(ctx context.Context, prefix string, full bool) ([]object, error) {
 	if l.s3src {
-		return l.listS3(ctx)
+		return l.listS3(ctx, prefix, full)
 	}
 	var out []object
-	it := l.gcs.Bucket(l.bucket).Objects(ctx, &storage.Query{Prefix: l.prefix, Projection: storage.ProjectionNoACL})
+	it := l.gcs.Bucket(l.bucket).Objects(ctx, &storage.Query{Prefix: prefix, Projection: storage.ProjectionNoACL})
 	for {
 		a, err := it.Next()
 		if errors.Is(err, iterator.Done) {
 			break
 		}
 		if err != nil {
-			return nil, fmt.Errorf("list gs://%s/%s: %w", l.bucket, l.prefix, err)
+			return nil, fmt.Errorf("list gs://%s/%s: %w", l.bucket, prefix, err)
 		}
 		if strings.HasSuffix(a.Name, "/") || l.internal(a.Name) {
 			continue

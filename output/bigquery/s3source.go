@@ -33,16 +33,18 @@ const (
 // relayWorkers bounds the copies in flight.
 const relayWorkers = 8
 
-// listS3 lists the source prefix on S3. Placing an object needs its user
-// metadata, which only HEAD returns; placements are cached by key and ETag.
-func (l *Loader) listS3(ctx context.Context) ([]object, error) {
+// listS3 lists a prefix of the source on S3 (full: the whole source).
+// Placing an object needs its user metadata, which only HEAD returns;
+// placements are cached by key and ETag, and a full listing drops those of
+// objects gone.
+func (l *Loader) listS3(ctx context.Context, prefix string, full bool) ([]object, error) {
 	var out []object
 	seen := map[string]bool{}
-	p := awss3.NewListObjectsV2Paginator(l.s3, &awss3.ListObjectsV2Input{Bucket: aws.String(l.bucket), Prefix: aws.String(l.prefix)})
+	p := awss3.NewListObjectsV2Paginator(l.s3, &awss3.ListObjectsV2Input{Bucket: aws.String(l.bucket), Prefix: aws.String(prefix)})
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)
 		if err != nil {
-			return nil, fmt.Errorf("list s3://%s/%s: %w", l.bucket, l.prefix, err)
+			return nil, fmt.Errorf("list s3://%s/%s: %w", l.bucket, prefix, err)
 		}
 		for _, c := range page.Contents {
 			key, etag := aws.ToString(c.Key), aws.ToString(c.ETag)
@@ -68,17 +70,18 @@ func (l *Loader) listS3(ctx context.Context) ([]object, error) {
 			out = append(out, o)
 		}
 	}
-	listed := make(map[string]object, len(out))
-	for _, o := range out {
-		listed[o.Name] = o
-	}
 	l.mu.Lock()
-	for ck := range l.heads {
-		if !seen[ck] {
-			delete(l.heads, ck) // deleted or overwritten
+	if full {
+		for ck := range l.heads {
+			if !seen[ck] {
+				delete(l.heads, ck) // deleted or overwritten
+			}
 		}
+		l.listed = make(map[string]object, len(out))
 	}
-	l.listed = listed
+	for _, o := range out {
+		l.listed[o.Name] = o
+	}
 	l.mu.Unlock()
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out, nil

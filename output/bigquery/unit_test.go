@@ -233,3 +233,77 @@ func TestLedgerLiveAndTrim(t *testing.T) {
 		t.Fatalf("after trimming: %d failed, %d done records", failed, done)
 	}
 }
+
+func TestPrefixTemplate(t *testing.T) {
+	for _, c := range []struct {
+		prefix, static string
+		unit           byte
+		err            string
+	}{
+		{"logs/", "", 0, ""},
+		{"logs/%Y%m%d/", "logs/", 'd', ""},
+		{"logs/%Y/%m/%d/%H/", "logs/", 'H', ""},
+		{"a/b/x%Y-%m/", "a/b/", 'm', ""},
+		{"logs/%m%d/", "", 0, "needs %Y"},
+		{"logs/%Y%M/", "", 0, "not %M"},
+		{"logs/%Y%", "", 0, "lone %"},
+	} {
+		tm, err := parsePrefixTemplate(c.prefix)
+		switch {
+		case c.err != "":
+			if err == nil || !strings.Contains(err.Error(), c.err) {
+				t.Errorf("%q: err %v, want %q", c.prefix, err, c.err)
+			}
+		case err != nil:
+			t.Errorf("%q: %v", c.prefix, err)
+		case c.unit == 0:
+			if tm != nil {
+				t.Errorf("%q: a template %+v for a prefix without time", c.prefix, tm)
+			}
+		case tm.static != c.static || tm.unit != c.unit:
+			t.Errorf("%q: static %q unit %c, want %q %c", c.prefix, tm.static, tm.unit, c.static, c.unit)
+		}
+	}
+	tm, _ := parsePrefixTemplate("logs/%Y%m%d/")
+	from := time.Date(2026, 11, 21, 23, 0, 0, 0, time.UTC)
+	got := strings.Join(tm.prefixes(from, from.Add(90*time.Minute)), " ")
+	if got != "logs/20261121/ logs/20261122/" {
+		t.Fatalf("day prefixes: %s", got)
+	}
+	tm, _ = parsePrefixTemplate("logs/%Y/%m/%d/%H/")
+	got = strings.Join(tm.prefixes(from.Add(30*time.Minute), from.Add(90*time.Minute)), " ")
+	if got != "logs/2026/11/21/23/ logs/2026/11/22/00/" {
+		t.Fatalf("hour prefixes: %s", got)
+	}
+}
+
+func TestGroupByPartition(t *testing.T) {
+	obj := func(name, part string) object { return object{Name: name, Partition: part} }
+	describe := func(groups []partitionObjects) string {
+		var parts []string
+		for _, g := range groups {
+			var names []string
+			for _, o := range g.objs {
+				names = append(names, o.Name)
+			}
+			parts = append(parts, g.id+":"+strings.Join(names, ","))
+		}
+		return strings.Join(parts, " ")
+	}
+	// Contiguous runs are sliced, interleaved partitions copied; the
+	// result is the same.
+	runs := []object{obj("a", "13"), obj("b", "13"), obj("c", "12"), obj("d", "")}
+	if got := describe(groupByPartition(runs)); got != ":d 12:c 13:a,b" {
+		t.Fatalf("runs: %s", got)
+	}
+	mixed := []object{obj("a", "13"), obj("b", "12"), obj("c", "13")}
+	if partitionRuns(mixed) != nil {
+		t.Fatal("interleaved partitions taken as runs")
+	}
+	if got := describe(groupByPartition(mixed)); got != "12:b 13:a,c" {
+		t.Fatalf("mixed: %s", got)
+	}
+	if len(groupByPartition(nil)) != 0 {
+		t.Fatal("groups of nothing")
+	}
+}

@@ -50,29 +50,10 @@ func TestForwardToBigQueryEmulator(t *testing.T) {
   @type gcs
   @id archive
   bucket archive
-  path logs/
-  store_as gzip
+  path logs/%%Y%%m%%d/${tag}/
   # the emulator reads gzip only as Content-Encoding gzip
   transcoding true
-  <format>
-    @type json
-    key_style bigquery
-  </format>
-  <inject>
-    time_key time
-    time_type string
-    time_format %%Y-%%m-%%dT%%H:%%M:%%S.%%6N%%:z
-    utc true
-  </inject>
-  <buffer time>
-    @type file
-    path buffer
-    timekey 1h
-    timekey_use_utc true
-    flush_mode interval
-    flush_interval 1s
-  </buffer>
-</match>
+%s</match>
 <loader bq>
   @type bigquery
   project proj
@@ -85,7 +66,7 @@ func TestForwardToBigQueryEmulator(t *testing.T) {
   load_interval 2s
   poll_interval 100ms
 </loader>
-`, em.URL)
+`, strings.Replace(loadableArchive, "<buffer time>", "<buffer tag,time>", 1), em.URL)
 	p := startBargeEnv(t, t.TempDir(), config, []string{"STORAGE_EMULATOR_HOST=" + strings.TrimPrefix(g.fake.URL(), "http://")})
 	const n = 500
 	bargetest.SendAcked(t, p.Addr, "app.emu", 0, n)

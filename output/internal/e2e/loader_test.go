@@ -69,15 +69,24 @@ func (e *loaderEnv) producerConfig() string {
   @type gcs
   @id archive
   bucket %s
-  path logs/
-  store_as gzip
+  path logs/%%Y%%m%%d/
+%s</match>
+`, e.bucket, loadableArchive)
+}
+
+// loadableArchive is the part of a gcs or s3 output that writes objects a
+// loader takes: JSON lines with BigQuery column names, the event time in
+// the partition column, one object per chunk of one UTC hour, a chunk per
+// second.
+const loadableArchive = `  store_as gzip
   <format>
     @type json
+    key_style bigquery
   </format>
   <inject>
     time_key time
     time_type string
-    time_format %%Y-%%m-%%dT%%H:%%M:%%S.%%6N%%:z
+    time_format %Y-%m-%dT%H:%M:%S.%6N%:z
     utc true
   </inject>
   <buffer time>
@@ -88,9 +97,7 @@ func (e *loaderEnv) producerConfig() string {
     flush_mode interval
     flush_interval 1s
   </buffer>
-</match>
-`, e.bucket)
-}
+`
 
 // loaderConfig is a loader of the same archive, reaching BigQuery through
 // the proxy.
@@ -100,7 +107,7 @@ func (e *loaderEnv) loaderConfig(extra string) string {
   project proj
   dataset logs
   table events
-  source gs://%s/logs/
+  source gs://%s/logs/%%Y%%m%%d/
   partition_type HOUR
   partition_field time
   endpoint %s
@@ -330,27 +337,8 @@ func TestS3OutputToBigQuery(t *testing.T) {
   force_path_style true
   aws_key_id %s
   aws_sec_key %s
-  path logs/
-  store_as gzip
-  <format>
-    @type json
-    key_style bigquery
-  </format>
-  <inject>
-    time_key time
-    time_type string
-    time_format %%Y-%%m-%%dT%%H:%%M:%%S.%%6N%%:z
-    utc true
-  </inject>
-  <buffer time>
-    @type file
-    path buffer
-    timekey 1h
-    timekey_use_utc true
-    flush_mode interval
-    flush_interval 1s
-  </buffer>
-</match>
+  path logs/%%Y%%m%%d%%H/
+%s</match>
 <loader bq>
   @type bigquery
   project proj
@@ -364,7 +352,7 @@ func TestS3OutputToBigQuery(t *testing.T) {
   poll_interval 50ms
   load_interval 1s
 </loader>
-`, m.Region, m.Endpoint, m.AccessKey, m.SecretKey, e.bucket, e.bproxy.URL())
+`, m.Region, m.Endpoint, m.AccessKey, m.SecretKey, loadableArchive, e.bucket, e.bproxy.URL())
 	p := startBargeEnv(t, t.TempDir(), config, e.env)
 	const n = 600
 	for i := 0; i < n; i += 200 {
