@@ -44,7 +44,9 @@ func cmdSchema(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signalContext()
 	defer stop()
-	opts := []option.ClientOption{option.WithUserAgent("barge/" + version)}
+	// JSON reads: the same on GCS, and emulators serve them without a
+	// public host.
+	opts := []option.ClientOption{option.WithUserAgent("barge/" + version), storage.WithJSONReads()}
 	if os.Getenv("STORAGE_EMULATOR_HOST") != "" {
 		opts = append(opts, option.WithoutAuthentication())
 	}
@@ -141,7 +143,9 @@ func inferObject(ctx context.Context, c *storage.Client, uri string, in *bqschem
 		return err
 	}
 	name = strings.TrimSuffix(name, "/")
-	r, err := c.Bucket(bucket).Object(name).ReadCompressed(true).NewReader(ctx)
+	// A gzip object arrives as stored, or decompressed when it was
+	// written for transcoding (Content-Encoding gzip); either is read.
+	r, err := c.Bucket(bucket).Object(name).NewReader(ctx)
 	if err != nil {
 		return fmt.Errorf("read %s: %w", uri, err)
 	}

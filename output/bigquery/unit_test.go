@@ -1,6 +1,7 @@
 package bigquery
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -305,5 +306,48 @@ func TestGroupByPartition(t *testing.T) {
 	}
 	if len(groupByPartition(nil)) != 0 {
 		t.Fatal("groups of nothing")
+	}
+}
+
+// A batch that BigQuery refuses without naming an object is bisected, down
+// to the single object, which is quarantined; the rest goes on.
+func TestIsolateBisects(t *testing.T) {
+	l, err := New(func() Config {
+		c := DefaultConfig()
+		c.Dataset, c.Table, c.Source = "logs", "events", "gs://archive/logs/"
+		return c
+	}(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := newLedger(l.table, "2026112213")
+	refused := outcome{failed: true, data: true, err: "JSON table encountered too many errors"}
+	fail := func(objs ...string) (quarantined []string, bisected bool) {
+		return l.isolate(d, &jobRecord{ID: "j", Objects: objs}, refused)
+	}
+	if q, b := fail("a", "b", "c", "d"); len(q) != 0 || !b {
+		t.Fatalf("first failure: quarantined %v, bisected %v", q, b)
+	}
+	if next := d.nextBatch(nil, 100); strings.Join(next, ",") != "a,b" {
+		t.Fatalf("next batch %v, want the first half", next)
+	}
+	fail("a", "b")
+	if fmt.Sprint(d.Groups) != "[[a] [b] [c d]]" {
+		t.Fatalf("groups %v", d.Groups)
+	}
+	if q, _ := fail("a"); len(q) != 1 || q[0] != "a" || d.Quarantined["a"] == nil {
+		t.Fatalf("single object: quarantined %v", q)
+	}
+	// b and c,d are tried as they are; b is next.
+	if next := d.nextBatch(nil, 100); strings.Join(next, ",") != "b" {
+		t.Fatalf("next batch %v, want b", next)
+	}
+	// An error that names the object quarantines it at once.
+	d = newLedger(l.table, "2026112213")
+	named := refused
+	named.errs = []*bq.Error{{Location: "gs://archive/logs/x", Message: "No such field: msg", Reason: "invalid"}}
+	q, b := l.isolate(d, &jobRecord{ID: "j", Objects: []string{"logs/w", "logs/x", "logs/y"}}, named)
+	if b || len(q) != 1 || q[0] != "logs/x" || fmt.Sprint(d.Groups) != "[[logs/w logs/y]]" {
+		t.Fatalf("named: quarantined %v bisected %v groups %v", q, b, d.Groups)
 	}
 }

@@ -1,9 +1,14 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -309,6 +314,34 @@ func TestLoaderStatusAndReplay(t *testing.T) {
 		}
 	}
 	e.checkLoaded(t, n)
+	// The ledger is lost: `barge ledger rebuild` recovers it from the
+	// listing and BigQuery's job history, and the next load finds
+	// nothing to do.
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	lost := 0
+	ledger, _, err := e.gcs.fake.ListObjects(e.bucket, "_barge/ledger/", "", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range ledger {
+		if err := e.gcs.read.Bucket(e.bucket).Object(o.Name).Delete(ctx); err != nil {
+			t.Fatal(err)
+		}
+		lost++
+	}
+	if lost == 0 {
+		t.Fatal("no ledger objects to lose")
+	}
+	rb := bargetest.StartCommand(t, bargeBin, dir, e.loaderConfig(""), e.env, "ledger", "rebuild")
+	if code := rb.Wait(60 * time.Second); code != 0 || !strings.Contains(rb.Stdout(), "0 not yet loaded") {
+		t.Fatalf("ledger rebuild: exit %d\n%s", code, rb.Stdout())
+	}
+	again := e.loadOnce(t, dir)
+	if code := again.Wait(60 * time.Second); code != 0 || !strings.Contains(again.Stdout(), ": 0 jobs") {
+		t.Fatalf("load after the rebuild: exit %d, %s", code, again.Stdout())
+	}
+	e.checkLoaded(t, n)
 }
 
 func msgIs(msg string) func(map[string]any) bool {
@@ -375,4 +408,53 @@ func TestS3OutputToBigQuery(t *testing.T) {
 	if p.CountLog("relayed objects from S3") == 0 {
 		t.Fatal("no relay was logged")
 	}
+}
+
+// TestSchemaInfer: `barge schema infer --output` samples the archive of a
+// gcs output and prints a BigQuery JSON schema of its records, as does
+// naming an object's URI.
+func TestSchemaInfer(t *testing.T) {
+	e := newLoaderEnv(t)
+	e.produce(t, 0, 50)
+	dir := t.TempDir()
+	want := map[string]string{"time": "TIMESTAMP", "seq": "INTEGER", "msg": "STRING", "level": "STRING"}
+	check := func(out string) {
+		t.Helper()
+		var fields []struct{ Name, Type, Mode string }
+		if err := json.Unmarshal([]byte(out), &fields); err != nil {
+			t.Fatalf("schema infer printed no JSON schema: %v\n%s", err, out)
+		}
+		got := map[string]string{}
+		for _, f := range fields {
+			got[f.Name] = f.Type
+		}
+		for name, typ := range want {
+			if got[name] != typ {
+				t.Fatalf("column %s is %q, want %s; schema:\n%s", name, got[name], typ, out)
+			}
+		}
+	}
+	conf := filepath.Join(dir, "barge.conf")
+	if err := os.WriteFile(conf, []byte(e.producerConfig()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	infer := func(args ...string) string {
+		t.Helper()
+		cmd := exec.Command(bargeBin, append([]string{"schema", "infer"}, args...)...)
+		cmd.Dir = dir
+		cmd.Env = append(os.Environ(), e.env...)
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("barge schema infer %v: %v\n%s", args, err, stderr.String())
+		}
+		return string(out)
+	}
+	check(infer("-c", conf, "--output", "archive"))
+	objs, _, err := e.gcs.fake.ListObjects(e.bucket, "logs/", "", false)
+	if err != nil || len(objs) == 0 {
+		t.Fatalf("archive listing: %d objects, %v", len(objs), err)
+	}
+	check(infer("gs://" + e.bucket + "/" + objs[0].Name))
 }
