@@ -160,12 +160,13 @@ func cmdReplay(args []string, stdout, stderr io.Writer) int {
 	to := c.fs.String("to", "", "end of the range, exclusive (RFC 3339, or a partition id)")
 	part := c.fs.String("partition", "", "one partition id (2026112213, 20261122 or 202611)")
 	dry := c.fs.Bool("dry-run", false, "print what would be loaded, change nothing")
-	ls, code := c.start(args, "usage: barge replay -c FILE --loader NAME (--from T1 --to T2 | --partition ID) [--dry-run]",
+	retry := c.fs.Bool("retry-quarantined", false, "load the quarantined objects too, releasing them if the load succeeds")
+	ls, code := c.start(args, "usage: barge replay -c FILE --loader NAME (--from T1 --to T2 | --partition ID) [--dry-run] [--retry-quarantined]",
 		func() bool { return *c.only != "" && (*part == "") != (*from == "" || *to == "") }, stderr)
 	if ls == nil {
 		return code
 	}
-	opts := bigquery.ReplayOptions{DryRun: *dry, Progress: stdout}
+	opts := bigquery.ReplayOptions{DryRun: *dry, RetryQuarantined: *retry, Progress: stdout}
 	if *part != "" {
 		opts.Partitions = []string{*part}
 	} else {

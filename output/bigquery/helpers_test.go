@@ -118,9 +118,16 @@ func (e *env) upload(at time.Time, n int, bad bool) string {
 		fmt.Fprintf(&raw, `{"time":%q,"seq":"not a number","message":"bad"}`+"\n", at.Format(time.RFC3339Nano))
 		n++
 	}
+	return e.uploadRaw(at, raw.Bytes(), n)
+}
+
+// uploadRaw writes n NDJSON records (raw) of the hour of at as a barge-like
+// gzip object named after e.seq (callers advance it) and returns its name.
+func (e *env) uploadRaw(at time.Time, raw []byte, n int) string {
+	e.t.Helper()
 	var gz bytes.Buffer
 	zw := gzip.NewWriter(&gz)
-	zw.Write(raw.Bytes())
+	zw.Write(raw)
 	zw.Close()
 	name := fmt.Sprintf("logs/%s/%06d.json.gz", at.UTC().Format("2006010215"), e.seq)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

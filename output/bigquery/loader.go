@@ -612,6 +612,9 @@ func (l *Loader) settle(ctx context.Context, d *ledger, gen int64, j *jobRecord,
 			// ledger is read again.
 			d.Rows = 0
 			d.Groups = nil
+			for _, o := range j.Objects {
+				delete(d.Quarantined, o) // loaded now (--retry-quarantined)
+			}
 		}
 		d.Rows += out.rows
 	} else {

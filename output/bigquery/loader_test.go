@@ -3,6 +3,8 @@ package bigquery
 import (
 	"bytes"
 	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -449,5 +451,58 @@ func TestSourceTemplateListsOpenPartitions(t *testing.T) {
 	}
 	if got := e.rows()["2026112213"]; got != 8 {
 		t.Fatalf("rows = %d, want 8", got)
+	}
+}
+
+// schema_update_options ALLOW_FIELD_ADDITION with schema_path: records
+// with a new column load, and the table gains the column.
+func TestSchemaUpdateAddsAColumn(t *testing.T) {
+	e := newEnv(t)
+	e.createTable("time")
+	schema := filepath.Join(t.TempDir(), "events.json")
+	os.WriteFile(schema, []byte(`[
+  {"name": "time", "type": "TIMESTAMP"},
+  {"name": "seq", "type": "INTEGER"},
+  {"name": "message", "type": "STRING"},
+  {"name": "region", "type": "STRING", "mode": "NULLABLE"}
+]`), 0o644)
+	e.seq++
+	e.uploadRaw(hour13, []byte(`{"time":"2026-11-22T13:00:00.000001Z","seq":1,"message":"m","region":"eu"}`+"\n"), 1)
+	strict := e.loader(func(c *Config) { c.SchemaPath = schema })
+	if res := e.cycle(strict); res.Failed != 1 || !strings.Contains(e.bqs.Jobs()[0].Err, "region") {
+		t.Fatalf("without ALLOW_FIELD_ADDITION: %+v, %+v", res, e.bqs.Jobs())
+	}
+	e.seq++
+	e.uploadRaw(hour13.Add(time.Minute), []byte(`{"time":"2026-11-22T13:01:00Z","seq":2,"message":"m","region":"us"}`+"\n"), 1)
+	l := e.loader(func(c *Config) {
+		c.SchemaPath = schema
+		c.SchemaUpdateOptions = []string{"ALLOW_FIELD_ADDITION"}
+	})
+	if res := e.cycle(l); res.Rows != 1 {
+		t.Fatalf("with ALLOW_FIELD_ADDITION: %+v", res)
+	}
+	md, err := e.client().Dataset(testDataset).Table(testTable).Metadata(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(md.Schema) != 4 || md.Schema[3].Name != "region" {
+		t.Fatalf("table schema after the load: %+v", md.Schema)
+	}
+	// The first object was quarantined by the strict loader. A replay
+	// skips it; with RetryQuarantined it loads and is released.
+	out, err := l.Replay(context.Background(), ReplayOptions{Partitions: []string{"2026112213"}})
+	if err != nil || out[0].Rows != 1 || out[0].Quarantined != 1 {
+		t.Fatalf("replay: %+v, %v", out, err)
+	}
+	out, err = l.Replay(context.Background(), ReplayOptions{Partitions: []string{"2026112213"}, RetryQuarantined: true})
+	if err != nil || out[0].Rows != 2 || out[0].Quarantined != 0 {
+		t.Fatalf("replay retrying the quarantined: %+v, %v", out, err)
+	}
+	d, _, err := l.store.read(context.Background(), l.table, "2026112213")
+	if err != nil || len(d.Quarantined) != 0 {
+		t.Fatalf("quarantine after the replay: %v, %v", d.Quarantined, err)
+	}
+	if got := e.rows()["2026112213"]; got != 2 {
+		t.Fatalf("rows = %d, want 2", got)
 	}
 }

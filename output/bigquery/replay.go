@@ -18,6 +18,10 @@ type ReplayOptions struct {
 	// Partitions, when set, are the partition ids to rebuild instead.
 	Partitions []string
 	DryRun     bool
+	// RetryQuarantined loads the quarantined objects too (after the table
+	// or the loader's settings were fixed); a replay that succeeds
+	// releases them.
+	RetryQuarantined bool
 	// Progress receives a progress line per step (nil: none).
 	Progress io.Writer
 }
@@ -92,7 +96,7 @@ func (l *Loader) Replay(ctx context.Context, opts ReplayOptions) ([]ReplayedPart
 		if err != nil {
 			return out, err
 		}
-		if len(d.Quarantined) > 0 {
+		if len(d.Quarantined) > 0 && !opts.RetryQuarantined {
 			kept := names[:0]
 			for _, n := range names {
 				if _, bad := d.Quarantined[n]; bad {
