@@ -2,7 +2,9 @@ package bigquery
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
+	"fmt"
 	"io"
 	"strings"
 	"testing"
@@ -128,5 +130,48 @@ func TestS3SourceIsRelayedAndLoaded(t *testing.T) {
 	// The ledger lives in the staging bucket.
 	if _, err := e.gcs.Bucket(testBucket).Object("_barge/ledger/" + testDataset + "." + testTable + "/2026112213.json").Attrs(ctx); err != nil {
 		t.Fatalf("ledger: %v", err)
+	}
+}
+
+// TestImportForeignS3Archive: objects an older shipper (fluent-plugin-s3)
+// left on S3, without barge's metadata, are placed by the time slice in
+// their keys and imported into their closed partitions by a replay.
+func TestImportForeignS3Archive(t *testing.T) {
+	m := minio.Start(t)
+	m.MakeBucket(t, "legacy")
+	e := newEnv(t)
+	e.createTable("time")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for h := 9; h <= 10; h++ {
+		var raw bytes.Buffer
+		for i := 0; i < 4; i++ {
+			fmt.Fprintf(&raw, `{"time":"2026-11-22T%02d:%02d:00Z","seq":%d,"message":"legacy"}`+"\n", h, i, h*100+i)
+		}
+		var gz bytes.Buffer
+		zw := gzip.NewWriter(&gz)
+		zw.Write(raw.Bytes())
+		zw.Close()
+		key := fmt.Sprintf("logs/20261122%02d_0.gz", h) // fluent-plugin-s3's default key
+		if _, err := m.Client().PutObject(ctx, &awss3.PutObjectInput{Bucket: aws.String("legacy"), Key: aws.String(key), Body: bytes.NewReader(gz.Bytes())}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	l := e.loader(func(c *Config) {
+		c.Source = "s3://legacy/logs/"
+		c.Staging = "gs://" + testBucket + "/staging/"
+		c.S3Endpoint, c.S3Region, c.ForcePathStyle = m.Endpoint, m.Region, true
+		c.AWSKeyID, c.AWSSecKey = m.AccessKey, m.SecretKey
+	})
+	// Hours 9 and 10 closed long ago (the clock is 13:30): late.
+	if res := e.cycle(l); res.Jobs != 0 || res.Late != 2 {
+		t.Fatalf("cycle: %+v, want both objects late", res)
+	}
+	out, err := l.Replay(ctx, ReplayOptions{From: hour13.Add(-4 * time.Hour), To: hour13})
+	if err != nil || len(out) != 2 {
+		t.Fatalf("replay: %+v, %v", out, err)
+	}
+	if got := e.rows(); got["2026112209"] != 4 || got["2026112210"] != 4 {
+		t.Fatalf("rows per partition = %v", got)
 	}
 }
