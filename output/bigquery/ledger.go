@@ -113,15 +113,6 @@ func (d *ledger) pending() *jobRecord {
 	return nil
 }
 
-func (d *ledger) job(id string) *jobRecord {
-	for _, j := range d.Jobs {
-		if j.ID == id {
-			return j
-		}
-	}
-	return nil
-}
-
 // last returns the most recent job record.
 func (d *ledger) last() *jobRecord {
 	if len(d.Jobs) == 0 {
@@ -167,8 +158,8 @@ func (d *ledger) live() []*jobRecord {
 	return out
 }
 
-// attempts counts earlier records with this id prefix: a job id that
-// failed is never reused, the next try of the same objects gets attempt+1.
+// failedIDs returns the ids of the failed jobs: a job id that failed is
+// never reused; the next try of the same objects gets attempt+1.
 func (d *ledger) failedIDs() map[string]bool {
 	m := map[string]bool{}
 	for _, j := range d.Jobs {
