@@ -24,23 +24,7 @@ func TestForwardToBigQueryEmulator(t *testing.T) {
 	g.fake.CreateBucketWithOpts(fakestorage.CreateBucketOpts{Name: "archive"})
 	em := bqemu.Start(t, bqemu.Options{Project: "proj", StorageEmulatorHost: g.fake.URL()})
 	c := em.Client(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	if err := c.Dataset("logs").Create(ctx, nil); err != nil {
-		t.Fatal(err)
-	}
-	err := c.Dataset("logs").Table("events").Create(ctx, &bq.TableMetadata{
-		Schema: bq.Schema{
-			{Name: "time", Type: bq.TimestampFieldType},
-			{Name: "seq", Type: bq.IntegerFieldType},
-			{Name: "msg", Type: bq.StringFieldType},
-			{Name: "level", Type: bq.StringFieldType},
-		},
-		TimePartitioning: &bq.TimePartitioning{Type: bq.HourPartitioningType, Field: "time"},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	createEventsTable(t, c)
 	config := fmt.Sprintf(`<source>
   @type forward
   bind 127.0.0.1

@@ -41,9 +41,16 @@ func newLoaderEnv(t *testing.T) *loaderEnv {
 	e.bqs = bqtest.Start(t, bqtest.Options{Project: "proj", Storage: e.gcs.read})
 	e.bproxy = startProxy(t, e.bqs.URL())
 	e.env = []string{"STORAGE_EMULATOR_HOST=" + e.gproxy.Addr()}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	createEventsTable(t, e.bqs.Client(t))
+	return e
+}
+
+// createEventsTable makes the dataset logs and its table events, HOUR
+// partitioned on time, with the columns of bargetest.SendAcked's records.
+func createEventsTable(t *testing.T, c *bq.Client) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	c := e.bqs.Client(t)
 	if err := c.Dataset("logs").Create(ctx, nil); err != nil {
 		t.Fatal(err)
 	}
@@ -59,7 +66,6 @@ func newLoaderEnv(t *testing.T) *loaderEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return e
 }
 
 // producerConfig is barge forwarding into the gcs output, a chunk per
