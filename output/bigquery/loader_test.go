@@ -3,6 +3,7 @@ package bigquery
 import (
 	"bytes"
 	"context"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -504,5 +505,45 @@ func TestSchemaUpdateAddsAColumn(t *testing.T) {
 	}
 	if got := e.rows()["2026112213"]; got != 2 {
 		t.Fatalf("rows = %d, want 2", got)
+	}
+}
+
+// When the pacing defers a partition the loader says so, once a day, and
+// the deferred objects ride in a later, bigger job.
+func TestBudgetWarning(t *testing.T) {
+	e := newEnv(t)
+	e.createTable("time")
+	var logs bytes.Buffer
+	cfg := DefaultConfig()
+	cfg.Name, cfg.Project, cfg.Dataset, cfg.Table = "bq", "proj", testDataset, testTable
+	cfg.Source, cfg.PartitionType, cfg.PartitionField = "gs://"+testBucket+"/logs/", "HOUR", "time"
+	cfg.PollInterval = 10 * time.Millisecond
+	cfg.MaxJobsPerTablePerDay = 48 // a burst of one job, then one per half hour
+	l, err := New(cfg, Options{Now: e.clock.Now, Storage: e.gcs, BigQuery: e.client(), Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	e.clock.Set(time.Date(2026, 11, 22, 0, 10, 0, 0, time.UTC))
+	e.upload(e.clock.Now(), 2, false)
+	e.upload(e.clock.Now().Add(-20*time.Minute), 3, false) // hour 23 of the day before, still open
+	// Hour 23 sorts first and takes the one job; hour 0 waits.
+	if res := e.cycle(l); res.Jobs != 1 || res.Rows != 3 || res.Deferred != 1 {
+		t.Fatalf("first cycle: %+v, want one job and one partition deferred", res)
+	}
+	if n := strings.Count(logs.String(), "job budget paced"); n != 1 {
+		t.Fatalf("%d pacing warnings:\n%s", n, logs.String())
+	}
+	e.upload(e.clock.Now(), 4, false)
+	e.clock.Set(e.clock.Now().Add(time.Minute))
+	if res := e.cycle(l); res.Jobs != 0 || res.Deferred != 1 {
+		t.Fatalf("second cycle: %+v, want hour 0 deferred again", res)
+	}
+	if n := strings.Count(logs.String(), "job budget paced"); n != 1 {
+		t.Fatalf("the warning was repeated: %d\n%s", n, logs.String())
+	}
+	e.clock.Set(time.Date(2026, 11, 22, 1, 0, 0, 0, time.UTC))
+	if res := e.cycle(l); res.Jobs != 1 || res.Objects != 2 || res.Rows != 6 {
+		t.Fatalf("an hour later: %+v, want one job carrying both objects of hour 0", res)
 	}
 }
