@@ -186,20 +186,8 @@ func (f *ltsvFormat) appendRecord(dst []byte, st *encodeState, sec, nsec int64, 
 	if err != nil {
 		return dst, b, err
 	}
-	first := true
-	if f.inj != nil {
-		for i := range f.inj.fields {
-			fl := &f.inj.fields[i]
-			if !first {
-				dst = append(dst, f.delim...)
-			}
-			first = false
-			dst = appendReplaced(dst, []byte(fl.key), f.label, f.repl)
-			dst = append(dst, f.label...)
-			st.scratch = f.inj.appendTextValue(st.scratch[:0], fl, &st.inj, sec, nsec)
-			dst = appendReplaced(dst, st.scratch, f.delim, f.repl)
-		}
-	}
+	dst, wrote := f.appendInjected(dst, st, f.inj, nil, sec, nsec)
+	first := !wrote
 	for i := 0; i < n; i++ {
 		key, rest, kerr := readBytesValue(b)
 		if kerr == nil && f.inj != nil && f.inj.has(key) {
@@ -226,6 +214,30 @@ func (f *ltsvFormat) appendRecord(dst []byte, st *encodeState, sec, nsec int64, 
 		dst = append(dst, '\n')
 	}
 	return dst, b, nil
+}
+
+// appendInjected writes the injected fields first, each labelled by its
+// key or, when names is set (key_style bigquery), by names[i], and reports
+// whether it wrote any.
+func (f *ltsvFormat) appendInjected(dst []byte, st *encodeState, inj *injector, names []string, sec, nsec int64) ([]byte, bool) {
+	if inj == nil {
+		return dst, false
+	}
+	for i := range inj.fields {
+		fl := &inj.fields[i]
+		if i > 0 {
+			dst = append(dst, f.delim...)
+		}
+		key := fl.key
+		if names != nil {
+			key = names[i]
+		}
+		dst = appendReplaced(dst, []byte(key), f.label, f.repl)
+		dst = append(dst, f.label...)
+		st.scratch = inj.appendTextValue(st.scratch[:0], fl, &st.inj, sec, nsec)
+		dst = appendReplaced(dst, st.scratch, f.delim, f.repl)
+	}
+	return dst, len(inj.fields) > 0
 }
 
 // singleValueFormat writes one field's value as text.

@@ -406,20 +406,8 @@ func (f *ltsvFormat) appendRecordBQ(dst []byte, st *encodeState, sec, nsec int64
 	if err != nil {
 		return dst, b, err
 	}
-	first := true
-	if k.inj != nil {
-		for i := range k.inj.fields {
-			fl := &k.inj.fields[i]
-			if !first {
-				dst = append(dst, f.delim...)
-			}
-			first = false
-			dst = appendReplaced(dst, []byte(k.injNames[i]), f.label, f.repl)
-			dst = append(dst, f.label...)
-			st.scratch = k.inj.appendTextValue(st.scratch[:0], fl, &st.inj, sec, nsec)
-			dst = appendReplaced(dst, st.scratch, f.delim, f.repl)
-		}
-	}
+	dst, wrote := f.appendInjected(dst, st, k.inj, k.injNames, sec, nsec)
+	first := !wrote
 	names, _, _, err := k.mapNames(&st.keys, b, n, true)
 	if err != nil {
 		return dst, b, err
