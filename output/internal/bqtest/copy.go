@@ -49,17 +49,11 @@ func (s *Server) runCopy(project, loc string, cfg *bq.JobConfigurationTableCopy)
 		}
 	}
 
-	dst := cfg.DestinationTable
-	p := orProject(dst.ProjectId, project)
-	base, dec, hasDec := splitDecorator(dst.TableId)
-	name := tableName(p, dst.DatasetId, base)
-	d := s.datasetLocked(p, dst.DatasetId)
-	if d == nil {
-		return fail(errNotFound(fmt.Sprintf("Not found: Dataset %s:%s", p, dst.DatasetId)))
+	tg, terr := s.targetLocked(project, loc, cfg.DestinationTable)
+	if terr != nil {
+		return fail(terr)
 	}
-	if !strings.EqualFold(d.meta.Location, loc) {
-		return fail(errNotFound(fmt.Sprintf("Not found: Dataset %s:%s was not found in location %s", p, dst.DatasetId, loc)))
-	}
+	d, base, dec, hasDec, name := tg.d, tg.base, tg.dec, tg.hasDec, tg.name
 	write := orDefault(cfg.WriteDisposition, "WRITE_EMPTY")
 	t := d.tables[base]
 	fields, tp := srcFields, srcTP

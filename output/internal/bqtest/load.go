@@ -168,19 +168,37 @@ func (s *Server) readObject(ctx context.Context, bucket, name string) (source, *
 	return src, nil
 }
 
+// target is a job's destination table, resolved.
+type target struct {
+	d      *dataset
+	base   string // the table id without its decorator
+	dec    string // the partition decorator, when hasDec
+	hasDec bool
+	name   string // PROJECT:DATASET.TABLE, for messages
+}
+
+// targetLocked resolves a job's destination: its dataset must exist, in
+// the job's location.
+func (s *Server) targetLocked(project, loc string, ref *bq.TableReference) (target, *apiError) {
+	p := orProject(ref.ProjectId, project)
+	base, dec, hasDec := splitDecorator(ref.TableId)
+	tg := target{base: base, dec: dec, hasDec: hasDec, name: tableName(p, ref.DatasetId, base)}
+	if tg.d = s.datasetLocked(p, ref.DatasetId); tg.d == nil {
+		return tg, errNotFound(fmt.Sprintf("Not found: Dataset %s:%s", p, ref.DatasetId))
+	}
+	if !strings.EqualFold(tg.d.meta.Location, loc) {
+		return tg, errNotFound(fmt.Sprintf("Not found: Dataset %s:%s was not found in location %s", p, ref.DatasetId, loc))
+	}
+	return tg, nil
+}
+
 // loadLocked checks and writes one load job's rows, all or nothing.
 func (s *Server) loadLocked(project, loc string, cfg *bq.JobConfigurationLoad, srcs []source) outcome {
-	dst := cfg.DestinationTable
-	p := orProject(dst.ProjectId, project)
-	base, dec, hasDec := splitDecorator(dst.TableId)
-	name := tableName(p, dst.DatasetId, base)
-	d := s.datasetLocked(p, dst.DatasetId)
-	if d == nil {
-		return failed(errNotFound(fmt.Sprintf("Not found: Dataset %s:%s", p, dst.DatasetId)))
+	tg, terr := s.targetLocked(project, loc, cfg.DestinationTable)
+	if terr != nil {
+		return failed(terr)
 	}
-	if !strings.EqualFold(d.meta.Location, loc) {
-		return failed(errNotFound(fmt.Sprintf("Not found: Dataset %s:%s was not found in location %s", p, dst.DatasetId, loc)))
-	}
+	d, base, dec, hasDec, name := tg.d, tg.base, tg.dec, tg.hasDec, tg.name
 	write := orDefault(cfg.WriteDisposition, "WRITE_APPEND")
 	change := schemaChange{
 		add:   slices.Contains(cfg.SchemaUpdateOptions, "ALLOW_FIELD_ADDITION"),
