@@ -10,12 +10,13 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"syscall"
 	"testing"
 	"time"
 
 	"cloud.google.com/go/bigquery"
 	"google.golang.org/api/option"
+
+	"github.com/barge-dev/barge/output/internal/testproc"
 )
 
 // readyTimeout bounds the wait for the emulator's REST port to answer.
@@ -89,18 +90,9 @@ func (e *Emulator) start(t testing.TB, bin, gcsHost string) error {
 	// STORAGE_EMULATOR_HOST is set: never let it reach for real ones.
 	cmd.Env = append(os.Environ(), "GOOGLE_APPLICATION_CREDENTIALS=", "STORAGE_EMULATOR_HOST="+gcsHost)
 	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("start %s: %w", bin, err)
-	}
-	exited := make(chan struct{})
-	go func() {
-		cmd.Wait()
-		close(exited)
-	}()
-	stop := func() {
-		cmd.Process.Kill()
-		<-exited
+	exited, stop, err := testproc.Start(cmd)
+	if err != nil {
+		return err
 	}
 	url := "http://127.0.0.1:" + strconv.Itoa(port)
 	if err := e.waitReady(url, exited); err != nil {

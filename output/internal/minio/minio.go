@@ -34,6 +34,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/barge-dev/barge/output/internal/testproc"
 )
 
 // Version is the pinned github.com/minio/minio module version: what
@@ -100,18 +102,9 @@ func (s *Server) start(t testing.TB, bin string) error {
 		"MINIO_REGION="+s.Region,
 	)
 	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("start %s: %w", bin, err)
-	}
-	exited := make(chan struct{})
-	go func() {
-		cmd.Wait()
-		close(exited)
-	}()
-	stop := func() {
-		cmd.Process.Kill()
-		<-exited
+	exited, stop, err := testproc.Start(cmd)
+	if err != nil {
+		return err
 	}
 	endpoint := "http://" + addr
 	if err := waitReady(endpoint, exited, s.tr); err != nil {
