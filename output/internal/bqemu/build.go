@@ -11,9 +11,10 @@ import (
 	"path/filepath"
 	"runtime"
 	"strconv"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/barge-dev/barge/output/internal/testproc"
 )
 
 // Version is the github.com/goccy/bigquery-emulator version that tools/go.mod
@@ -84,33 +85,18 @@ func Binary(t testing.TB) string {
 	if err != nil {
 		t.Fatalf("%v", err)
 	}
-	bin := filepath.Join(dir, binName)
-	if fi, err := os.Stat(bin); err == nil && fi.Mode().IsRegular() {
-		return bin
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatalf("bqemu: %v", err)
-	}
-	lock, err := os.OpenFile(filepath.Join(dir, ".lock"), os.O_CREATE|os.O_RDWR, 0o644)
+	bin, err := testproc.Cached(dir, binName, func() error {
+		start := time.Now()
+		t.Logf("bqemu: building %s@%s into %s (about 5 minutes and 6 GB of memory when cold, once)", Command, Version, dir)
+		if out, err := build(tools, dir); err != nil {
+			return fmt.Errorf("build %s@%s in %s: %v\n%s", Command, Version, tools, err, tail(out, buildTail))
+		}
+		t.Logf("bqemu: built %s in %v", filepath.Join(dir, binName), time.Since(start).Round(time.Second))
+		return nil
+	})
 	if err != nil {
 		t.Fatalf("bqemu: %v", err)
 	}
-	defer lock.Close()
-	waited := time.Now()
-	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
-		t.Fatalf("bqemu: lock %s: %v", lock.Name(), err)
-	}
-	defer syscall.Flock(int(lock.Fd()), syscall.LOCK_UN)
-	if _, err := os.Stat(bin); err == nil { // built by another process while we waited
-		t.Logf("bqemu: waited %v for another build of %s", time.Since(waited).Round(time.Second), bin)
-		return bin
-	}
-	start := time.Now()
-	t.Logf("bqemu: building %s@%s into %s (about 5 minutes and 6 GB of memory when cold, once)", Command, Version, dir)
-	if out, err := build(tools, dir); err != nil {
-		t.Fatalf("bqemu: build %s@%s in %s: %v\n%s", Command, Version, tools, err, tail(out, buildTail))
-	}
-	t.Logf("bqemu: built %s in %v", bin, time.Since(start).Round(time.Second))
 	return bin
 }
 

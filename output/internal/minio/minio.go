@@ -27,7 +27,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"syscall"
 	"testing"
 	"time"
 
@@ -199,31 +198,18 @@ func Binary(t testing.TB) string {
 	if err != nil {
 		t.Fatalf("minio: %v", err)
 	}
-	bin := filepath.Join(dir, "minio")
-	if fi, err := os.Stat(bin); err == nil && fi.Mode().IsRegular() {
-		return bin
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatalf("minio: %v", err)
-	}
-	lock, err := os.OpenFile(filepath.Join(dir, ".lock"), os.O_CREATE|os.O_RDWR, 0o644)
+	bin, err := testproc.Cached(dir, "minio", func() error {
+		start := time.Now()
+		t.Logf("minio: building %s@%s into %s (about 3 minutes, once)", Module, Version, dir)
+		if out, err := build(dir); err != nil {
+			return fmt.Errorf("build %s@%s: %v\n%s", Module, Version, err, out)
+		}
+		t.Logf("minio: built in %v", time.Since(start).Round(time.Second))
+		return nil
+	})
 	if err != nil {
 		t.Fatalf("minio: %v", err)
 	}
-	defer lock.Close()
-	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
-		t.Fatalf("minio: lock %s: %v", lock.Name(), err)
-	}
-	defer syscall.Flock(int(lock.Fd()), syscall.LOCK_UN)
-	if _, err := os.Stat(bin); err == nil { // built while we waited
-		return bin
-	}
-	start := time.Now()
-	t.Logf("minio: building %s@%s into %s (about 3 minutes, once)", Module, Version, dir)
-	if out, err := build(dir); err != nil {
-		t.Fatalf("minio: build %s@%s: %v\n%s", Module, Version, err, out)
-	}
-	t.Logf("minio: built in %v", time.Since(start).Round(time.Second))
 	return bin
 }
 
