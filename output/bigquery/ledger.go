@@ -1,7 +1,6 @@
 package bigquery
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -225,14 +224,7 @@ func (s *ledgerStore) writeManifest(ctx context.Context, table, partition string
 	if err != nil {
 		return err
 	}
-	w := s.gcs.Bucket(s.bucket).Object(name).If(storage.Conditions{DoesNotExist: true}).NewWriter(ctx)
-	w.ContentType = "application/json"
-	w.ChunkSize = 0
-	_, err = w.Write(data)
-	if cerr := w.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil && !isPrecondition(err) {
+	if _, err := s.put(ctx, name, 0, data); err != nil && !isPrecondition(err) {
 		return fmt.Errorf("write job manifest gs://%s/%s: %w", s.bucket, name, err)
 	}
 	s.remember(partition, j.ID, j.Objects)
@@ -380,6 +372,19 @@ func (s *ledgerStore) write(ctx context.Context, d *ledger, gen int64) (int64, e
 	if err != nil {
 		return 0, err
 	}
+	gen, err = s.put(ctx, name, gen, data)
+	if isPrecondition(err) {
+		return 0, errConflict
+	}
+	if err != nil {
+		return 0, fmt.Errorf("write ledger gs://%s/%s: %w", s.bucket, name, err)
+	}
+	return gen, nil
+}
+
+// put writes a JSON object in one request, only if its generation is gen
+// (0: only if it does not exist yet), and returns the new generation.
+func (s *ledgerStore) put(ctx context.Context, name string, gen int64, data []byte) (int64, error) {
 	cond := storage.Conditions{GenerationMatch: gen}
 	if gen == 0 {
 		cond = storage.Conditions{DoesNotExist: true}
@@ -387,15 +392,12 @@ func (s *ledgerStore) write(ctx context.Context, d *ledger, gen int64) (int64, e
 	w := s.gcs.Bucket(s.bucket).Object(name).If(cond).NewWriter(ctx)
 	w.ContentType = "application/json"
 	w.ChunkSize = 0 // one request
-	if _, err := io.Copy(w, bytes.NewReader(data)); err != nil {
-		w.Close()
-		return 0, fmt.Errorf("write ledger gs://%s/%s: %w", s.bucket, name, err)
+	_, err := w.Write(data)
+	if cerr := w.Close(); err == nil {
+		err = cerr
 	}
-	if err := w.Close(); err != nil {
-		if isPrecondition(err) {
-			return 0, errConflict
-		}
-		return 0, fmt.Errorf("write ledger gs://%s/%s: %w", s.bucket, name, err)
+	if err != nil {
+		return 0, err
 	}
 	return w.Attrs().Generation, nil
 }

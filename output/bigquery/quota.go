@@ -1,7 +1,6 @@
 package bigquery
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -65,27 +64,10 @@ func pace(now time.Time, q quotaDoc, limit int) quotaDecision {
 // unpaced (replays, which a person started) ignores the pacing but not
 // the limit.
 func (s *ledgerStore) take(ctx context.Context, table string, now time.Time, limit int, unpaced bool) (quotaDecision, error) {
-	day := now.UTC().Format("20060102")
-	name := s.prefix + table + "/_quota/" + day + ".json"
-	obj := s.gcs.Bucket(s.bucket).Object(name)
 	for try := 0; ; try++ {
-		q := quotaDoc{Day: day}
-		var gen int64
-		r, err := obj.NewReader(ctx)
-		switch {
-		case errors.Is(err, storage.ErrObjectNotExist):
-		case err != nil:
-			return quotaDecision{}, fmt.Errorf("read job budget gs://%s/%s: %w", s.bucket, name, err)
-		default:
-			data, err := io.ReadAll(r)
-			r.Close()
-			if err != nil {
-				return quotaDecision{}, fmt.Errorf("read job budget gs://%s/%s: %w", s.bucket, name, err)
-			}
-			if err := json.Unmarshal(data, &q); err != nil {
-				return quotaDecision{}, fmt.Errorf("job budget gs://%s/%s: %w", s.bucket, name, err)
-			}
-			gen = r.Attrs.Generation
+		q, name, gen, err := s.readQuota(ctx, table, now)
+		if err != nil {
+			return quotaDecision{}, err
 		}
 		d := pace(now, q, limit)
 		if unpaced && d.paced {
@@ -97,18 +79,7 @@ func (s *ledgerStore) take(ctx context.Context, table string, now time.Time, lim
 		q.Jobs++
 		q.Last = now
 		data, _ := json.Marshal(q)
-		cond := storage.Conditions{GenerationMatch: gen}
-		if gen == 0 {
-			cond = storage.Conditions{DoesNotExist: true}
-		}
-		w := obj.If(cond).NewWriter(ctx)
-		w.ContentType = "application/json"
-		w.ChunkSize = 0
-		_, err = io.Copy(w, bytes.NewReader(data))
-		if cerr := w.Close(); err == nil {
-			err = cerr
-		}
-		if err == nil {
+		if _, err = s.put(ctx, name, gen, data); err == nil {
 			return d, nil
 		}
 		if !isPrecondition(err) || try == 5 {
@@ -119,19 +90,30 @@ func (s *ledgerStore) take(ctx context.Context, table string, now time.Time, lim
 
 // used returns the jobs counted for the table on now's day.
 func (s *ledgerStore) used(ctx context.Context, table string, now time.Time) (int, error) {
+	q, _, _, err := s.readQuota(ctx, table, now)
+	return q.Jobs, err
+}
+
+// readQuota reads the table's count for now's UTC day, its object name
+// and its generation (0: none yet).
+func (s *ledgerStore) readQuota(ctx context.Context, table string, now time.Time) (quotaDoc, string, int64, error) {
 	day := now.UTC().Format("20060102")
 	name := s.prefix + table + "/_quota/" + day + ".json"
+	q := quotaDoc{Day: day}
 	r, err := s.gcs.Bucket(s.bucket).Object(name).NewReader(ctx)
 	if errors.Is(err, storage.ErrObjectNotExist) {
-		return 0, nil
+		return q, name, 0, nil
 	}
 	if err != nil {
-		return 0, fmt.Errorf("read job budget gs://%s/%s: %w", s.bucket, name, err)
+		return q, name, 0, fmt.Errorf("read job budget gs://%s/%s: %w", s.bucket, name, err)
 	}
 	defer r.Close()
-	var q quotaDoc
-	if err := json.NewDecoder(r).Decode(&q); err != nil {
-		return 0, fmt.Errorf("job budget gs://%s/%s: %w", s.bucket, name, err)
+	data, err := io.ReadAll(r)
+	if err != nil {
+		return q, name, 0, fmt.Errorf("read job budget gs://%s/%s: %w", s.bucket, name, err)
 	}
-	return q.Jobs, nil
+	if err := json.Unmarshal(data, &q); err != nil {
+		return q, name, 0, fmt.Errorf("job budget gs://%s/%s: %w", s.bucket, name, err)
+	}
+	return q, name, r.Attrs.Generation, nil
 }
