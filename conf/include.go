@@ -1,7 +1,6 @@
 package conf
 
 import (
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -61,7 +60,7 @@ func (p *parser) includeFile(sec *Section, file, path string, line, depth int) e
 	if len(p.chain) > maxDepth {
 		return errAt(p.file, line, "@include %s: includes nested deeper than %d levels", path, maxDepth)
 	}
-	data, err := os.ReadFile(file)
+	data, err := readFile(file)
 	if err != nil {
 		return errAt(p.file, line, "@include %s: %v", path, err)
 	}

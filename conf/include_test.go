@@ -153,7 +153,7 @@ func TestIncludeErrors(t *testing.T) {
 		{
 			name:  "directory",
 			files: map[string]string{"main.conf": "@include sub\n", "sub/x": ""},
-			want:  "D/main.conf:1: @include sub: read D/sub: is a directory",
+			want:  "D/main.conf:1: @include sub: not a regular file (a directory)",
 		},
 	}
 	for _, tt := range tests {

@@ -2,7 +2,6 @@ package conf
 
 import (
 	"bytes"
-	"os"
 	"path/filepath"
 )
 
@@ -12,7 +11,7 @@ const maxDepth = 64
 
 // ParseFile reads and parses the config file at path.
 func ParseFile(path string) (*Section, error) {
-	data, err := os.ReadFile(path)
+	data, err := readFile(path)
 	if err != nil {
 		return nil, &Error{File: path, Msg: err.Error()}
 	}
