@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -12,8 +13,13 @@ import (
 // entries, in the staged chunks for their metadata. entries is copied. A
 // nil error means the entries are durable: written to the chunk file with
 // write(2) for a file buffer (and fsynced when fsync is on), in memory for
-// a memory buffer. On error nothing or a prefix was stored: the caller
-// retries, and duplicates are possible.
+// a memory buffer. A malformed stream stores nothing. On any other error
+// nothing or a prefix was stored: the caller retries, and duplicates are
+// possible.
+//
+// The stream is taken in batches of at most batchEntries entries or about
+// batchBytes bytes, each written as its own frames, so the memory Append
+// uses does not grow with the stream.
 func (b *Buffer) Append(ctx context.Context, tag string, entries []byte) error {
 	if len(entries) == 0 {
 		return nil
@@ -21,29 +27,47 @@ func (b *Buffer) Append(ctx context.Context, tag string, entries []byte) error {
 	if len(tag) > maxTagLen {
 		return fmt.Errorf("%w: tag of %d bytes", ErrEntry, len(tag))
 	}
-	sc := b.pool.Get().(*scan)
-	defer b.pool.Put(sc)
-	if err := sc.parse(entries, tag, &b.keys); err != nil {
+	sc := b.getScan()
+	defer b.putScan(sc)
+	n, err := sc.parse(entries, 0, tag, &b.keys)
+	if err != nil {
 		return err
 	}
-	b.mu.Lock()
-	if err := b.reserve(ctx, int64(len(entries))); err != nil {
-		b.mu.Unlock()
-		return err
-	}
-	var err error
-	for m := range sc.metas {
-		if err = b.writeMeta(sc, tag, entries, m); err != nil {
-			break
+	if n < len(entries) {
+		// More than one batch: check the rest before writing any (the
+		// check leaves the first batch's parse as it is).
+		if err := sc.check(entries[n:], n, &b.keys); err != nil {
+			return err
 		}
 	}
-	if err == nil {
-		b.stats.Appends++
-		b.stats.Records += int64(len(sc.ends))
+	records := int64(0)
+	for off := 0; ; {
+		batch := entries[off : off+n]
+		last := off+n == len(entries)
+		b.mu.Lock()
+		err := b.reserve(ctx, int64(n))
+		for m := 0; err == nil && m < len(sc.metas); m++ {
+			err = b.writeMeta(sc, tag, batch, m)
+		}
+		records += int64(len(sc.ends))
+		if err == nil && last {
+			b.stats.Appends++
+			b.stats.Records += records
+		}
+		b.mu.Unlock()
+		if err != nil {
+			return err
+		}
+		if last {
+			break
+		}
+		off += n
+		if n, err = sc.parse(entries[off:], off, tag, &b.keys); err != nil {
+			return err // checked above: not reached
+		}
 	}
-	b.mu.Unlock()
-	if err != nil || !b.cfg.Fsync || !b.file {
-		return err
+	if !b.cfg.Fsync || !b.file {
+		return nil
 	}
 	return b.sync.sync(ctx, sc.syncs)
 }
@@ -84,8 +108,15 @@ func (b *Buffer) reserve(ctx context.Context, n int64) error {
 			if len(b.queue) == 0 {
 				return fmt.Errorf("%w: %d of %d bytes used and no queued chunk to drop", ErrFull, cur, b.cfg.TotalLimitSize)
 			}
-			c := b.queue[0]
-			b.queue = b.queue[1:]
+			// The oldest: failed chunks go to the back, so not always the first.
+			i := 0
+			for j, q := range b.queue {
+				if q.Created.Before(b.queue[i].Created) {
+					i = j
+				}
+			}
+			c := b.queue[i]
+			b.queue = slices.Delete(b.queue, i, i+1)
 			b.forgetLocked(c)
 			b.stats.Dropped++
 			b.log.Warn("buffer full: dropped the oldest chunk", "chunk_id", c.ID, "records", c.Records, "bytes", c.Size)
@@ -110,6 +141,7 @@ func (b *Buffer) writeMeta(sc *scan, tag string, entries []byte, m int) error {
 	for i := int(sc.metas[m].head); i >= 0; {
 		c, err := b.stagedFor(sc, tag, m)
 		if err != nil {
+			b.writeFailed(err)
 			return err
 		}
 		sc.frame = beginFrame(sc.frame[:0], tag)
@@ -144,8 +176,13 @@ func (b *Buffer) writeMeta(sc *scan, tag string, entries []byte, m int) error {
 		sc.frame = append(sc.frame, entries[from:to]...)
 		sc.frame = endFrame(sc.frame, n, first, last)
 		if err := c.st.write(sc.frame); err != nil {
+			b.writeFailed(err)
+			if errors.Is(err, errTornWrite) {
+				b.seal(c)
+			}
 			return err
 		}
+		b.writeDone()
 		b.added(c, size, n, first, last)
 		if b.file && b.cfg.Fsync && !containsStore(sc.syncs, c.st) {
 			sc.syncs = append(sc.syncs, c.st)

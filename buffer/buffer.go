@@ -39,11 +39,12 @@ type Buffer struct {
 	sync  syncer
 
 	mu       sync.Mutex
+	lock     *os.File // path/buffer.lock, flocked while open (file buffer)
 	opened   bool
 	closed   bool
 	running  bool
 	staged   map[string]*Chunk
-	queue    []*Chunk // queued, oldest first; in-flight chunks are not in it
+	queue    []*Chunk // queued, in flush order (a failed chunk goes to the back); in-flight chunks are not in it
 	inflight int
 	retry    retryState
 	probe    *Chunk // the one chunk in flight while retry is active
@@ -51,6 +52,7 @@ type Buffer struct {
 	space    signal // bytes were freed
 	timers   signal // a staged chunk was created or the queue shrank
 	stats    Stats
+	diskFull bool           // in a disk-full episode (see diskfull.go)
 	tasks    sync.WaitGroup // purge/move goroutines started by Append's drop_oldest_chunk
 }
 
@@ -123,7 +125,9 @@ func New(cfg Config, out Flusher, opts Options) (*Buffer, error) {
 	return b, nil
 }
 
-// Open creates the buffer directory and recovers the chunks left in it.
+// Open creates the buffer directory, locks it (an error wrapping ErrLocked
+// when another Buffer has it open), checks that it can be written and
+// recovers the chunks left in it.
 func (b *Buffer) Open(ctx context.Context) (Recovery, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -135,20 +139,35 @@ func (b *Buffer) Open(ctx context.Context) (Recovery, error) {
 	}
 	var rec Recovery
 	if b.file {
-		if err := os.MkdirAll(b.cfg.Path, 0o755); err != nil {
+		dir := b.cfg.Path
+		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return rec, fmt.Errorf("create buffer directory: %w", err)
 		}
-		var err error
-		if rec, err = b.recover(ctx); err != nil {
+		lock, err := lockDir(dir)
+		if err != nil {
 			return rec, err
 		}
+		if err := probe(dir); err != nil {
+			if !noSpace(err) {
+				lock.Close()
+				return rec, fmt.Errorf("buffer path %s is not writable: %w", dir, err)
+			}
+			// A full disk is not an operator's mistake, and flushing the
+			// chunks in it is what frees it.
+			b.writeFailed(err)
+		}
+		if rec, err = b.recover(ctx); err != nil {
+			lock.Close()
+			return rec, err
+		}
+		b.lock = lock
 	}
 	b.opened = true
 	return rec, nil
 }
 
-// Close closes the chunk files; what is not flushed stays on disk. It is
-// idempotent and safe without Run.
+// Close closes the chunk files and releases the buffer directory; what is
+// not flushed stays on disk. It is idempotent and safe without Run.
 func (b *Buffer) Close() error {
 	b.mu.Lock()
 	if b.closed {
@@ -166,9 +185,14 @@ func (b *Buffer) Close() error {
 	for _, c := range b.queue {
 		errs = append(errs, c.st.enqueue(), c.st.close())
 	}
+	lock := b.lock
+	b.lock = nil
 	b.mu.Unlock()
 	b.tasks.Wait()
 	b.sync.wait()
+	if lock != nil {
+		errs = append(errs, lock.Close()) // the next Open may take the directory
+	}
 	return errors.Join(errs...)
 }
 

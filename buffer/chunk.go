@@ -27,6 +27,11 @@ type Chunk struct {
 	state chunkState
 	fnano int64 // First and Last in nanoseconds, maintained on append
 	lnano int64
+	// The chunk's own retries (see retry.go): failed flushes, the time of
+	// the first, and the earliest time of the next attempt.
+	fails     int
+	firstFail time.Time
+	retryAt   time.Time
 }
 
 type chunkState int

@@ -50,7 +50,8 @@ type Config struct {
 	RetryMaxTimes               int           `conf:"retry_max_times"` // 0: no limit (only retry_timeout)
 	RetryForever                bool          `conf:"retry_forever"`
 	// RetrySecondaryThreshold is accepted for Fluentd compatibility and has
-	// no effect: barge hands a chunk to <secondary> once retries are exhausted.
+	// no effect: barge hands a chunk to <secondary> once its own retries are
+	// exhausted.
 	RetrySecondaryThreshold float64 `conf:"retry_secondary_threshold"`
 
 	// Fsync (barge extension) makes Append wait for an fsync covering the

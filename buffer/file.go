@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -152,9 +153,22 @@ type fileStore struct {
 	mu    sync.RWMutex
 	f     *os.File
 	path  string
-	size  int64 // end of the valid data
+	size  atomic.Int64 // end of the valid data: nothing past it is ever read
 	fsync bool
+	// torn: a failed write left bytes past size that could not be cut off.
+	// The chunk takes no more frames; readers stop at size anyway.
+	torn bool
 }
+
+func newFileStore(f *os.File, path string, size int64, fsync bool) *fileStore {
+	s := &fileStore{f: f, path: path, fsync: fsync}
+	s.size.Store(size)
+	return s
+}
+
+// errTornWrite is wrapped by a failed write that left part of a frame in
+// the file: the chunk must be sealed.
+var errTornWrite = errors.New("chunk file keeps a partial frame")
 
 func chunkPath(dir, prefix, id string) string {
 	return filepath.Join(dir, prefix+id+chunkSuffix)
@@ -181,19 +195,28 @@ func createFile(dir string, c *Chunk, tagKey, timeKey, fsync bool) (*fileStore, 
 			return nil, err
 		}
 	}
-	return &fileStore{f: f, path: p, size: int64(len(h)), fsync: fsync}, nil
+	return newFileStore(f, p, int64(len(h)), fsync), nil
 }
 
+// write appends frame at the end of the valid data. On any error the file
+// is cut back to that end, whatever WriteAt reported written: on ENOSPC
+// pwrite(2) can store part of the frame and still return an error with no
+// count. If the cut fails too, the error wraps errTornWrite.
 func (s *fileStore) write(frame []byte) error {
-	n, err := s.f.WriteAt(frame, s.size)
-	if err != nil {
-		if n > 0 {
-			_ = s.f.Truncate(s.size) // best effort: keep the file frame-aligned
-		}
-		return fmt.Errorf("write chunk %s: %w", s.path, err)
+	if s.torn {
+		return fmt.Errorf("write chunk %s: %w", s.path, errTornWrite)
 	}
-	s.size += int64(n)
-	return nil
+	size := s.size.Load()
+	n, err := s.f.WriteAt(frame, size)
+	if err == nil {
+		s.size.Store(size + int64(n))
+		return nil
+	}
+	if terr := s.f.Truncate(size); terr != nil {
+		s.torn = true
+		return fmt.Errorf("write chunk %s: %w (cut back to %d bytes: %w): %w", s.path, err, size, terr, errTornWrite)
+	}
+	return fmt.Errorf("write chunk %s: %w", s.path, err)
 }
 
 func (s *fileStore) sync() error {
@@ -216,7 +239,8 @@ func (s *fileStore) open() (frameSource, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := bufio.NewReaderSize(f, 64<<10)
+	// Only the valid data: a failed write may have left bytes past it.
+	r := bufio.NewReaderSize(io.NewSectionReader(f, 0, s.size.Load()), 64<<10)
 	if _, _, err := decodeHeader(r); err != nil {
 		f.Close()
 		return nil, fmt.Errorf("%s: %w", p, err)
@@ -268,6 +292,9 @@ func (s *fileStore) purge() error {
 func (s *fileStore) moveTo(dir string) (string, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.torn && s.f != nil && s.f.Truncate(s.size.Load()) == nil {
+		s.torn = false // failed/ keeps a file that reads to its end
+	}
 	s.closeLocked()
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", err

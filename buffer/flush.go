@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 )
@@ -57,9 +58,10 @@ func (b *Buffer) Drain(ctx context.Context) error {
 	return nil
 }
 
-// worker takes queued chunks and flushes them, honouring the retry
-// backoff. With drain it returns true once nothing is queued or in flight;
-// otherwise it runs until ctx ends (returning false).
+// worker takes queued chunks and flushes them, honouring the output's
+// backoff and each chunk's own (see retry.go). With drain it returns true
+// once nothing is queued or in flight; otherwise it runs until ctx ends
+// (returning false).
 func (b *Buffer) worker(ctx context.Context, drain bool) bool {
 	for {
 		b.mu.Lock()
@@ -71,12 +73,17 @@ func (b *Buffer) worker(ctx context.Context, drain bool) bool {
 			b.mu.Unlock()
 			return true
 		}
+		now := b.clock.Now()
 		var wait time.Duration
 		if b.retry.active {
-			wait = b.retry.next.Sub(b.clock.Now())
+			wait = b.retry.next.Sub(now)
 		}
+		i := -1
 		// While backing off, one chunk at a time probes the output.
-		if len(b.queue) == 0 || wait > 0 || b.probe != nil {
+		if wait <= 0 && b.probe == nil {
+			i, wait = b.nextChunk(now)
+		}
+		if i < 0 {
 			w := b.work.wait()
 			b.mu.Unlock()
 			if wait > 0 {
@@ -89,8 +96,8 @@ func (b *Buffer) worker(ctx context.Context, drain bool) bool {
 			}
 			continue
 		}
-		c := b.queue[0]
-		b.queue = b.queue[1:]
+		c := b.queue[i]
+		b.queue = slices.Delete(b.queue, i, i+1)
 		c.state = inFlight
 		b.inflight++
 		if b.retry.active {
@@ -102,13 +109,35 @@ func (b *Buffer) worker(ctx context.Context, drain bool) bool {
 	}
 }
 
-// flush writes one in-flight chunk and settles it: purge on success,
-// requeue with backoff on error, secondary or failed/ when permanent or
-// out of retries.
+// nextChunk returns the index of the first queued chunk not waiting for
+// its own retry at now, or -1 and how long until one is (0: none queued).
+func (b *Buffer) nextChunk(now time.Time) (int, time.Duration) {
+	var soonest time.Time
+	for i, c := range b.queue {
+		if !c.retryAt.After(now) {
+			return i, 0
+		}
+		if soonest.IsZero() || c.retryAt.Before(soonest) {
+			soonest = c.retryAt
+		}
+	}
+	if soonest.IsZero() {
+		return -1, 0
+	}
+	return -1, soonest.Sub(now)
+}
+
+// flush writes one in-flight chunk and settles it: purge on success (after
+// setting aside the records the output rejected, if any), back of the
+// queue after an error, secondary or failed/ when permanent or when this
+// chunk is out of retries.
 func (b *Buffer) flush(ctx context.Context, c *Chunk) {
 	err := c.st.enqueue() // b<ID> -> q<ID>
 	if err == nil {
 		err = b.out.Flush(ctx, c)
+	}
+	if rs, ok := RejectedRecords(err); ok && !IsPermanent(err) {
+		err = b.keepRejects(ctx, c, rs, false) // nil once they are durable
 	}
 	if err == nil {
 		if perr := c.st.purge(); perr != nil {
@@ -123,35 +152,41 @@ func (b *Buffer) flush(ctx context.Context, c *Chunk) {
 		return
 	}
 	if !IsPermanent(err) && ctx.Err() != nil {
-		// Shutting down: keep the chunk queued for Drain or the next start.
+		// Shutting down: keep the chunk queued, in its place, for Drain or
+		// the next start.
 		b.mu.Lock()
 		b.endProbe(c)
-		b.requeue(c)
+		b.requeue(c, true)
 		b.mu.Unlock()
 		return
 	}
-	var giveUp []*Chunk
+	giveUp := false
 	b.mu.Lock()
 	b.endProbe(c)
+	now := b.clock.Now()
 	switch {
 	case IsPermanent(err):
 		b.log.Error("flush failed permanently", "chunk_id", c.ID, "records", c.Records, "err", err)
-		giveUp = []*Chunk{c}
-	case b.retry.fail(b.clock.Now()):
-		b.stats.Retries++
-		b.log.Warn("flush failed; will retry", "chunk_id", c.ID, "err", err,
-			"retry_times", b.retry.steps, "next_retry", b.retry.next)
-		b.requeue(c)
+		giveUp = true
 	default:
-		// Out of retries: like Fluentd, give up on the whole queue.
-		b.log.Error("flush failed and retries are exhausted", "chunk_id", c.ID, "err", err, "queued", len(b.queue))
-		giveUp = append([]*Chunk{c}, b.queue...)
-		b.inflight += len(b.queue) // each is settled by setAside
-		b.queue = nil
+		b.retry.fail(now)
+		if giveUp = !b.retry.chunkFailed(c, now); giveUp {
+			b.log.Error("flush failed and the chunk's retries are exhausted", "chunk_id", c.ID, "records", c.Records,
+				"err", err, "retry_times", c.fails-1, "first_failure", c.firstFail)
+			break
+		}
+		b.stats.Retries++
+		next := c.retryAt
+		if b.retry.next.After(next) {
+			next = b.retry.next
+		}
+		b.log.Warn("flush failed; will retry", "chunk_id", c.ID, "err", err,
+			"retry_times", c.fails, "next_retry", next)
+		b.requeue(c, false)
 	}
 	b.mu.Unlock()
-	for _, g := range giveUp {
-		b.setAside(ctx, g)
+	if giveUp {
+		b.setAside(ctx, c)
 	}
 }
 
@@ -162,10 +197,15 @@ func (b *Buffer) endProbe(c *Chunk) {
 	}
 }
 
-// requeue puts an in-flight chunk back at the front of the queue.
-func (b *Buffer) requeue(c *Chunk) {
+// requeue puts an in-flight chunk back in the queue: at the front when it
+// did not fail (shutdown), else at the back, behind the chunks that wait.
+func (b *Buffer) requeue(c *Chunk, front bool) {
 	c.state = queued
-	b.queue = append([]*Chunk{c}, b.queue...)
+	if front {
+		b.queue = slices.Insert(b.queue, 0, c)
+	} else {
+		b.queue = append(b.queue, c)
+	}
 	b.inflight--
 	b.work.broadcast()
 }
@@ -177,14 +217,18 @@ func (b *Buffer) done(c *Chunk) {
 	b.work.broadcast()
 }
 
-// setAside settles an in-flight chunk: it writes it to the secondary, or moves it to failed/ when
-// there is none or it fails too. A memory chunk without secondary is lost:
-// it is logged and counted.
+// setAside settles an in-flight chunk: it writes it to the secondary, or
+// moves it to failed/ when there is none or it fails too. Records the
+// secondary rejects go to failed/ in a chunk of their own. A memory chunk
+// without secondary is lost: it is logged and counted.
 func (b *Buffer) setAside(ctx context.Context, c *Chunk) {
 	if b.opts.Secondary != nil {
 		err := c.st.enqueue()
 		if err == nil {
 			err = b.opts.Secondary.Flush(ctx, c)
+		}
+		if rs, ok := RejectedRecords(err); ok && !IsPermanent(err) {
+			err = b.keepRejects(ctx, c, rs, true)
 		}
 		if err == nil {
 			if perr := c.st.purge(); perr != nil {

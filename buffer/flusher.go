@@ -17,10 +17,13 @@ var ErrClosed = errors.New("buffer: closed")
 // Flusher writes chunks to their destination.
 type Flusher interface {
 	// Flush writes the chunk to its destination. nil: the chunk may be purged.
-	// An error wrapped by buffer.Permanent(err) moves it aside (secondary or
-	// failed/); any other error is retried with backoff. Flush may be called
-	// again for the same chunk after a crash or an error: outputs make that
-	// idempotent (same chunk ID -> same object/file name).
+	// Rejected(rs): every record but rs was written; the buffer sets rs
+	// aside in a chunk of their own, then purges the chunk. An error
+	// wrapped by buffer.Permanent(err) moves it aside (secondary or
+	// failed/); any other error is retried with backoff, the chunk going to
+	// the back of the queue, until its own retries are exhausted. Flush may
+	// be called again for the same chunk after a crash or an error: outputs
+	// make that idempotent (same chunk ID -> same object/file name).
 	Flush(ctx context.Context, c *Chunk) error
 }
 

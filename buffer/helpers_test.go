@@ -1,6 +1,7 @@
 package buffer
 
 import (
+	"bufio"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -9,7 +10,9 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -17,7 +20,12 @@ import (
 	"go.uber.org/goleak"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) {
+	if dir := os.Getenv(lockHelperEnv); dir != "" {
+		os.Exit(holdLock(dir)) // the child process of TestOpenLockedByOtherProcess
+	}
+	goleak.VerifyTestMain(m)
+}
 
 // entry appends one canonical entry [EventTime, {kv...}] to dst.
 func entry(dst []byte, t time.Time, kv ...any) []byte {
@@ -224,4 +232,110 @@ func (r *recorder) callTimes() []time.Time {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return append([]time.Time(nil), r.calls...)
+}
+
+// crash releases b's directory lock as the kernel does for a killed
+// process, and leaves everything else as it is (files open, not synced):
+// a second Buffer on the same path then plays the restarted process.
+func crash(b *Buffer) {
+	b.mu.Lock()
+	l := b.lock
+	b.lock = nil
+	b.mu.Unlock()
+	if l != nil {
+		l.Close()
+	}
+}
+
+// mountTmpfs mounts a tmpfs on a new directory (unmounted at cleanup) and
+// returns it; it skips the test when mounting is not possible.
+func mountTmpfs(t *testing.T, flags uintptr, opts string) string {
+	t.Helper()
+	dir := t.TempDir()
+	if err := syscall.Mount("tmpfs", dir, "tmpfs", flags, opts); err != nil {
+		t.Skipf("cannot mount a tmpfs on %s (the test needs root or CAP_SYS_ADMIN): %v", dir, err)
+	}
+	t.Cleanup(func() {
+		if err := syscall.Unmount(dir, 0); err != nil {
+			t.Errorf("unmount %s: %v", dir, err)
+		}
+	})
+	return dir
+}
+
+// logSink is a slog.Handler that keeps the records it is given and passes
+// them on to the test's log.
+type logSink struct {
+	mu   sync.Mutex
+	recs []slog.Record
+	next slog.Handler
+}
+
+func newLogSink(t *testing.T) (*logSink, *slog.Logger) {
+	l := &logSink{next: logger(t).Handler()}
+	return l, slog.New(l)
+}
+
+func (l *logSink) Enabled(context.Context, slog.Level) bool { return true }
+func (l *logSink) WithAttrs([]slog.Attr) slog.Handler       { return l } // the buffer adds none
+func (l *logSink) WithGroup(string) slog.Handler            { return l }
+
+func (l *logSink) Handle(ctx context.Context, r slog.Record) error {
+	l.mu.Lock()
+	l.recs = append(l.recs, r.Clone())
+	l.mu.Unlock()
+	return l.next.Handle(ctx, r)
+}
+
+// find returns the attributes of each record whose message starts with
+// prefix, as strings.
+func (l *logSink) find(prefix string) []map[string]string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []map[string]string
+	for _, r := range l.recs {
+		if !strings.HasPrefix(r.Message, prefix) {
+			continue
+		}
+		m := map[string]string{}
+		r.Attrs(func(a slog.Attr) bool {
+			m[a.Key] = a.Value.String()
+			return true
+		})
+		out = append(out, m)
+	}
+	return out
+}
+
+// readChunkFile decodes a chunk file whole: its header and frames.
+func readChunkFile(t *testing.T, path string) (*Chunk, []frame) {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	r := bufio.NewReader(f)
+	c, _, err := decodeHeader(r)
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	src := &fileSource{f: f, r: r}
+	var frames []frame
+	for {
+		body, err := src.next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		fi, err := parseBody(body)
+		if err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		c.Records += fi.records
+		frames = append(frames, frame{string(fi.tag), append([]byte(nil), fi.entries...)})
+	}
+	return c, frames
 }

@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -24,6 +25,7 @@ func (b *Buffer) recover(ctx context.Context) (Recovery, error) {
 		return rec, fmt.Errorf("read buffer directory: %w", err)
 	}
 	var queuedRec []*Chunk
+	seen := make(map[string]bool) // chunk ids
 	for _, e := range ents {
 		name := e.Name()
 		if e.IsDir() || !strings.HasSuffix(name, chunkSuffix) || (name[0] != 'b' && name[0] != 'q') {
@@ -32,11 +34,30 @@ func (b *Buffer) recover(ctx context.Context) (Recovery, error) {
 		if err := ctx.Err(); err != nil {
 			return rec, err
 		}
-		c, corrupt := b.recoverFile(filepath.Join(b.cfg.Path, name))
+		path := filepath.Join(b.cfg.Path, name)
+		if !e.Type().IsRegular() {
+			// A symlink is never followed: it could point anywhere, and
+			// recovery truncates and moves what it opens.
+			rec.Corrupt += b.moveIrregular(path, e.Type())
+			continue
+		}
+		c, corrupt := b.recoverFile(path)
 		rec.Corrupt += corrupt
 		if c == nil {
 			continue
 		}
+		if seen[c.ID] {
+			// Another file holds the same id (a copy): outputs name their
+			// files and objects after the id, so one would overwrite or
+			// shadow the other. This one gets an id of its own.
+			if err := b.renumber(c); err != nil {
+				c.st.close()
+				b.log.Error("chunk file with the id of another left as it is; it is tried again at the next start",
+					"chunk_id", c.ID, "path", path, "err", err)
+				continue
+			}
+		}
+		seen[c.ID] = true
 		rec.Chunks++
 		rec.Bytes += c.Size
 		if name[0] == 'b' && b.stageRecovered(c) {
@@ -45,7 +66,7 @@ func (b *Buffer) recover(ctx context.Context) (Recovery, error) {
 		queuedRec = append(queuedRec, c)
 	}
 	if failed, _ := filepath.Glob(filepath.Join(b.cfg.Path, "failed", "*"+chunkSuffix)); len(failed) > 0 {
-		b.log.Warn("chunks that exhausted their retries are kept in failed/", "path", filepath.Join(b.cfg.Path, "failed"), "chunks", len(failed))
+		b.log.Warn("chunks set aside earlier (out of retries, permanent errors, rejected records) are kept in failed/", "path", filepath.Join(b.cfg.Path, "failed"), "chunks", len(failed))
 	}
 	slices.SortFunc(queuedRec, func(x, y *Chunk) int { return x.Created.Compare(y.Created) })
 	for _, c := range queuedRec {
@@ -99,12 +120,15 @@ func (b *Buffer) stageRecovered(c *Chunk) bool {
 // corrupt/; an unreadable file is moved to corrupt/ whole. It returns the
 // chunk (nil when nothing is left) and how many pieces went to corrupt/.
 func (b *Buffer) recoverFile(path string) (*Chunk, int) {
-	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	f, err := os.OpenFile(path, os.O_RDWR|syscall.O_NOFOLLOW, 0)
 	if err != nil {
 		b.log.Error("open chunk file", "path", path, "err", err)
 		return nil, 0
 	}
 	fi, err := f.Stat()
+	if err == nil && !fi.Mode().IsRegular() {
+		err = fmt.Errorf("%s is not a regular file", fi.Mode().Type())
+	}
 	if err != nil {
 		f.Close()
 		b.log.Error("stat chunk file", "path", path, "err", err)
@@ -114,8 +138,16 @@ func (b *Buffer) recoverFile(path string) (*Chunk, int) {
 	r := bufio.NewReaderSize(io.NewSectionReader(f, 0, size), 64<<10)
 	c, off, err := decodeHeader(r)
 	base := filepath.Base(path)
-	if err == nil && c.ID != base[1:len(base)-len(chunkSuffix)] {
-		err = fmt.Errorf("%w: id %s does not match the file name", errHeader, c.ID)
+	if nameID := base[1 : len(base)-len(chunkSuffix)]; err == nil && c.ID != nameID {
+		// The name wins when it is an id: a re-numbering (see renumber)
+		// interrupted between the rename and the header, or a copy made
+		// under another name.
+		if !validID(nameID) {
+			err = fmt.Errorf("%w: id %s does not match the file name", errHeader, c.ID)
+		} else if err = setHeaderID(f, nameID); err == nil {
+			b.log.Warn("chunk header id differs from its file name: the name's id is kept", "chunk_id", nameID, "path", path)
+			c.ID = nameID
+		}
 	}
 	if err != nil {
 		f.Close()
@@ -184,8 +216,7 @@ func (b *Buffer) recoverFile(path string) (*Chunk, int) {
 	if !c.TimeKey.IsZero() {
 		c.TimeKey = c.TimeKey.In(b.keys.loc)
 	}
-	st := &fileStore{f: f, path: path, size: end, fsync: b.cfg.Fsync}
-	c.st = st
+	c.st = newFileStore(f, path, end, b.cfg.Fsync)
 	return c, corrupt
 }
 
@@ -227,4 +258,34 @@ func (b *Buffer) moveCorrupt(path, suffix string) (string, error) {
 		to += "." + strconv.FormatInt(time.Now().UnixNano(), 10)
 	}
 	return to, os.Rename(path, to)
+}
+
+// moveIrregular moves a *.chunk entry that is not a regular file (a
+// symlink, a FIFO) into corrupt/ without opening it; a symlink is moved
+// itself, its target is not touched. It returns the entries moved.
+func (b *Buffer) moveIrregular(path string, mode os.FileMode) int {
+	target, _ := os.Readlink(path) // "" when not a link
+	to, err := b.moveCorrupt(path, "")
+	if err != nil {
+		b.log.Error("chunk entry that is not a regular file left as it is (not opened)",
+			"path", path, "type", kind(mode), "target", target, "err", err)
+		return 0
+	}
+	b.log.Error("chunk entry that is not a regular file moved to corrupt/ (not opened)",
+		"path", to, "type", kind(mode), "target", target)
+	return 1
+}
+
+func kind(m os.FileMode) string {
+	switch {
+	case m&os.ModeSymlink != 0:
+		return "symlink"
+	case m&os.ModeNamedPipe != 0:
+		return "named pipe"
+	case m&os.ModeSocket != 0:
+		return "socket"
+	case m&os.ModeDevice != 0:
+		return "device"
+	}
+	return m.Type().String()
 }

@@ -16,7 +16,8 @@ func TestRecoverStagedAndQueued(t *testing.T) {
 	cfg.TimeKeyUseUTC = true
 	cfg.FlushMode = "lazy"
 	ctx := context.Background()
-	// "kill -9": the first buffer is never closed before the second opens.
+	// "kill -9": the first buffer is never closed before the second opens
+	// (only its directory lock is released, as the kernel does).
 	b1, _ := open(t, cfg, &recorder{}, Options{})
 	defer b1.Close()
 	if err := b1.Append(ctx, "a", entry(entry(nil, t0, "user", "u1"), t0.Add(time.Second), "user", "u1")); err != nil {
@@ -34,6 +35,7 @@ func TestRecoverStagedAndQueued(t *testing.T) {
 	if err := os.Rename(staged[0], q); err != nil {
 		t.Fatal(err)
 	}
+	crash(b1)
 	out := &recorder{}
 	b2, rec := open(t, cfg, out, Options{})
 	defer b2.Close()
@@ -233,4 +235,129 @@ func FuzzRecover(f *testing.F) {
 			t.Errorf("recovered %d bytes but flushed nothing", rec.Bytes)
 		}
 	})
+}
+
+func TestRecoverSymlink(t *testing.T) {
+	ctx := context.Background()
+	// A chunk file outside the buffer, with a torn tail that recovery
+	// would cut if it followed a link to it.
+	elsewhere := testConfig(t, "file")
+	b0, _ := open(t, elsewhere, &recorder{}, Options{})
+	if err := b0.Append(ctx, "t", entries(3, t0, 10)); err != nil {
+		t.Fatal(err)
+	}
+	b0.Close()
+	target := chunkFiles(t, elsewhere.Path, "b*.chunk")[0]
+	f, err := os.OpenFile(target, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Write([]byte("torn"))
+	f.Close()
+	before, err := os.ReadFile(target)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	cfg := testConfig(t, "file")
+	if err := os.MkdirAll(cfg.Path, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	links := map[string]string{
+		filepath.Base(target):                     target,
+		"q0123456789abcdef0123456789abcdef.chunk": "/nonexistent/q.chunk",
+	}
+	for name, to := range links {
+		if err := os.Symlink(to, filepath.Join(cfg.Path, name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sink, lg := newLogSink(t)
+	out := &recorder{}
+	b, rec := open(t, cfg, out, Options{Logger: lg})
+	defer b.Close()
+	if rec.Chunks != 0 || rec.Corrupt != 2 {
+		t.Errorf("recovery %+v, want the 2 links moved aside", rec)
+	}
+	if after, err := os.ReadFile(target); err != nil || !bytes.Equal(after, before) {
+		t.Errorf("link target changed (%d -> %d bytes): %v", len(before), len(after), err)
+	}
+	if left := chunkFiles(t, cfg.Path, "*.chunk"); len(left) != 0 {
+		t.Errorf("left in the buffer: %v", left)
+	}
+	for name, to := range links {
+		p := filepath.Join(cfg.Path, "corrupt", name)
+		if got, err := os.Readlink(p); err != nil || got != to {
+			t.Errorf("corrupt/%s: link to %q (%v), want the link itself, to %q", name, got, err, to)
+		}
+	}
+	if n := len(sink.find("chunk entry that is not a regular file")); n != 2 {
+		t.Errorf("%d log lines about the links, want 2", n)
+	}
+	if err := b.Drain(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if out.records() != 0 {
+		t.Errorf("flushed %d records through a link", out.records())
+	}
+}
+
+func TestRecoverDuplicateID(t *testing.T) {
+	tests := []struct {
+		name string
+		copy func(id string) string // the name of the copy of b<id>.chunk
+	}{
+		{"staged and queued copies", func(id string) string { return "q" + id + ".chunk" }},
+		// A renumbering interrupted after its rename: the name holds
+		// the new id, the header still the old one.
+		{"copy under another id", func(string) string { return "q00112233445566778899aabbccddeeff.chunk" }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := testConfig(t, "file")
+			cfg.FlushMode = "lazy"
+			ctx := context.Background()
+			b1, _ := open(t, cfg, &recorder{}, Options{})
+			if err := b1.Append(ctx, "t", entries(3, t0, 10)); err != nil {
+				t.Fatal(err)
+			}
+			b1.Close()
+			orig := chunkFiles(t, cfg.Path, "b*.chunk")[0]
+			id := filepath.Base(orig)[1:33]
+			data, err := os.ReadFile(orig)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(cfg.Path, tt.copy(id)), data, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			out := &recorder{}
+			b2, rec := open(t, cfg, out, Options{})
+			defer b2.Close()
+			if rec.Chunks != 2 || rec.Corrupt != 0 {
+				t.Errorf("recovery %+v, want both files", rec)
+			}
+			ids := map[string]bool{}
+			for _, p := range chunkFiles(t, cfg.Path, "*.chunk") {
+				c, frames := readChunkFile(t, p)
+				if name := filepath.Base(p)[1:33]; c.ID != name {
+					t.Errorf("%s: header id %s", p, c.ID)
+				}
+				if c.Records != 3 || len(frames) != 1 {
+					t.Errorf("%s: %d records in %d frames", p, c.Records, len(frames))
+				}
+				ids[c.ID] = true
+			}
+			if len(ids) != 2 || !ids[id] {
+				t.Errorf("ids on disk %v, want %s and another", ids, id)
+			}
+			if err := b2.Drain(ctx); err != nil {
+				t.Fatal(err)
+			}
+			got := out.got()
+			if len(got) != 2 || got[0].ID == got[1].ID || out.records() != 6 {
+				t.Errorf("flushed %d chunks (%d records), want 2 with distinct ids", len(got), out.records())
+			}
+		})
+	}
 }

@@ -1,10 +1,13 @@
 package buffer
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
+	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -261,6 +264,7 @@ func TestRetryConcurrentFailuresCountOnce(t *testing.T) {
 		b, _ := open(t, cfg, out, Options{})
 		h := runBuf(t, b, out)
 		defer h.stop()
+		start := time.Now()
 		for range 3 {
 			h.append("t", entries(1, t0, 5))
 		}
@@ -268,12 +272,173 @@ func TestRetryConcurrentFailuresCountOnce(t *testing.T) {
 		close(out.gate)
 		time.Sleep(time.Hour)
 		synctest.Wait()
-		// 3 simultaneous failures count as one; then 2 probes, one at a time.
-		if n := len(out.callTimes()); n != 5 {
-			t.Errorf("%d flush calls, want 5", n)
+		// The 3 simultaneous failures are one step of the output's backoff;
+		// then one probe at a time, each failure a step (1, 2, 4, 8, 16,
+		// 32s), until each chunk used its own 3 attempts and alone went
+		// aside.
+		want := []time.Duration{0, 0, 0, 1, 3, 7, 15, 31, 63}
+		calls := out.callTimes()
+		if len(calls) != len(want) {
+			t.Fatalf("%d flush calls, want %d", len(calls), len(want))
+		}
+		for i, at := range calls {
+			if got := at.Sub(start); got != want[i]*time.Second {
+				t.Errorf("call %d at %v, want %v", i, got, want[i]*time.Second)
+			}
 		}
 		if st := b.Stats(); st.Failed != 3 || st.QueuedChunks != 0 {
 			t.Errorf("stats %+v", st)
+		}
+	})
+}
+
+// flakyOutput fails every flush of a chunk holding a record with "bad",
+// with a permanent error when permanent.
+type flakyOutput struct {
+	*recorder
+	permanent bool
+	mu        sync.Mutex
+	bad       []time.Time // attempts at the bad chunk
+}
+
+func (o *flakyOutput) Flush(ctx context.Context, c *Chunk) error {
+	r, err := c.Open()
+	if err != nil {
+		return err
+	}
+	_, e, err := r.Next()
+	r.Close()
+	if err != nil {
+		return err
+	}
+	if bytes.Contains(e, []byte("bad")) {
+		o.mu.Lock()
+		o.bad = append(o.bad, time.Now())
+		o.mu.Unlock()
+		if o.permanent {
+			return Permanent(errDown)
+		}
+		return errDown
+	}
+	return o.recorder.Flush(ctx, c)
+}
+
+func (o *flakyOutput) badAttempts() []time.Time {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return append([]time.Time(nil), o.bad...)
+}
+
+func TestRetryFailingChunkDoesNotBlock(t *testing.T) {
+	tests := []struct {
+		name      string
+		setup     func(c *Config)
+		permanent bool
+		attempts  int // at the bad chunk within the hour
+		failed    int // chunks in failed/
+	}{
+		{"retry_forever", func(c *Config) { c.RetryForever = true }, false, 12, 0},
+		{"retry_max_times", func(c *Config) { c.RetryMaxTimes = 3 }, false, 4, 1},
+		{"retry_timeout", func(c *Config) { c.RetryTimeout = 10 * time.Second }, false, 4, 1},
+		{"permanent", func(c *Config) {}, true, 1, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				cfg := testConfig(t, "file")
+				cfg.FlushMode = "immediate"
+				cfg.FlushThreadCount = 1
+				cfg.RetryRandomize = false
+				tt.setup(&cfg)
+				out := &flakyOutput{recorder: &recorder{}, permanent: tt.permanent}
+				b, _ := open(t, cfg, out, Options{})
+				h := runBuf(t, b, out.recorder)
+				defer h.stop()
+				start := time.Now()
+				h.append("t", entry(nil, t0, "msg", "bad"))
+				synctest.Wait()
+				for range 3 {
+					h.append("t", entries(1, t0, 5))
+				}
+				// The bad chunk, ahead of them, probes at 1s and fails again;
+				// the output's backoff then holds every chunk until 3s.
+				time.Sleep(3 * time.Second)
+				synctest.Wait()
+				if n := len(out.got()); n != 3 {
+					t.Fatalf("%d good chunks flushed 3s after the bad one failed, want 3", n)
+				}
+				// Good chunks keep coming, every 2 minutes.
+				for range 30 {
+					h.append("t", entries(1, t0, 5))
+					time.Sleep(2 * time.Minute)
+				}
+				synctest.Wait()
+				if n := len(out.got()); n != 33 {
+					t.Errorf("%d good chunks flushed, want 33", n)
+				}
+				for _, c := range out.got() {
+					if wait := c.at.Sub(c.Created); wait > 3*time.Second {
+						t.Errorf("a good chunk waited %v for its flush", wait)
+					}
+				}
+				bad := out.badAttempts()
+				if len(bad) != tt.attempts {
+					t.Errorf("%d attempts at the bad chunk, want %d", len(bad), tt.attempts)
+				}
+				// Its own backoff: 1, 2, 4, 8s...
+				for i := 1; i < len(bad) && i < 5; i++ {
+					if gap := bad[i].Sub(bad[i-1]); gap != time.Duration(1<<(i-1))*time.Second {
+						t.Errorf("bad chunk retry %d after %v, want %v", i, gap, time.Duration(1<<(i-1))*time.Second)
+					}
+				}
+				failed := chunkFiles(t, filepath.Join(cfg.Path, "failed"), "q*.chunk")
+				st := b.Stats()
+				if len(failed) != tt.failed || st.Failed != int64(tt.failed) || st.Flushed != 33 ||
+					st.QueuedChunks != 1-tt.failed {
+					t.Errorf("%d chunks in failed/, stats %+v", len(failed), st)
+				}
+				if tt.name == "retry_timeout" {
+					if at := bad[len(bad)-1].Sub(start); at != 7*time.Second {
+						t.Errorf("last attempt at %v, want 7s (the next would be past retry_timeout)", at)
+					}
+				}
+			})
+		})
+	}
+}
+
+func TestRetryFailedChunkGoesToBack(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		cfg := testConfig(t, "memory")
+		cfg.FlushMode = "lazy"
+		cfg.ChunkKeys = []string{"tag"}
+		cfg.ChunkLimitRecords = 1 // each append's chunk is queued at once
+		cfg.FlushThreadCount = 1
+		cfg.RetryRandomize = false
+		out := &recorder{fail: func(n int, _ *Chunk) error {
+			if n == 1 {
+				return errDown
+			}
+			return nil
+		}}
+		b, _ := open(t, cfg, out, Options{})
+		for _, tag := range []string{"a", "b", "c"} {
+			if err := b.Append(context.Background(), tag, entries(1, t0, 5)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		h := runBuf(t, b, out)
+		defer h.stop()
+		time.Sleep(time.Minute)
+		synctest.Wait()
+		out.mu.Lock()
+		var order []string
+		for _, c := range out.chunks {
+			order = append(order, c.Tag)
+		}
+		out.mu.Unlock()
+		if strings.Join(order, ",") != "b,c,a" {
+			t.Errorf("flush order %v, want b,c,a: the failed chunk behind the others", order)
 		}
 	})
 }

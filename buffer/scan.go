@@ -52,46 +52,59 @@ type scan struct {
 	wFrom, wTo int64
 }
 
+// Bounds of one batch of an Append (see Append): a batch ends after
+// batchEntries entries, or at the first entry that starts at or after
+// batchBytes; it always holds at least one entry.
+const (
+	batchEntries = 64 << 10
+	batchBytes   = 8 << 20
+)
+
+// A pooled scan that grew past these (a huge entry, thousands of distinct
+// chunk key values) is left to the garbage collector.
+const (
+	maxPooledFrame = 2 * batchBytes
+	maxPooledKeys  = 1 << 20
+)
+
+func (b *Buffer) getScan() *scan {
+	sc := b.pool.Get().(*scan)
+	sc.syncs = sc.syncs[:0]
+	return sc
+}
+
+func (b *Buffer) putScan(sc *scan) {
+	clear(sc.syncs)
+	if cap(sc.frame) > maxPooledFrame || cap(sc.ends) > 2*batchEntries || cap(sc.metas) > 2*batchEntries ||
+		cap(sc.arena) > maxPooledKeys || cap(sc.tmp) > maxPooledKeys || cap(sc.val) > maxPooledKeys ||
+		cap(sc.vals) > maxPooledKeys || sc.json.Cap() > maxPooledKeys {
+		return
+	}
+	b.pool.Put(sc)
+}
+
 func (s *scan) reset() {
 	s.ends, s.nanos, s.next = s.ends[:0], s.nanos[:0], s.next[:0]
-	s.metas, s.arena, s.syncs = s.metas[:0], s.arena[:0], s.syncs[:0]
+	s.metas, s.arena = s.metas[:0], s.arena[:0]
 	s.wFrom, s.wTo = 1, 0
 }
 
 func (s *scan) key(m int) []byte { return s.arena[s.metas[m].off:s.metas[m].end] }
 
-// parse walks entries once: it records entry boundaries and times, checks
-// the [time, map] shape, and groups entries by metadata when time or record
-// keys route them.
-func (s *scan) parse(entries []byte, tag string, k *keySpec) error {
+// parse walks one batch at the front of entries (which start at byte base
+// of the Append's stream) and returns its length: it records entry
+// boundaries (relative to entries) and times, checks the [time, map]
+// shape, and groups entries by metadata when time or record keys route
+// them.
+func (s *scan) parse(entries []byte, base int, tag string, k *keySpec) (int, error) {
 	s.reset()
 	b := entries
-	for len(b) > 0 {
-		if b[0] != 0x92 {
-			n, rest, err := msgp.ReadArrayHeaderBytes(b)
-			if err != nil || n != 2 {
-				return fmt.Errorf("%w at byte %d: not a [time, record] array", ErrEntry, len(entries)-len(b))
-			}
-			b = rest
-		} else {
-			b = b[1:]
-		}
-		sec, nsec, rest, err := entryTime(b)
+	for len(b) > 0 && len(s.ends) < batchEntries && len(entries)-len(b) < batchBytes {
+		sec, nsec, rest, err := s.entry(b, base+len(entries)-len(b), k)
 		if err != nil {
-			return fmt.Errorf("%w at byte %d: %v", ErrEntry, len(entries)-len(b), err)
+			return 0, err
 		}
-		if len(rest) == 0 || !(rest[0]&0xf0 == 0x80 || rest[0] == 0xde || rest[0] == 0xdf) {
-			return fmt.Errorf("%w at byte %d: record is not a map", ErrEntry, len(entries)-len(rest))
-		}
-		if len(k.records) > 0 {
-			s.tmp = s.tmp[:0]
-			b, err = s.recordKeys(rest, k.records)
-		} else {
-			b, err = msgp.Skip(rest)
-		}
-		if err != nil {
-			return fmt.Errorf("%w at byte %d: record: %v", ErrEntry, len(entries)-len(rest), err)
-		}
+		b = rest
 		i := len(s.ends)
 		s.ends = append(s.ends, len(entries)-len(b))
 		s.nanos = append(s.nanos, sec*1e9+nsec)
@@ -106,7 +119,55 @@ func (s *scan) parse(entries []byte, tag string, k *keySpec) error {
 	for _, m := range s.metas {
 		s.next[m.tail] = -1
 	}
+	return len(entries) - len(b), nil
+}
+
+// check walks entries (which start at byte base of the Append's stream)
+// as parse does, keeping nothing.
+func (s *scan) check(entries []byte, base int, k *keySpec) error {
+	for b := entries; len(b) > 0; {
+		_, _, rest, err := s.entry(b, base+len(entries)-len(b), k)
+		if err != nil {
+			return err
+		}
+		b = rest
+	}
 	return nil
+}
+
+// entry reads the entry at the front of b (at byte off of the stream): its
+// time and, with record keys, their values into s.tmp. It returns the
+// bytes after it.
+func (s *scan) entry(b []byte, off int, k *keySpec) (sec, nsec int64, rest []byte, err error) {
+	start := len(b)
+	at := func(r []byte) int { return off + start - len(r) }
+	if b[0] != 0x92 {
+		n, r, err := msgp.ReadArrayHeaderBytes(b)
+		if err != nil || n != 2 {
+			return 0, 0, nil, fmt.Errorf("%w at byte %d: not a [time, record] array", ErrEntry, at(b))
+		}
+		b = r
+	} else {
+		b = b[1:]
+	}
+	sec, nsec, rest, err = entryTime(b)
+	if err != nil {
+		return 0, 0, nil, fmt.Errorf("%w at byte %d: %v", ErrEntry, at(b), err)
+	}
+	if len(rest) == 0 || !(rest[0]&0xf0 == 0x80 || rest[0] == 0xde || rest[0] == 0xdf) {
+		return 0, 0, nil, fmt.Errorf("%w at byte %d: record is not a map", ErrEntry, at(rest))
+	}
+	rec := rest
+	if len(k.records) > 0 {
+		s.tmp = s.tmp[:0]
+		rest, err = s.recordKeys(rec, k.records)
+	} else {
+		rest, err = msgp.Skip(rec)
+	}
+	if err != nil {
+		return 0, 0, nil, fmt.Errorf("%w at byte %d: record: %v", ErrEntry, at(rec), err)
+	}
+	return sec, nsec, rest, nil
 }
 
 // route appends entry i to the list of its metadata, creating it.

@@ -15,6 +15,9 @@ type Stats struct {
 	Failed       int64 // chunks moved to failed/ (or dropped, for memory buffers)
 	Oversized    int64 // entries larger than chunk_limit_size, each given its own chunk
 	Fsyncs       int64 // fsync calls made by group commit
+	Rejected     int64 // records an output rejected alone (Rejected), set aside in a chunk of their own
+	WriteErrors  int64 // failed writes of a chunk file (a frame or a new chunk's header)
+	DiskFull     int64 // episodes of a full disk (ENOSPC, EDQUOT): from the first failed write to the next good one
 }
 
 // total is the staged and queued bytes counted against total_limit_size.
