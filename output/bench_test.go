@@ -51,3 +51,20 @@ func BenchmarkEncodeMsgpackZstd(b *testing.B) {
 func BenchmarkEncodeLTSV(b *testing.B) {
 	benchEncode(b, EncoderConfig{Format: withType("ltsv"), Compress: "none"})
 }
+
+// BenchmarkCheckRecord is the Encoder's check of each record (well-formed,
+// within codec.MaxDepth) alone, on the records of benchEncode: its share
+// of BenchmarkEncodeJSON.
+func BenchmarkCheckRecord(b *testing.B) {
+	entries := bigFrames(b, 1000).frames[0].entries
+	b.SetBytes(int64(len(entries)))
+	for b.Loop() {
+		for p := entries; len(p) > 0; {
+			_, _, _, n, err := nextEntry(p)
+			if err != nil {
+				b.Fatal(err)
+			}
+			p = p[n:]
+		}
+	}
+}

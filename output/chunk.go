@@ -34,8 +34,10 @@ func Vars(c *buffer.Chunk, hostname, fileExtension string) ChunkVars {
 	}
 }
 
-// IsDataError reports whether err is about malformed records: retrying the
-// chunk cannot help, so outputs mark it buffer.Permanent.
+// IsDataError reports whether err is about malformed records (ErrMsgpack,
+// ErrTooDeep, codec.ErrEntry): retrying cannot help. Encode no longer
+// returns such errors, it rejects the records (Stats.Rejects); their
+// reasons come from them.
 func IsDataError(err error) bool {
-	return errors.Is(err, ErrMsgpack) || errors.Is(err, codec.ErrEntry)
+	return errors.Is(err, ErrMsgpack) || errors.Is(err, ErrTooDeep) || errors.Is(err, codec.ErrEntry)
 }

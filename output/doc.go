@@ -26,6 +26,19 @@
 // Injected fields come first in each record and replace a record field of
 // the same name (Fluentd's inject overwrites it too).
 //
+// One record never fails a chunk. Every format writes every record whose
+// maps and arrays nest at most codec.MaxDepth levels (the record's map
+// being level 1), the depth inputs accept. A record Encode cannot write (a
+// malformed entry, a record that is not a msgpack map, one nested deeper)
+// is skipped with its partial output and returned in Stats.Rejects
+// (buffer.Reject: its tag, its entry, the reason), and the other records
+// are written; an entry that cannot be delimited takes the rest of its
+// frame as one Reject. A Flusher writes the rest and returns Stats.Err:
+// buffer.Rejected(Stats.Rejects), so the buffer sets those records aside
+// alone, or, when no record was written, a buffer.Permanent error, and
+// then it writes nothing. An object's barge-records metadata counts the
+// records it holds, rejects excluded (SetRecords).
+//
 // KeyFormat names a chunk's file or object from path and object_key_format
 // with fluent-plugin-s3's placeholders (%{path}, %{time_slice},
 // %{chunk_id}, %{uuid_flush}, %{hex_random}, %{hostname},
@@ -35,6 +48,21 @@
 // UUID, %{hex_random} its reversed prefix, %{index} is always 0. So a
 // retried flush writes the same name again, and NewKeyFormat refuses a key
 // without %{chunk_id} or %{uuid_flush}.
+//
+// Values from the data (the tag and its parts, record chunk key values,
+// the host name) go into names through CleanPathValue, which the file, s3
+// and gcs outputs set as KeyConfig.Clean: at most MaxValueLen (200) bytes
+// (longer values are cut on a UTF-8 boundary and end with "~" and 16 hex
+// digits of the SHA-256 of the whole value), valid UTF-8 without "/", "\"
+// or control characters, never "", "." or "..", the same on every retry.
+// CheckObjectKey refuses a key longer than MaxObjectKeyLen (1024) bytes,
+// S3's and GCS's limit; s3 and gcs return it as buffer.Permanent before
+// any upload.
+//
+// Metadata is the object metadata the BigQuery loader reads. Values from
+// the data are bounded (MaxMetaTagLen, MaxMetaKeysLen, MaxMetaHostLen) and
+// made safe for HTTP headers and JSON alike, so metadata never fails an
+// upload: within S3's 2 KiB of user metadata even after RFC 2047.
 //
 // Strftime is Ruby's Time#strftime, as Fluentd's time formats use it.
 //

@@ -1,12 +1,14 @@
 package output
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
 	"sync"
 	"time"
 
+	"github.com/barge-dev/barge/buffer"
 	"github.com/barge-dev/barge/forwarder/codec"
 	"github.com/tinylib/msgp/msgp"
 )
@@ -43,8 +45,12 @@ type EncoderOptions struct {
 // Stats describes one Encode call.
 type Stats struct {
 	Records int   // records written
-	In      int64 // bytes of msgpack entries read
+	In      int64 // bytes of msgpack entries read, rejected ones included
 	Out     int64 // bytes written to the destination (compressed)
+	// Rejects are the records that were not written, each with its tag,
+	// its entry (copied) and the reason, in the order they came. See
+	// Err for what a Flusher returns.
+	Rejects []buffer.Reject
 }
 
 // Encoder streams the records of a chunk through a format, the <inject>
@@ -140,9 +146,17 @@ func (e *Encoder) Compression() string { return e.comp.kind }
 func (e *Encoder) ContentType() string { return e.ctype }
 
 // Encode writes every record of frames to w and ends the compressed stream.
-// It does not close w. An error wrapping ErrMsgpack or codec.ErrEntry means
-// the data itself is malformed (retrying cannot help); other errors come
-// from frames or w.
+// It does not close w.
+//
+// A record that cannot be written is skipped, never the chunk: its partial
+// output is taken back and its entry goes, copied, to Stats.Rejects with
+// its frame's tag and the reason, and encoding goes on with the next entry.
+// Such records are malformed entries (codec.ErrEntry), a record that is
+// not a well-formed msgpack map (ErrMsgpack) and a record nested deeper
+// than codec.MaxDepth levels (ErrTooDeep), whatever the format: every
+// format writes every record within that depth. An entry that cannot even
+// be delimited (malformed msgpack) takes the rest of its frame with it, as
+// one Reject. The error is only ever from frames, w or the compressor.
 func (e *Encoder) Encode(w io.Writer, frames Frames) (Stats, error) {
 	var stats Stats
 	cw := &countWriter{w: w}
@@ -171,12 +185,21 @@ func (e *Encoder) Encode(w io.Writer, frames Frames) (Stats, error) {
 		}
 		stats.In += int64(len(entries))
 		for len(entries) > 0 {
-			sec, nsec, rec, err := readEntryHead(entries)
-			if err != nil {
-				return stats, fmt.Errorf("record %d: %w", stats.Records, err)
+			sec, nsec, rec, n, err := nextEntry(entries)
+			if n < 0 { // cannot be delimited: the rest of the frame
+				n = len(entries)
 			}
-			if st.buf, entries, err = e.format.appendRecord(st.buf, st, sec, nsec, rec); err != nil {
-				return stats, fmt.Errorf("record %d: %w", stats.Records, err)
+			entry := entries[:n]
+			entries = entries[n:]
+			if err == nil {
+				mark := len(st.buf)
+				if st.buf, _, err = e.format.appendRecord(st.buf, st, sec, nsec, rec); err != nil {
+					st.buf = st.buf[:mark] // nothing of it was written yet
+				}
+			}
+			if err != nil {
+				stats.Rejects = append(stats.Rejects, buffer.Reject{Tag: tag, Entry: bytes.Clone(entry), Reason: err.Error()})
+				continue
 			}
 			stats.Records++
 			if len(st.buf) >= writeSize {

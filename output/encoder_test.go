@@ -8,7 +8,6 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/barge-dev/barge/forwarder/codec"
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
 )
@@ -134,29 +133,6 @@ func TestEncodeErrors(t *testing.T) {
 	}
 	if _, err := enc.Encode(failWriter{}, bigFrames(t, 1000)); err == nil || !strings.Contains(err.Error(), "disk full") {
 		t.Errorf("writer error: %v", err)
-	}
-	good := entry(nil, 1, 0, record(t, "a", 1))
-	bad := map[string][]byte{
-		"not an array":     {0xc0},
-		"three elements":   {0x93, 0x01, 0x80, 0x80},
-		"string time":      {0x92, 0xa1, 'x', 0x80},
-		"record not a map": {0x92, 0x01, 0x01},
-		"truncated record": append(good[:len(good)-1:len(good)-1], good...)[:len(good)-1],
-	}
-	for name, b := range bad {
-		for _, format := range []string{"json", "ltsv", "msgpack", "single_value", "stdout"} {
-			enc, err := NewEncoder(EncoderConfig{Format: withType(format), Inject: InjectConfig{TagKey: "t"}, Compress: "none"}, EncoderOptions{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			_, err = enc.Encode(io.Discard, &sliceFrames{frames: []frame{{"t", append(append([]byte{}, good...), b...)}}})
-			if !IsDataError(err) {
-				t.Errorf("%s/%s: err = %v, want a data error", name, format, err)
-			}
-		}
-	}
-	if !errors.Is(codec.ErrEntry, codec.ErrEntry) || IsDataError(errors.New("x")) {
-		t.Error("IsDataError")
 	}
 }
 

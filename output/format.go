@@ -8,8 +8,9 @@ import (
 	"github.com/tinylib/msgp/msgp"
 )
 
-// recordFormat turns one record into bytes. b starts at the record's msgpack
-// map; appendRecord returns the rest of b after the record.
+// recordFormat turns one record into bytes. b is the record's msgpack map,
+// which the Encoder checked (well-formed, nested at most codec.MaxDepth
+// levels); appendRecord returns the rest of b after the record.
 type recordFormat interface {
 	appendRecord(dst []byte, st *encodeState, sec, nsec int64, b []byte) ([]byte, []byte, error)
 }
@@ -119,12 +120,8 @@ func (f *msgpackFormat) appendRecord(dst []byte, st *encodeState, sec, nsec int6
 	if f.bq != nil {
 		return f.bq.appendMsgpackRecord(dst, st, sec, nsec, b)
 	}
-	if f.inj == nil {
-		rest, err := msgp.Skip(b)
-		if err != nil {
-			return dst, b, fmt.Errorf("%w: %v", ErrMsgpack, err)
-		}
-		return append(dst, b[:len(b)-len(rest)]...), rest, nil
+	if f.inj == nil { // b is exactly the record, checked by the Encoder
+		return append(dst, b...), b[len(b):], nil
 	}
 	n, body, err := readMapHeader(b)
 	if err != nil {
@@ -292,8 +289,9 @@ func (f *singleValueFormat) appendRecord(dst []byte, st *encodeState, sec, nsec 
 	return dst, b, nil
 }
 
-// appendText writes a value as Ruby's to_s would for scalars: strings
-// as they are, nil as nothing; maps and arrays as JSON.
+// appendText writes a key or value of a record as Ruby's to_s would for
+// scalars: strings as they are, nil as nothing; maps and arrays (level 2)
+// as JSON.
 func appendText(dst, b []byte) ([]byte, []byte, error) {
 	if s, rest, err := readBytesValue(b); err == nil {
 		return append(dst, s...), rest, nil
@@ -301,7 +299,7 @@ func appendText(dst, b []byte) ([]byte, []byte, error) {
 	if len(b) > 0 && b[0] == 0xc0 {
 		return dst, b[1:], nil
 	}
-	return appendJSON(dst, b, 0)
+	return appendJSON(dst, b, 1)
 }
 
 // appendReplaced appends s with every old replaced by repl.

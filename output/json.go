@@ -7,14 +7,12 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+
+	"github.com/barge-dev/barge/forwarder/codec"
 )
 
 // ErrMsgpack is wrapped by every error about malformed msgpack in a record.
 var ErrMsgpack = errors.New("output: malformed msgpack")
-
-// maxDepth bounds the nesting of maps and arrays the transcoder follows, so
-// that hostile input cannot exhaust the stack.
-const maxDepth = 256
 
 var errShort = fmt.Errorf("%w: truncated", ErrMsgpack)
 
@@ -32,6 +30,9 @@ var errShort = fmt.Errorf("%w: truncated", ErrMsgpack)
 //   - any other extension becomes {"ext":TYPE,"data":"BASE64"};
 //   - map keys that are not strings are written as their JSON text in a
 //     string ("1", "true"), nil as "".
+//
+// Maps and arrays may nest codec.MaxDepth levels, the value itself (when
+// it is one) being level 1; deeper is an error wrapping ErrTooDeep.
 func AppendJSON(dst, b []byte) ([]byte, []byte, error) {
 	return appendJSON(dst, b, 0)
 }
@@ -114,8 +115,8 @@ func appendJSON(dst, b []byte, depth int) ([]byte, []byte, error) {
 }
 
 func appendJSONMap(dst, b []byte, n, depth int) ([]byte, []byte, error) {
-	if depth >= maxDepth {
-		return dst, b, fmt.Errorf("%w: nested deeper than %d", ErrMsgpack, maxDepth)
+	if depth >= codec.MaxDepth {
+		return dst, b, ErrTooDeep
 	}
 	dst = append(dst, '{')
 	var err error
@@ -135,8 +136,8 @@ func appendJSONMap(dst, b []byte, n, depth int) ([]byte, []byte, error) {
 }
 
 func appendJSONArray(dst, b []byte, n, depth int) ([]byte, []byte, error) {
-	if depth >= maxDepth {
-		return dst, b, fmt.Errorf("%w: nested deeper than %d", ErrMsgpack, maxDepth)
+	if depth >= codec.MaxDepth {
+		return dst, b, ErrTooDeep
 	}
 	dst = append(dst, '[')
 	var err error

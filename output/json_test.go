@@ -96,7 +96,7 @@ func TestAppendJSONNonStringKeys(t *testing.T) {
 }
 
 func TestAppendJSONMalformed(t *testing.T) {
-	deep := bytes.Repeat([]byte{0x91}, maxDepth+2)
+	deep := bytes.Repeat([]byte{0x91}, codec.MaxDepth+1)
 	deep = append(deep, 0xc0)
 	tests := map[string][]byte{
 		"empty":          {},
@@ -108,7 +108,6 @@ func TestAppendJSONMalformed(t *testing.T) {
 		"truncated u32":  {0xce, 1},
 		"huge str32 len": {0xdb, 0xff, 0xff, 0xff, 0xff},
 		"huge map32":     {0xdf, 0xff, 0xff, 0xff, 0xff},
-		"too deep":       deep,
 	}
 	for name, in := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -116,6 +115,12 @@ func TestAppendJSONMalformed(t *testing.T) {
 				t.Errorf("err = %v, want ErrMsgpack", err)
 			}
 		})
+	}
+	if _, _, err := AppendJSON(nil, deep); !errors.Is(err, ErrTooDeep) {
+		t.Errorf("%d levels: err = %v, want ErrTooDeep", codec.MaxDepth+1, err)
+	}
+	if out, rest, err := AppendJSON(nil, deep[1:]); err != nil || len(rest) != 0 || len(out) != 2*codec.MaxDepth+len("null") {
+		t.Errorf("%d levels: %q, %v", codec.MaxDepth, out, err)
 	}
 }
 

@@ -30,9 +30,9 @@ type KeyConfig struct {
 	TimeSliceFormat string
 	// HexRandomLength is the length of %{hex_random} (1..32, default 4).
 	HexRandomLength int
-	// Clean, when set, rewrites the values that come from the data (tag
-	// parts, chunk key values, the host name) before they go into a name.
-	// The file output uses CleanPathValue.
+	// Clean, when set, rewrites the values that come from the data (the
+	// tag and its parts, chunk key values, the host name) before they go
+	// into a name. The file, s3 and gcs outputs use CleanPathValue.
 	Clean func(string) string
 }
 
@@ -192,24 +192,6 @@ func CheckChunkKeys(templates []string, chunkKeys []string) error {
 		}
 	}
 	return nil
-}
-
-// CleanPathValue makes a value from the data safe as part of a file path:
-// "/", "\" and NUL become "_", and "", "." and ".." become "_", so a tag
-// cannot climb out of the output directory.
-func CleanPathValue(s string) string {
-	if s == "" || s == "." || s == ".." {
-		return "_"
-	}
-	if !strings.ContainsAny(s, "/\\\x00") {
-		return s
-	}
-	return strings.Map(func(r rune) rune {
-		if r == '/' || r == '\\' || r == 0 {
-			return '_'
-		}
-		return r
-	}, s)
 }
 
 // CheckChunkKeys compiles the key format cfg describes and reports a

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"sync"
 
+	"github.com/barge-dev/barge/forwarder/codec"
 	"github.com/tinylib/msgp/msgp"
 )
 
@@ -201,8 +202,8 @@ func (k *bigQueryKeys) appendJSONBQ(dst []byte, ks *keyScratch, b []byte, depth 
 }
 
 func (k *bigQueryKeys) appendJSONArrayBQ(dst []byte, ks *keyScratch, b []byte, n, depth int) ([]byte, []byte, error) {
-	if depth >= maxDepth {
-		return dst, b, fmt.Errorf("%w: nested deeper than %d", ErrMsgpack, maxDepth)
+	if depth >= codec.MaxDepth {
+		return dst, b, ErrTooDeep
 	}
 	dst = append(dst, '[')
 	var err error
@@ -221,8 +222,8 @@ func (k *bigQueryKeys) appendJSONArrayBQ(dst []byte, ks *keyScratch, b []byte, n
 // record itself, where injected keys replace record keys; comma means
 // members were written before (the injected ones).
 func (k *bigQueryKeys) appendJSONMapBQ(dst []byte, ks *keyScratch, b []byte, n, depth int, top, comma bool) ([]byte, []byte, error) {
-	if depth >= maxDepth {
-		return dst, b, fmt.Errorf("%w: nested deeper than %d", ErrMsgpack, maxDepth)
+	if depth >= codec.MaxDepth {
+		return dst, b, ErrTooDeep
 	}
 	names, _, _, err := k.mapNames(ks, b, n, top)
 	if err != nil {
@@ -306,8 +307,8 @@ func (k *bigQueryKeys) appendMsgpackBQ(dst []byte, ks *keyScratch, b []byte, dep
 		}
 		return append(dst, b[:len(b)-len(rest)]...), rest, nil
 	}
-	if depth >= maxDepth {
-		return dst, b, fmt.Errorf("%w: nested deeper than %d", ErrMsgpack, maxDepth)
+	if depth >= codec.MaxDepth {
+		return dst, b, ErrTooDeep
 	}
 	dst = append(dst, b[:len(b)-len(rest)]...) // the same header
 	b = rest
@@ -395,7 +396,7 @@ func (k *bigQueryKeys) appendTextBQ(dst []byte, ks *keyScratch, b []byte) ([]byt
 	if len(b) > 0 && b[0] == 0xc0 {
 		return dst, b[1:], nil
 	}
-	return k.appendJSONBQ(dst, ks, b, 0)
+	return k.appendJSONBQ(dst, ks, b, 1) // a value of the record: level 2
 }
 
 // appendRecordBQ is the ltsv record with key_style bigquery: labels are

@@ -19,13 +19,22 @@
 //     target directory, fsynced, renamed to its final name, and the directory
 //     fsynced: a reader never sees half a file under a final name, and
 //     readers can skip names starting with ".".
-//   - Values from the data (tag parts, chunk keys, host name) are cleaned
-//     before they become path elements ("/" becomes "_", ".." becomes "_"),
-//     so a tag cannot write outside the configured path.
+//   - Values from the data (the tag and its parts, chunk keys, host name)
+//     go through output.CleanPathValue before they become path elements:
+//     "/", "\", control characters and bytes that are not UTF-8 become
+//     "_", "", "." and ".." become "_", and a value longer than 200 bytes
+//     is cut and ends with "~" and a hash of the whole value. So a tag
+//     cannot write outside the configured path, nor make a path element
+//     too long.
 //   - Memory does not grow with the chunk's size.
-//   - Malformed records are returned as buffer.Permanent; file system errors
-//     (including permission denied, which an operator can fix) are retried,
-//     and name the path.
+//   - Records the encoder rejects (malformed, or nested deeper than
+//     codec.MaxDepth) are left out and returned with buffer.Rejected after
+//     the file is in place; a chunk of nothing but such records writes no
+//     file and is buffer.Permanent. A name the file system refuses
+//     (ENAMETOOLONG, EINVAL, EILSEQ: a path element longer than 255 bytes,
+//     say, from a template that joins values) is buffer.Permanent too.
+//     Other file system errors (including permission denied, which an
+//     operator can fix) are retried. Errors name the path.
 //
 // The default compression is gzip, not Fluentd out_file's plain text: barge's
 // file output is made for shipping chunk files, like fluent-plugin-s3.

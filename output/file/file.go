@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"syscall"
 	"time"
 
 	"github.com/barge-dev/barge/buffer"
@@ -62,8 +63,14 @@ func New(cfg Config, opts Options) (*Output, error) {
 // target directory (".tmp-" and the chunk id), fsynced, then renamed to the
 // final name, and the directory fsynced. A reader never sees a partial file
 // under the final name, and a retried flush of the same chunk replaces its
-// own file. Malformed records are a permanent error; anything else (a
-// directory that cannot be created, a full disk) is retried.
+// own file.
+//
+// Records the encoder rejects are left out of the file and returned with
+// buffer.Rejected once it is in place; when every record is rejected no
+// file is written and the error is buffer.Permanent. A name the file
+// system refuses (too long, or characters it does not take) is permanent
+// too, naming the path; anything else (a directory that cannot be
+// created, a full disk, permission denied) is retried.
 func (o *Output) Flush(ctx context.Context, c *buffer.Chunk) error {
 	vars := output.Vars(c, o.hostname, o.enc.FileExtension())
 	return o.flush(ctx, vars, func(w io.Writer) (output.Stats, error) { return o.enc.EncodeChunk(w, c) })
@@ -87,40 +94,51 @@ func (o *Output) flush(ctx context.Context, vars output.ChunkVars, encode func(i
 	name := o.keys.Key(vars)
 	dir := filepath.Dir(name)
 	if err := os.MkdirAll(dir, o.dirPerm); err != nil {
-		return fmt.Errorf("create directory %q: %w", dir, err)
+		return nameErr(fmt.Errorf("create directory %q: %w", dir, err))
 	}
 	tmp := filepath.Join(dir, ".tmp-"+output.CleanPathValue(vars.ID))
 	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, o.filePerm)
 	if err != nil {
-		return fmt.Errorf("create %q: %w", tmp, err)
+		return nameErr(fmt.Errorf("create %q: %w", tmp, err))
 	}
 	stats, err := encode(&ctxWriter{ctx: ctx, w: f})
-	if err == nil {
+	switch {
+	case err != nil:
+		err = fmt.Errorf("write %q: %w", tmp, err)
+	case stats.AllRejected():
+		err = buffer.Permanent(fmt.Errorf("chunk %s: %w", vars.ID, stats.Err()))
+	default:
 		if err = f.Sync(); err != nil {
 			err = fmt.Errorf("sync %q: %w", tmp, err)
 		}
-	} else if !output.IsDataError(err) {
-		err = fmt.Errorf("write %q: %w", tmp, err)
 	}
 	if cerr := f.Close(); cerr != nil && err == nil {
 		err = fmt.Errorf("close %q: %w", tmp, cerr)
 	}
 	if err != nil {
 		os.Remove(tmp)
-		if output.IsDataError(err) {
-			return buffer.Permanent(fmt.Errorf("chunk %s: %w", vars.ID, err))
-		}
 		return err
 	}
 	if err := os.Rename(tmp, name); err != nil {
 		os.Remove(tmp)
-		return fmt.Errorf("rename to %q: %w", name, err)
+		return nameErr(fmt.Errorf("rename to %q: %w", name, err))
 	}
 	if err := syncDir(dir); err != nil {
 		return fmt.Errorf("sync directory %q: %w", dir, err)
 	}
 	o.log.Debug("wrote chunk", "path", name, "chunk_id", vars.ID, "records", stats.Records, "bytes", stats.Out)
-	return nil
+	return stats.Err()
+}
+
+// nameErr marks err permanent when the file system refused a name: too
+// long (ENAMETOOLONG), or not a name it can store (EINVAL, EILSEQ: bytes
+// or characters some file systems do not take). The same name fails on
+// every retry, and would hold back every other chunk.
+func nameErr(err error) error {
+	if errors.Is(err, syscall.ENAMETOOLONG) || errors.Is(err, syscall.EINVAL) || errors.Is(err, syscall.EILSEQ) {
+		return buffer.Permanent(err)
+	}
+	return err
 }
 
 // syncDir makes a rename in dir durable.

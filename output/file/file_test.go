@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -255,15 +256,88 @@ func TestUnwritablePathNamesIt(t *testing.T) {
 	}
 }
 
+// TestMalformedRecordsRejected checks that bad records are left out of the
+// file and returned as buffer.Rejected, the others written.
+func TestMalformedRecordsRejected(t *testing.T) {
+	o := newOutput(t, func(c *Config) { c.Compress = "none" })
+	bad := []byte{0x92, 0xa1, 'x', 0x80} // [ "x", {} ]: a string time
+	deep := bytes.Repeat([]byte{0x91}, codec.MaxDepth)
+	deep = append(append([]byte{0x92, 0x01, 0x81, 0xa1, 'k'}, deep...), 0xc0) // 101 levels
+	chunk := append(append(append(entries(0, 2), bad...), deep...), entries(2, 2)...)
+	err := flushFrames(o, context.Background(), vars(), &frames{tags: []string{"a"}, entries: [][]byte{chunk}})
+	rs, ok := buffer.RejectedRecords(err)
+	if !ok || buffer.IsPermanent(err) || len(rs) != 2 {
+		t.Fatalf("err = %v, want buffer.Rejected of 2 records", err)
+	}
+	if !bytes.Equal(rs[0].Entry, bad) || !bytes.Equal(rs[1].Entry, deep) || rs[0].Tag != "a" || !strings.Contains(rs[1].Reason, "nested deeper") {
+		t.Errorf("rejects %+v", rs)
+	}
+	recs := readJSONLines(t, o.Name(vars()))
+	if len(recs) != 4 || recs[3]["seq"] != float64(3) {
+		t.Errorf("file holds %v, want the 4 good records", recs)
+	}
+}
+
 func TestMalformedChunkIsPermanent(t *testing.T) {
 	o := newOutput(t, nil)
-	bad := append(entries(0, 2), 0x92, 0xa1, 'x', 0x80)
+	bad := []byte{0x92, 0xa1, 'x', 0x80, 0x92, 0x01, 0x01}
 	err := flushFrames(o, context.Background(), vars(), &frames{tags: []string{"a"}, entries: [][]byte{bad}})
-	if !buffer.IsPermanent(err) || !errors.Is(err, codec.ErrEntry) {
-		t.Fatalf("err = %v, want permanent codec.ErrEntry", err)
+	if !buffer.IsPermanent(err) || !errors.Is(err, output.ErrAllRejected) || !strings.Contains(err.Error(), chunkID) {
+		t.Fatalf("err = %v, want permanent ErrAllRejected naming the chunk", err)
 	}
 	if files := listFiles(t, filepath.Dir(o.Name(vars()))); len(files) != 0 {
 		t.Errorf("files left: %v", files)
+	}
+}
+
+// TestLongTag is a tag longer than a path element may be: it is cut to 200
+// bytes with a hash, and the chunk is written, under the same name on
+// every retry.
+func TestLongTag(t *testing.T) {
+	o := newOutput(t, nil)
+	v := vars()
+	v.Tag = strings.Repeat("L", 256)
+	for range 2 {
+		if err := flushFrames(o, context.Background(), v, &frames{tags: []string{v.Tag}, entries: [][]byte{entries(0, 3)}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	name := o.Name(v)
+	if d := filepath.Base(filepath.Dir(name)); len(d) != output.MaxValueLen || !strings.HasPrefix(d, "LLL") {
+		t.Errorf("directory %q", d)
+	}
+	if files := listFiles(t, filepath.Dir(name)); len(files) != 1 || len(readJSONLines(t, name)) != 3 {
+		t.Errorf("files %v", files)
+	}
+}
+
+// TestNameTooLongIsPermanent: a path element that no retry can create (two
+// 200-byte values joined) is a permanent error naming the path, at once.
+func TestNameTooLongIsPermanent(t *testing.T) {
+	o := newOutput(t, func(c *Config) { c.Path = filepath.Join(t.TempDir(), "${tag}-${tag}") + "/" })
+	v := vars()
+	v.Tag = strings.Repeat("L", 256)
+	err := flushFrames(o, context.Background(), v, &frames{tags: []string{v.Tag}, entries: [][]byte{entries(0, 1)}})
+	if !buffer.IsPermanent(err) || !errors.Is(err, syscall.ENAMETOOLONG) || !strings.Contains(err.Error(), filepath.Dir(o.Name(v))) {
+		t.Fatalf("err = %v, want permanent ENAMETOOLONG naming the path", err)
+	}
+}
+
+func TestNameErrors(t *testing.T) {
+	for _, tc := range []struct {
+		err  error
+		perm bool
+	}{
+		{&os.PathError{Op: "mkdir", Path: "p", Err: syscall.ENAMETOOLONG}, true},
+		{&os.PathError{Op: "open", Path: "p", Err: syscall.EINVAL}, true},
+		{&os.LinkError{Op: "rename", Old: "a", New: "b", Err: syscall.EILSEQ}, true},
+		{&os.PathError{Op: "mkdir", Path: "p", Err: syscall.EACCES}, false},
+		{&os.PathError{Op: "open", Path: "p", Err: syscall.ENOSPC}, false},
+	} {
+		err := nameErr(fmt.Errorf("create %q: %w", "p", tc.err))
+		if buffer.IsPermanent(err) != tc.perm || !strings.Contains(err.Error(), `"p"`) {
+			t.Errorf("%v: permanent %v, want %v", err, buffer.IsPermanent(err), tc.perm)
+		}
 	}
 }
 

@@ -213,6 +213,7 @@ func (c *Config) keyConfig() output.KeyConfig {
 		ObjectKeyFormat: c.ObjectKeyFormat,
 		TimeSliceFormat: c.TimeSliceFormat,
 		HexRandomLength: c.HexRandomLength,
+		Clean:           output.CleanPathValue,
 	}
 }
 

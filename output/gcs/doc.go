@@ -43,8 +43,10 @@
 //     holds one chunk_size buffer. An upload holds at most about
 //     2 x chunk_size (32 MiB by default), whatever the chunk's size.
 //   - Errors name gs://BUCKET/KEY. Permanent (buffer.Permanent): 400 (but
-//     a checksum mismatch), 401, 403 (but rate limits), 404 (the bucket
-//     does not exist), other 4xx, an unusable keyfile, malformed records,
+//     a checksum mismatch: an invalid object name, metadata too large), 401,
+//     403 (but rate limits), 404 (the bucket does not exist), other 4xx, an
+//     unusable keyfile, a key longer than 1024 bytes (refused before any
+//     request), a chunk whose every record the encoder rejects,
 //     ErrObjectExists. Transient (the buffer retries with its backoff):
 //     408, 410, 429, 5xx, timeouts, connection errors, anything unknown.
 //     The client's own retries are bounded by client_retries (2) quick
@@ -56,6 +58,23 @@
 //     barge-last-time, barge-timekey, barge-tag, barge-keys, barge-host,
 //     barge-version, barge-format, barge-compress) on every object, plus the
 //     <object_metadata> pairs (keys starting with barge- are refused).
+//     output.Metadata bounds the values that come from the data
+//     (barge-tag 256 bytes, barge-keys 512, as printable ASCII JSON) and
+//     keeps them valid UTF-8 without control characters, far within
+//     GCS's 8 KiB of custom metadata.
+//   - Names: values from the data (the tag and its parts, chunk key
+//     values, the host name) go through output.CleanPathValue: no "/",
+//     "\", control characters (GCS refuses CR and LF in names) or invalid
+//     UTF-8, at most 200 bytes.
+//   - Rejected records: records the encoder rejects (malformed, or nested
+//     deeper than codec.MaxDepth) are left out of the object and returned
+//     with buffer.Rejected once it is stored; barge-records counts the
+//     records in the object. An object sent in one request carries its
+//     metadata after the whole object is encoded, so the count is known. A
+//     resumable upload sends it first, announcing the chunk's count: when
+//     records are then rejected, that upload is abandoned unfinalized and
+//     the object encoded and uploaded once more with the count the first
+//     pass found. Rejects are rare; this costs nothing without them.
 //     Content-Type is the Encoder's (application/gzip, application/zstd,
 //     application/x-ndjson...); with transcoding, Content-Encoding is gzip
 //     and Content-Type the uncompressed format's.

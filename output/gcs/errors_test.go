@@ -17,6 +17,7 @@ import (
 
 	"github.com/barge-dev/barge/buffer"
 	"github.com/barge-dev/barge/forwarder/codec"
+	"github.com/barge-dev/barge/output"
 )
 
 func TestErrorClassification(t *testing.T) {
@@ -36,6 +37,10 @@ func TestErrorClassification(t *testing.T) {
 		{"400 bad request", gerr(400, "invalid", "Invalid argument."), true, ""},
 		{"400 crc32c mismatch", gerr(400, "invalid", "Provided CRC32C \"AAAA\" doesn't match calculated CRC32C \"BBBB\"."), false, ""},
 		{"400 md5 mismatch", gerr(400, "invalid", "Provided MD5 hash doesn't match"), false, ""},
+		{"400 object name", gerr(400, "invalid", "The specified object name is not valid."), true, ""},
+		{"400 metadata too large", gerr(400, "invalid", "Metadata part is too large."), true, ""},
+		{"413 metadata too large", gerr(413, "", "Request Entity Too Large"), true, ""},
+		{"key too long", fmt.Errorf("%w: 1100 bytes", output.ErrObjectKey), true, ""},
 		{"401 unauthenticated", gerr(401, "required", "Login Required"), true, ""},
 		{"403 access denied", gerr(403, "forbidden", "does not have storage.objects.create access"), true, ""},
 		{"403 rate limit", gerr(403, "rateLimitExceeded", "Rate limit exceeded"), false, ""},

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -12,6 +13,7 @@ import (
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -183,11 +185,53 @@ func vars() output.ChunkVars {
 }
 
 // putFrames flushes frames as the chunk v describes, with the metadata a
-// chunk with v's id would have; it returns the key.
+// chunk with v's id and f's entries would have; it returns the key. Each
+// pass of the upload reads the same frames, as EncodeChunk reopens the
+// chunk.
 func putFrames(ctx context.Context, o *Output, v output.ChunkVars, f output.Frames) (string, error) {
 	key := o.Key(v)
 	meta := map[string]string{output.MetaChunkID: v.ID, output.MetaTag: v.Tag}
-	return key, o.put(ctx, key, meta, func(w io.Writer) (output.Stats, error) { return o.enc.Encode(w, f) })
+	if ff, ok := f.(*frames); ok { // as the buffer counts a chunk's records
+		n := 0
+		for _, b := range ff.entries {
+			c, _, _, _ := codec.Count(b)
+			n += c
+		}
+		meta[output.MetaRecords] = strconv.Itoa(n)
+	}
+	rf := &replayFrames{src: f}
+	return key, o.put(ctx, key, meta, func(w io.Writer) (output.Stats, error) {
+		rf.i = 0
+		return o.enc.Encode(w, rf)
+	})
+}
+
+// replayFrames serves src's frames, keeping copies, and the copies again
+// after a rewind (i = 0).
+type replayFrames struct {
+	src    output.Frames
+	tags   []string
+	frames [][]byte
+	i      int
+	done   bool
+}
+
+func (r *replayFrames) Next() (string, []byte, error) {
+	if r.i < len(r.frames) {
+		r.i++
+		return r.tags[r.i-1], r.frames[r.i-1], nil
+	}
+	if r.done {
+		return "", nil, io.EOF
+	}
+	tag, b, err := r.src.Next()
+	if err != nil {
+		r.done = errors.Is(err, io.EOF)
+		return tag, b, err
+	}
+	r.tags, r.frames = append(r.tags, tag), append(r.frames, bytes.Clone(b))
+	r.i++
+	return tag, b, nil
 }
 
 // frames serves (tag, entries) pairs.

@@ -8,6 +8,7 @@ import (
 	"hash/crc32"
 	"io"
 	"maps"
+	"strconv"
 	"sync/atomic"
 	"time"
 
@@ -20,12 +21,28 @@ import (
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
+// errRecount is attempt's error when a resumable upload was started with
+// a count of records in its metadata that the encoder then did not write.
+var errRecount = errors.New("gcs: the resumable upload announced another number of records")
+
 // put encodes one object to key, create-only. encode writes the object's
-// bytes to the io.Writer it is given.
+// bytes to the io.Writer it is given; meta's MetaRecords is the count the
+// chunk announces, replaced by the number of records encode wrote.
+//
+// barge-records must count the records the object holds. An object sent
+// in one request goes with its metadata after the whole object is
+// encoded, so the count is known. A resumable upload sends the metadata
+// first: when the encoder then rejects records, that upload is abandoned
+// (never finalized) and the object encoded and uploaded once more with the
+// count the first pass found (the Encoder is deterministic). Rejects are
+// rare; this costs nothing without them.
 func (o *Output) put(ctx context.Context, key string, meta map[string]string, encode func(io.Writer) (output.Stats, error)) error {
 	where := "gs://" + o.cfg.Bucket + "/" + key
 	if err := ctx.Err(); err != nil {
 		return o.wrap(where, err)
+	}
+	if err := output.CheckObjectKey(key); err != nil {
+		return buffer.Permanent(fmt.Errorf("put %s: %w", where, err))
 	}
 	cl, err := o.storageClient(ctx)
 	if err != nil {
@@ -33,6 +50,31 @@ func (o *Output) put(ctx context.Context, key string, meta map[string]string, en
 	}
 	meta = maps.Clone(meta)
 	maps.Copy(meta, o.userMeta)
+	stats, u, err := o.attempt(ctx, cl, key, meta, encode)
+	if errors.Is(err, errRecount) {
+		output.SetRecords(meta, stats.Records)
+		stats, u, err = o.attempt(ctx, cl, key, meta, encode)
+		if errors.Is(err, errRecount) { // not deterministic after all: try again later
+			err = fmt.Errorf("%w: %s announced, %d encoded", err, meta[output.MetaRecords], stats.Records)
+		}
+	}
+	if err != nil {
+		if isNotFound(err) && u.progressed.Load() {
+			// Not the bucket: the resumable session was lost after chunks
+			// went through. A new flush starts a new one.
+			return fmt.Errorf("put %s: resumable upload session lost: %w", where, err)
+		}
+		return o.wrap(where, err)
+	}
+	o.log.Debug("put object", "path", where, "chunk_id", meta[output.MetaChunkID], "records", stats.Records, "bytes", u.size)
+	return stats.Err()
+}
+
+// attempt encodes the object into one upload and finishes it, unless the
+// encoder rejected every record (a permanent error, nothing finalized) or
+// a resumable upload announced a count of records in meta other than what
+// was written (errRecount, the upload abandoned).
+func (o *Output) attempt(ctx context.Context, cl *storage.Client, key string, meta map[string]string, encode func(io.Writer) (output.Stats, error)) (output.Stats, *upload, error) {
 	budget := newRetryBudget(o.cfg.ClientRetries)
 	obj := cl.Bucket(o.cfg.Bucket).Object(key).Retryer(
 		storage.WithBackoff(gax.Backoff{Initial: 250 * time.Millisecond, Max: 2 * time.Second, Multiplier: 2}),
@@ -51,24 +93,25 @@ func (o *Output) put(ctx context.Context, key string, meta map[string]string, en
 	defer u.release()
 
 	stats, err := encode(u)
-	if err == nil {
-		err = u.finish(ctx)
-	} else {
+	switch {
+	case err != nil:
 		u.abort()
 		if u.err != nil && errors.Is(err, u.err) {
 			err = u.err
 		}
+	case stats.AllRejected():
+		u.abort()
+		err = stats.Err()
+	case u.w == nil: // one request, sent now: with the count
+		output.SetRecords(meta, stats.Records)
+		err = u.finish(ctx)
+	case meta[output.MetaRecords] != strconv.Itoa(stats.Records):
+		u.abort()
+		err = errRecount
+	default:
+		err = u.finish(ctx)
 	}
-	if err != nil {
-		if isNotFound(err) && u.progressed.Load() {
-			// Not the bucket: the resumable session was lost after chunks
-			// went through. A new flush starts a new one.
-			return fmt.Errorf("put %s: resumable upload session lost: %w", where, err)
-		}
-		return o.wrap(where, err)
-	}
-	o.log.Debug("put object", "path", where, "chunk_id", meta[output.MetaChunkID], "records", stats.Records, "bytes", u.size)
-	return nil
+	return stats, u, err
 }
 
 // wrap names the object in err and marks the errors that retrying cannot
@@ -77,7 +120,7 @@ func (o *Output) wrap(where string, err error) error {
 	switch {
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return fmt.Errorf("put %s: %w", where, err)
-	case output.IsDataError(err), errors.Is(err, ErrObjectExists):
+	case output.IsDataError(err), errors.Is(err, ErrObjectExists), errors.Is(err, output.ErrObjectKey):
 		return buffer.Permanent(fmt.Errorf("put %s: %w", where, err))
 	case errors.Is(err, storage.ErrBucketNotExist) || isNotFound(err):
 		return buffer.Permanent(fmt.Errorf("put %s: bucket %q does not exist: %w", where, o.cfg.Bucket, err))

@@ -305,6 +305,7 @@ func (c *Config) keyConfig() output.KeyConfig {
 		ObjectKeyFormat: c.S3ObjectKeyFormat,
 		TimeSliceFormat: c.TimeSliceFormat,
 		HexRandomLength: c.HexRandomLength,
+		Clean:           output.CleanPathValue,
 	}
 }
 

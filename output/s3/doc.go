@@ -65,8 +65,11 @@
 //     Permanent (buffer.Permanent): AccessDenied and other 401/403,
 //     NoSuchBucket, InvalidAccessKeyId, SignatureDoesNotMatch, invalid
 //     settings (InvalidArgument, InvalidStorageClass, MetadataTooLarge,
-//     KMS errors), NotImplemented (a store without conditional writes),
-//     malformed records, a different object at the key. Everything else is
+//     KMS errors), a key the store refuses (KeyTooLongError, InvalidURI,
+//     InvalidObjectName, MinIO's XMinioInvalidObjectName), NotImplemented
+//     (a store without conditional writes), a chunk whose every record
+//     the encoder rejects, a different object at the key. A key longer
+//     than 1024 bytes is refused before any request. Everything else is
 //     transient and retried by the buffer with its backoff: SlowDown, 5xx,
 //     RequestTimeout, ExpiredToken, 409 ConditionalRequestConflict,
 //     timeouts, connection resets. The SDK itself retries at most 3
@@ -77,7 +80,23 @@
 //     barge-tag, barge-keys, barge-host, barge-version, barge-format,
 //     barge-compress) as user metadata (x-amz-meta-*). Values that are not
 //     printable ASCII (a UTF-8 tag) are RFC 2047 encoded
-//     ("=?utf-8?b?...?="); mime.WordDecoder decodes them.
+//     ("=?utf-8?b?...?="); mime.WordDecoder decodes them. output.Metadata
+//     bounds the values that come from the data (barge-tag 256 bytes,
+//     barge-keys 512, as printable ASCII JSON) so that, even encoded, the
+//     whole stays under S3's 2 KiB of user metadata: no chunk can fail
+//     with MetadataTooLarge, nor carry a header value HTTP cannot send.
+//   - Names: values from the data (the tag and its parts, chunk key
+//     values, the host name) go through output.CleanPathValue: no "/",
+//     "\", control characters or invalid UTF-8, at most 200 bytes.
+//   - Rejected records: records the encoder rejects (malformed, or nested
+//     deeper than codec.MaxDepth) are left out of the object and returned
+//     with buffer.Rejected once it is stored; barge-records counts the
+//     records in the object. A PutObject sends its metadata after the
+//     whole object is encoded, so the count is known. A multipart upload
+//     sends it first, announcing the chunk's count: when records are then
+//     rejected, the upload is aborted and the object encoded and uploaded
+//     once more with the count the first pass found. Rejects are rare;
+//     this costs nothing without them.
 //   - Credentials: aws_key_id/aws_sec_key, else the AWS default chain
 //     (environment, shared config and credentials files, with
 //     <shared_credentials> path and profile_name; web identity / IRSA; ECS

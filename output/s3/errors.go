@@ -32,6 +32,11 @@ var permanentCodes = map[string]bool{
 	"KMS.NotFoundException":           true,
 	"KMS.DisabledException":           true,
 	"KMS.KMSInvalidStateException":    true,
+	// The key itself: too long, or characters a store does not take.
+	"KeyTooLongError":         true,
+	"InvalidURI":              true,
+	"InvalidObjectName":       true,
+	"XMinioInvalidObjectName": true,
 	// A store that does not implement conditional writes cannot give
 	// create-only semantics, however often we ask.
 	"NotImplemented": true,
@@ -54,13 +59,15 @@ var transientCodes = map[string]bool{
 
 // IsPermanent reports whether err, from the S3 SDK or the encoder, cannot
 // be fixed by retrying: access denied, a missing bucket, bad credentials
-// or settings, malformed records. Throttling, 5xx, timeouts, connection
-// resets and anything unknown are transient.
+// or settings, a key or metadata the store refuses (KeyTooLongError,
+// InvalidObjectName, MetadataTooLarge, InvalidArgument), malformed records.
+// Throttling, 5xx, timeouts, connection resets and anything unknown are
+// transient.
 func IsPermanent(err error) bool {
 	if err == nil {
 		return false
 	}
-	if buffer.IsPermanent(err) || output.IsDataError(err) {
+	if buffer.IsPermanent(err) || output.IsDataError(err) || errors.Is(err, output.ErrObjectKey) {
 		return true
 	}
 	var ae smithy.APIError

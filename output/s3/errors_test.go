@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strings"
 	"syscall"
 	"testing"
 
@@ -47,6 +48,11 @@ func TestIsPermanent(t *testing.T) {
 		{"SignatureDoesNotMatch", sdkError(403, "SignatureDoesNotMatch"), true},
 		{"InvalidStorageClass", sdkError(400, "InvalidStorageClass"), true},
 		{"MetadataTooLarge", sdkError(400, "MetadataTooLarge"), true},
+		{"KeyTooLongError", sdkError(400, "KeyTooLongError"), true},
+		{"InvalidURI", sdkError(400, "InvalidURI"), true},
+		{"XMinioInvalidObjectName", sdkError(400, "XMinioInvalidObjectName"), true},
+		{"InvalidArgument (MinIO's unsupported metadata)", sdkError(400, "InvalidArgument"), true},
+		{"object key", fmt.Errorf("x: %w", output.ErrObjectKey), true},
 		{"NotImplemented", sdkError(501, "NotImplemented"), true},
 		{"403 without body (HEAD)", sdkError(403, ""), true},
 		{"bare API error", &smithy.GenericAPIError{Code: "AccessDenied"}, true},
@@ -82,6 +88,10 @@ func TestWrap(t *testing.T) {
 	err := o.wrap("k/x.gz", "upload part 2", sdkError(403, "AccessDenied"))
 	if !buffer.IsPermanent(err) || err.Error()[:len("put s3://b/k/x.gz: upload part 2: ")] != "put s3://b/k/x.gz: upload part 2: " {
 		t.Errorf("wrap = %v (permanent %v)", err, buffer.IsPermanent(err))
+	}
+	err = o.wrap("logs/"+strings.Repeat("k", 1100), "create multipart upload", sdkError(400, "KeyTooLongError"))
+	if !buffer.IsPermanent(err) || !strings.HasPrefix(err.Error(), "put s3://b/logs/kkk") || !strings.Contains(err.Error(), "KeyTooLongError") {
+		t.Errorf("wrap = %v", err)
 	}
 	err = o.wrap("k", "", sdkError(503, "SlowDown"))
 	if buffer.IsPermanent(err) || err.Error()[:len("put s3://b/k: ")] != "put s3://b/k: " {

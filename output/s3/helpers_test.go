@@ -7,6 +7,7 @@ import (
 	"crypto/md5"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -51,6 +52,7 @@ func testChunk(id string, records int) *buffer.Chunk {
 // trivially) and cheap in memory.
 type genFrames struct {
 	n, done int
+	seed    uint64
 	rng     *rand.Rand
 	buf     []byte
 	// after, when set, is called once when at least afterBytes of entries
@@ -61,7 +63,13 @@ type genFrames struct {
 }
 
 func newGen(n int, seed uint64) *genFrames {
-	return &genFrames{n: n, rng: rand.New(rand.NewPCG(seed, seed))}
+	return &genFrames{n: n, seed: seed, rng: rand.New(rand.NewPCG(seed, seed))}
+}
+
+// rewind starts the same records again (after is not called again).
+func (g *genFrames) rewind() {
+	g.done, g.served, g.after = 0, 0, nil
+	g.rng = rand.New(rand.NewPCG(g.seed, g.seed))
 }
 
 var words = strings.Fields("GET POST PUT DELETE /api/v1/users /api/v1/orders /healthz /static/app.js 200 201 204 301 404 500 " +
@@ -100,9 +108,58 @@ func (g *genFrames) Next() (string, []byte, error) {
 	return "app.web", g.buf, nil
 }
 
-// flushFrames flushes chunk c whose records come from f.
+// flushFrames flushes chunk c whose records come from f. Each pass of the
+// upload reads the same frames, as EncodeChunk reopens the chunk.
 func flushFrames(ctx context.Context, o *Output, c *buffer.Chunk, f output.Frames) error {
-	return o.put(ctx, c, func(w io.Writer) (output.Stats, error) { return o.enc.Encode(w, f) })
+	var src interface {
+		output.Frames
+		rewind()
+	}
+	if r, ok := f.(interface {
+		output.Frames
+		rewind()
+	}); ok {
+		src = r
+	} else {
+		src = &replayFrames{src: f}
+	}
+	passes := 0
+	return o.put(ctx, c, func(w io.Writer) (output.Stats, error) {
+		if passes++; passes > 1 {
+			src.rewind()
+		}
+		return o.enc.Encode(w, src)
+	})
+}
+
+// replayFrames serves src's frames, keeping copies, and the copies again
+// after a rewind.
+type replayFrames struct {
+	src    output.Frames
+	tags   []string
+	frames [][]byte
+	i      int
+	done   bool
+}
+
+func (r *replayFrames) rewind() { r.i = 0 }
+
+func (r *replayFrames) Next() (string, []byte, error) {
+	if r.i < len(r.frames) {
+		r.i++
+		return r.tags[r.i-1], r.frames[r.i-1], nil
+	}
+	if r.done {
+		return "", nil, io.EOF
+	}
+	tag, b, err := r.src.Next()
+	if err != nil {
+		r.done = errors.Is(err, io.EOF)
+		return tag, b, err
+	}
+	r.tags, r.frames = append(r.tags, tag), append(r.frames, bytes.Clone(b))
+	r.i++
+	return tag, b, nil
 }
 
 // encoded returns what o's encoder makes of f.

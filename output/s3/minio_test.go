@@ -4,8 +4,11 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"io"
+	"mime"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -16,6 +19,8 @@ import (
 	"github.com/klauspost/compress/zstd"
 
 	"github.com/barge-dev/barge/buffer"
+	"github.com/barge-dev/barge/forwarder/codec"
+	"github.com/barge-dev/barge/output"
 	"github.com/barge-dev/barge/output/internal/minio"
 )
 
@@ -190,6 +195,8 @@ type cycleFrames struct {
 	per     int
 }
 
+func (f *cycleFrames) rewind() { f.i, f.served, f.records = 0, 0, 0 }
+
 func (f *cycleFrames) Next() (string, []byte, error) {
 	if f.served >= f.total {
 		return "", nil, io.EOF
@@ -238,7 +245,13 @@ func TestMinIOLargeChunk(t *testing.T) {
 			}
 		}
 	})
-	c := testChunk(chunkID, 0)
+	for { // count the records, as a chunk knows them
+		if _, _, err := src.Next(); err != nil {
+			break
+		}
+	}
+	c := testChunk(chunkID, src.records)
+	src.rewind()
 	start := time.Now()
 	err := flushFrames(context.Background(), o, c, src)
 	elapsed := time.Since(start)
@@ -279,5 +292,52 @@ func TestMinIOLargeChunk(t *testing.T) {
 	}
 	if lines != src.records {
 		t.Errorf("%d lines, want %d", lines, src.records)
+	}
+}
+
+// TestMinIOHostileMetadata: the longest tag an input accepts, in UTF-8,
+// and chunk key values with newlines and kilobytes of text, on a store
+// that enforces S3's 2 KiB of user metadata: the object is stored (one
+// PutObject, and a multipart upload), its metadata decodes.
+func TestMinIOHostileMetadata(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		mod  func(*Config)
+		n    int
+	}{
+		{"put", nil, 100},
+		{"multipart", multipartConfig, minioRecords / 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			o, cl := startMinIO(t, func(c *Config) {
+				c.Path = "logs/${tag}/${region}/"
+				if tc.mod != nil {
+					tc.mod(c)
+				}
+			})
+			o.hostname = strings.Repeat("ホ", 100)
+			c := testChunk(chunkID, tc.n)
+			c.Tag = strings.Repeat("日", codec.MaxTagLen/3)
+			c.Keys = map[string]string{"region": "eu\n" + strings.Repeat("🙂", 1000), "team": strings.Repeat("\"", 800)}
+			if err := flushFrames(context.Background(), o, c, newGen(tc.n, 1)); err != nil {
+				t.Fatal(err)
+			}
+			out, err := cl.HeadObject(context.Background(), &s3.HeadObjectInput{Bucket: aws.String(bucket), Key: aws.String(o.Key(c))})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var dec mime.WordDecoder
+			tag, err := dec.DecodeHeader(metaValue(out.Metadata, output.MetaTag))
+			if err != nil || !strings.HasPrefix(tag, "日日日") || len(tag) > output.MaxMetaTagLen {
+				t.Errorf("tag metadata %q: %v", tag, err)
+			}
+			var keys map[string]string
+			if err := json.Unmarshal([]byte(metaValue(out.Metadata, output.MetaKeys)), &keys); err != nil || !strings.HasPrefix(keys["region"], "eu\n🙂") {
+				t.Errorf("keys metadata %q: %v", metaValue(out.Metadata, output.MetaKeys), err)
+			}
+			if got := metaValue(out.Metadata, output.MetaRecords); got != strconv.Itoa(tc.n) {
+				t.Errorf("records metadata %q", got)
+			}
+		})
 	}
 }

@@ -3,10 +3,12 @@ package s3
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"mime"
 	"net/http"
+	"strconv"
 	"sync"
 	"time"
 
@@ -106,41 +108,85 @@ func (o *Output) Close() error {
 	return nil
 }
 
+// errRecount is attempt's error when a multipart upload was started with
+// a count of records in its metadata that the encoder then did not write.
+var errRecount = errors.New("s3: the multipart upload announced another number of records")
+
 // put encodes with encode and uploads: one PutObject when the encoded
 // object fits in multipart_threshold, a multipart upload otherwise.
+//
+// barge-records must count the records the object holds. PutObject sends
+// the metadata after the whole object is encoded, with the count known. A
+// multipart upload sends it first (CreateMultipartUpload), announcing
+// c.Records; if the encoder then rejects records, that upload is aborted
+// and the object is encoded and uploaded once more with the count the first
+// pass found (the Encoder is deterministic). Rejects are rare, so this
+// costs nothing in the common case.
 func (o *Output) put(ctx context.Context, c *buffer.Chunk, encode func(io.Writer) (output.Stats, error)) error {
 	key := o.Key(c)
 	if err := ctx.Err(); err != nil {
 		return o.wrap(key, "", err)
 	}
+	if err := output.CheckObjectKey(key); err != nil {
+		return buffer.Permanent(fmt.Errorf("put s3://%s/%s: %w", o.cfg.S3Bucket, key, err))
+	}
 	cl, err := o.client(ctx)
 	if err != nil {
 		return o.wrap(key, "", err)
 	}
-	u := o.newUpload(ctx, cl, key, c.ID, o.metadata(c))
+	meta := o.metadata(c)
+	stats, u, err := o.attempt(ctx, cl, key, c.ID, meta, encode)
+	if errors.Is(err, errRecount) {
+		output.SetRecords(meta, stats.Records)
+		stats, u, err = o.attempt(ctx, cl, key, c.ID, meta, encode)
+	}
+	if err != nil {
+		if errors.Is(err, errRecount) {
+			// Not deterministic after all: let the buffer try again.
+			return o.wrap(key, "", fmt.Errorf("%w: %s announced, %d encoded", err, meta[output.MetaRecords], stats.Records))
+		}
+		return err
+	}
+	o.log.Debug("put object", "path", "s3://"+o.cfg.S3Bucket+"/"+key, "chunk_id", c.ID,
+		"records", stats.Records, "bytes", stats.Out, "parts", u.nparts(), "existing", u.existing)
+	return stats.Err()
+}
+
+// attempt encodes the object into one upload and completes it, unless the
+// encoder rejected every record (a permanent error, nothing uploaded) or a
+// multipart upload announced a count of records in meta other than what
+// was written (errRecount, the upload aborted).
+func (o *Output) attempt(ctx context.Context, cl *s3.Client, key, id string, meta map[string]string, encode func(io.Writer) (output.Stats, error)) (output.Stats, *upload, error) {
+	u := o.newUpload(ctx, cl, key, id, meta)
 	defer u.cancel(nil)
 	stats, err := encode(u)
-	if err != nil {
+	switch {
+	case err != nil:
 		if uerr := u.failure(); uerr != nil {
 			err = uerr // the upload failed first; the encoder only saw its Write fail
 		} else {
 			err = o.wrap(key, "encode chunk", err)
 		}
-	} else {
+	case stats.AllRejected():
+		err = buffer.Permanent(fmt.Errorf("put s3://%s/%s: %w", o.cfg.S3Bucket, key, stats.Err()))
+	case u.uploadID == "": // one PutObject, sent now: with the count
+		output.SetRecords(meta, stats.Records)
+		err = u.finish()
+	case meta[output.MetaRecords] != strconv.Itoa(stats.Records):
+		err = errRecount
+	default:
 		err = u.finish()
 	}
 	if err != nil {
 		u.abort()
-		return err
 	}
-	o.log.Debug("put object", "path", "s3://"+o.cfg.S3Bucket+"/"+key, "chunk_id", c.ID,
-		"records", stats.Records, "bytes", stats.Out, "parts", u.nparts(), "existing", u.existing)
-	return nil
+	return stats, u, err
 }
 
 // metadata is output.Metadata as S3 user metadata: values that are not
-// printable ASCII (a tag or chunk key value in UTF-8) are RFC 2047
-// encoded ("=?utf-8?b?...?="), as HTTP headers cannot carry them.
+// printable ASCII (a tag in UTF-8) are RFC 2047 encoded
+// ("=?utf-8?b?...?="), as HTTP headers cannot carry them. output.Metadata
+// bounds them so that the whole stays within S3's 2 KiB.
 func (o *Output) metadata(c *buffer.Chunk) map[string]string {
 	m := output.Metadata(c, o.enc, o.hostname, o.version)
 	for k, v := range m {

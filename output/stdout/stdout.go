@@ -77,24 +77,34 @@ func New(cfg Config, opts Options) (*Output, error) {
 	return o, nil
 }
 
-// Flush prints every record of c. Malformed records are a permanent error.
+// Flush prints every record of c. Records the encoder rejects are not
+// printed and are returned with buffer.Rejected; when it rejects every
+// record, the error is buffer.Permanent.
 func (o *Output) Flush(ctx context.Context, c *buffer.Chunk) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	_, err := o.enc.EncodeChunk(o.w, c)
-	if output.IsDataError(err) {
-		return buffer.Permanent(fmt.Errorf("chunk %s: %w", c.ID, err))
-	}
-	return err
+	stats, err := o.enc.EncodeChunk(o.w, c)
+	return result(c.ID, stats, err)
 }
 
-// encode prints frames (for tests without a buffer).
+// encode prints frames (for tests without a buffer), as Flush would.
 func (o *Output) encode(frames output.Frames) error {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	_, err := o.enc.Encode(o.w, frames)
-	return err
+	stats, err := o.enc.Encode(o.w, frames)
+	return result("test", stats, err)
+}
+
+// result is what Flush returns after encoding chunk id.
+func result(id string, stats output.Stats, err error) error {
+	if err != nil {
+		return err
+	}
+	if stats.AllRejected() {
+		return fmt.Errorf("chunk %s: %w", id, stats.Err())
+	}
+	return stats.Err()
 }

@@ -2,6 +2,7 @@ package stdout
 
 import (
 	"bytes"
+	"errors"
 	"io"
 	"log/slog"
 	"strings"
@@ -14,6 +15,7 @@ import (
 	"github.com/barge-dev/barge/buffer"
 	"github.com/barge-dev/barge/buffer/buffertest"
 	"github.com/barge-dev/barge/forwarder/codec"
+	"github.com/barge-dev/barge/output"
 )
 
 func TestMain(m *testing.M) {
@@ -131,5 +133,30 @@ func TestKeyCollisionsAreLogged(t *testing.T) {
 	}
 	if line, _, _ := strings.Cut(out.String(), "\n"); !strings.Contains(line, `"a_b":"x"`) || strings.Count(line, `"a_b`) != 2 {
 		t.Fatalf("record %s: want a_b and a renamed a_b", line)
+	}
+}
+
+// TestStdoutRejects: a record nested deeper than codec.MaxDepth is not
+// printed and comes back with buffer.Rejected; a chunk of nothing else is
+// a permanent error.
+func TestStdoutRejects(t *testing.T) {
+	deep := append(append([]byte{0x92, 0x01, 0x81, 0xa1, 'k'}, bytes.Repeat([]byte{0x91}, codec.MaxDepth)...), 0xc0)
+	var out bytes.Buffer
+	o, err := New(DefaultConfig(), Options{Writer: &out, Location: time.UTC})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = o.encode(&frames{tag: "app.web", entries: append(append(oneEntry(), deep...), oneEntry()...)})
+	rs, ok := buffer.RejectedRecords(err)
+	if !ok || len(rs) != 1 || !bytes.Equal(rs[0].Entry, deep) || rs[0].Tag != "app.web" || buffer.IsPermanent(err) {
+		t.Fatalf("err = %v, want buffer.Rejected of the deep record", err)
+	}
+	if n := strings.Count(out.String(), "app.web: {\"msg\":\"hello\"}\n"); n != 2 || strings.Count(out.String(), "\n") != 2 {
+		t.Errorf("printed %q, want the two good records", out.String())
+	}
+	out.Reset()
+	err = o.encode(&frames{tag: "app.web", entries: deep})
+	if !buffer.IsPermanent(err) || !errors.Is(err, output.ErrAllRejected) || out.Len() != 0 {
+		t.Errorf("all rejected: err = %v, printed %q", err, out.String())
 	}
 }
