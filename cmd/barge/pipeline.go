@@ -274,6 +274,10 @@ func (pl *pipeline) run(ctx context.Context) error {
 			fail(err)
 		}
 	}()
+	memCtx, stopMemory := context.WithCancel(ctx)
+	memDone := make(chan struct{})
+	go func() { defer close(memDone); returnMemory(memCtx, memoryCheckInterval, memoryFreeThreshold) }()
+	defer func() { stopMemory(); <-memDone }()
 	pl.log.Info("barge started", "version", version, "sources", len(pl.inputs), "matches", len(pl.sinks), "loaders", len(pl.loaders))
 	<-inCtx.Done()
 	// A loader stops between steps; a job in flight is settled by the
