@@ -90,30 +90,47 @@ func TestStalledClient(t *testing.T) {
 	hasLog(t, lb, "stalled", "peer=127.0.0.1:")
 }
 
+// TestConnectionFlood fills max_connections with busy connections (in
+// Append): new ones are refused, as none is idle.
 func TestConnectionFlood(t *testing.T) {
 	cfg := testConfig()
 	cfg.MaxConnections = 2
-	s, addr, lb := start(t, cfg, newSink())
+	sink := newSink()
+	sink.block = make(chan error)
+	sink.entered = make(chan struct{}, 2)
+	s, addr, lb := start(t, cfg, sink)
 	a, b := dial(t, addr), dial(t, addr)
-	for _, c := range []*testClient{a, b} { // both admitted and served
+	for _, c := range []*testClient{a, b} { // both admitted, busy appending
 		c.send(message("t", 1, record("a", "b"), chunkOpt(msgp.AppendString(nil, "x"))))
-		c.ack()
+		<-sink.entered
 	}
 	for range 5 {
 		dial(t, addr).closed()
 	}
-	if st := s.Stats(); st.Refused != 5 {
+	if st := s.Stats(); st.Refused != 5 || st.Evicted != 0 {
 		t.Fatalf("stats %+v", st)
 	}
 	hasLog(t, lb, "max_connections", "peer=127.0.0.1:")
-	a.nc.Close()
-	// a's slot frees when its goroutine ends; a real client reconnects
+	for _, c := range []*testClient{a, b} {
+		sink.block <- nil
+		c.ack()
+	}
+	// idle again: a new client is served (at once, or once the server
+	// marked them idle, a few instructions after their ack)
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		c := dial(t, addr)
 		c.send(message("ok", 1, record("a", "b"), chunkOpt(msgp.AppendString(nil, "ok"))))
-		if _, err := c.read(10 * time.Second); err == nil {
-			break
+		answer := make(chan error, 1)
+		go func() { _, err := c.read(10 * time.Second); answer <- err }()
+		select {
+		case <-sink.entered: // admitted
+			sink.block <- nil
+			if err := <-answer; err != nil {
+				t.Fatalf("no ack: %v", err)
+			}
+			return
+		case <-answer: // refused
 		}
 		if time.Now().After(deadline) {
 			t.Fatal("server never admitted a new client")

@@ -6,6 +6,8 @@ import (
 	"net"
 	"strings"
 	"time"
+
+	"github.com/barge-dev/barge/forwarder/codec"
 )
 
 // Config is the <source> section of @type forward. Names and defaults are
@@ -16,12 +18,14 @@ type Config struct {
 	// Bind is the address to listen on (TCP, and UDP for heartbeats).
 	Bind string `conf:"bind"`
 	Port int    `conf:"port"`
-	// ChunkSizeLimit bounds one message (and its decompressed payload).
-	// Fluentd's default is unlimited; barge's is 32 MiB so memory stays bounded.
+	// ChunkSizeLimit bounds one message (and its decompressed payload, and
+	// its entries once re-encoded). Fluentd's default is unlimited; barge's
+	// is 32m so memory stays bounded.
 	ChunkSizeLimit int64 `conf:"chunk_size_limit,size"`
 	// ChunkSizeWarnLimit logs a warning for messages above it (0: off).
 	ChunkSizeWarnLimit int64 `conf:"chunk_size_warn_limit,size"`
-	// SkipInvalidEvent drops invalid entries instead of rejecting the message.
+	// SkipInvalidEvent drops invalid entries (records nested deeper than
+	// codec.MaxDepth included) instead of rejecting the message.
 	SkipInvalidEvent  bool   `conf:"skip_invalid_event"`
 	SourceAddressKey  string `conf:"source_address_key"`
 	SourceHostnameKey string `conf:"source_hostname_key"`
@@ -32,19 +36,35 @@ type Config struct {
 	// LingerTimeout sets SO_LINGER on accepted connections. Unlike Fluentd
 	// (whose 0 sends RST and may discard a final ack), 0 keeps the OS default.
 	LingerTimeout time.Duration `conf:"linger_timeout"`
-	// AddTagPrefix is prepended to every tag, with a dot.
+	// AddTagPrefix is prepended to every tag, with a dot. Tags are checked
+	// with it (codec.CheckTag: at most codec.MaxTagLen bytes of UTF-8
+	// without control characters); a message whose tag fails is refused and
+	// its connection closed.
 	AddTagPrefix string `conf:"add_tag_prefix"`
 	// DenyKeepalive closes a connection after its first message.
 	DenyKeepalive bool `conf:"deny_keepalive"`
 
-	// MaxConnections refuses connections beyond this many (barge extension).
+	// MaxConnections is how many connections are served at once (barge
+	// extension; default 1024). A new connection beyond it closes the one
+	// idle the longest (between messages, or waiting for its handshake's
+	// PING, never mid-message), and is refused only when none is idle; so
+	// idle clients cannot lock new ones out.
 	MaxConnections int `conf:"max_connections"`
 	// IdleTimeout closes a connection silent between messages this long
-	// (barge extension).
+	// (barge extension; default 10m).
 	IdleTimeout time.Duration `conf:"idle_timeout"`
-	// ReadTimeout bounds the time to receive one message once its first byte
-	// arrived, and the TLS and authentication handshakes (barge extension).
+	// ReadTimeout bounds the time to receive one message once its first
+	// byte arrived (waits for memory_limit included), and the TLS and
+	// authentication handshakes (barge extension; default 60s).
 	ReadTimeout time.Duration `conf:"read_timeout"`
+	// MemoryLimit bounds the buffers all connections hold together beyond
+	// 64 KiB each: frames being read, decompressed payloads, re-encoded
+	// entries (barge extension; default 64m). A connection needing more
+	// than is free waits, not reading, until memory is given back (its
+	// read_timeout still runs); clients sending small messages never wait.
+	// It must be at least 2 x chunk_size_limit, so that a message as large
+	// as chunk_size_limit fits, decompressed.
+	MemoryLimit int64 `conf:"memory_limit,size"`
 
 	Security  *SecurityConfig  `conf:"<security>"`
 	Transport *TransportConfig `conf:"<transport>"`
@@ -98,6 +118,7 @@ func DefaultConfig() Config {
 		MaxConnections: 1024,
 		IdleTimeout:    10 * time.Minute,
 		ReadTimeout:    60 * time.Second,
+		MemoryLimit:    64 << 20,
 	}
 }
 
@@ -120,6 +141,14 @@ func (c *Config) Validate() error {
 	}
 	if c.ChunkSizeLimit > 1<<30 {
 		errs = append(errs, fmt.Errorf("'chunk_size_limit' %d is above 1g", c.ChunkSizeLimit))
+	}
+	if c.MemoryLimit < 2*c.ChunkSizeLimit {
+		errs = append(errs, fmt.Errorf("'memory_limit' %d must be at least 2 x chunk_size_limit (%d)", c.MemoryLimit, 2*c.ChunkSizeLimit))
+	}
+	if c.AddTagPrefix != "" {
+		if err := codec.CheckTag(c.AddTagPrefix); err != nil {
+			errs = append(errs, fmt.Errorf("'add_tag_prefix' %q: %w", c.AddTagPrefix, err))
+		}
 	}
 	if c.ChunkSizeWarnLimit < 0 {
 		errs = append(errs, errors.New("'chunk_size_warn_limit' must not be negative"))

@@ -3,7 +3,9 @@ package forwarder
 import (
 	"crypto/rand"
 	"crypto/subtle"
+	"errors"
 	"net"
+	"net/netip"
 	"slices"
 	"time"
 
@@ -28,10 +30,19 @@ func (c *conn) handshake() bool {
 	if c.write(helo) != nil {
 		return false
 	}
-	// The PING must arrive within read_timeout, idle or not.
+	// The PING must arrive within read_timeout, idle or not, and be small.
+	// Until it does the connection is idle: a new one may close it.
 	c.until = time.Now().Add(s.cfg.ReadTimeout)
+	c.fr.SetLimit(handshakeFrames)
+	c.idle()
 	frame, err := c.next()
 	c.until = time.Time{}
+	c.fr.SetLimit(int(s.cfg.ChunkSizeLimit))
+	if errors.Is(err, codec.ErrTooLarge) {
+		s.stats.authFailures.Add(1)
+		s.lim.warn("authentication failed", "peer", c.peer, "reason", "PING over 16 KiB")
+		return false
+	}
 	if err != nil {
 		c.readError(err)
 		if c.fr.Buffered() == 0 && !c.stopping.Load() {
@@ -47,12 +58,17 @@ func (c *conn) handshake() bool {
 	} else {
 		reason, key = c.checkPing(ping, nonce, authSalt)
 	}
+	ip := peerIP(c.nc.RemoteAddr())
 	if reason != "" {
 		s.stats.authFailures.Add(1)
-		s.lim.warn("authentication failed", "peer", c.peer, "hostname", ping.Hostname, "username", ping.Username, "reason", reason)
+		d := s.auth.failed(ip, time.Now())
+		s.lim.warn("authentication failed", "peer", c.peer, "hostname", clip(ping.Hostname), "username", clip(ping.Username),
+			"reason", clip(reason), "delay", d)
+		s.pause(d) // ends when the server stops
 		c.write(codec.AppendPong(nil, codec.Pong{Reason: reason}))
 		return false
 	}
+	s.auth.succeeded(ip)
 	pong := codec.AppendPong(nil, codec.Pong{
 		OK:              true,
 		Hostname:        sec.SelfHostname,
@@ -101,4 +117,12 @@ func (c *conn) checkPing(p codec.Ping, nonce, authSalt []byte) (reason, key stri
 		}
 	}
 	return "", key
+}
+
+// peerIP returns the address of a peer, without its port.
+func peerIP(a net.Addr) netip.Addr {
+	if ap, err := netip.ParseAddrPort(a.String()); err == nil {
+		return ap.Addr().Unmap()
+	}
+	return netip.Addr{}
 }

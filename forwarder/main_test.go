@@ -129,10 +129,19 @@ func testConfig() Config {
 // start runs a server until the test ends.
 func start(t *testing.T, cfg Config, sink Sink) (*Server, string, *logBuf) {
 	t.Helper()
+	return startWith(t, cfg, sink, nil)
+}
+
+// startWith is start with edit applied to the server before it runs.
+func startWith(t *testing.T, cfg Config, sink Sink, edit func(*Server)) (*Server, string, *logBuf) {
+	t.Helper()
 	lb := &logBuf{}
 	s, err := NewServer(cfg, sink, Options{Logger: slog.New(slog.NewTextHandler(lb, nil)), Hostname: "testhost"})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if edit != nil {
+		edit(s)
 	}
 	if err := s.Listen(); err != nil {
 		t.Fatal(err)

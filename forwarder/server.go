@@ -38,16 +38,22 @@ type Server struct {
 	hostname string
 	clients  []client
 	stats    counters
+	mem      *budget
+	auth     *authDelays
+	// pause waits d before a failed handshake's PONG; tests replace it.
+	pause func(d time.Duration)
 
 	mu       sync.Mutex
 	ln       net.Listener
 	udp      net.PacketConn
 	tls      *tls.Config
 	conns    map[*conn]struct{}
+	evicting int // connections in conns told to close for a new one
 	ran      bool
 	stopping bool // Run's context ended: no new connections
 	closed   bool
 	done     chan struct{} // closed by Close
+	halt     chan struct{} // closed when Run's context ends or by Close: waits end
 
 	// appendCtx is given to Sink.Append. It outlives Run's context so that
 	// in-flight messages are stored and acked during a graceful stop; Close
@@ -86,8 +92,10 @@ func NewServer(cfg Config, sink Sink, opts Options) (*Server, error) {
 	}
 	s := &Server{
 		cfg: cfg, sink: sink, log: log, lim: newLimiter(log, time.Second),
-		hostname: host, conns: map[*conn]struct{}{}, done: make(chan struct{}),
+		hostname: host, mem: newBudget(cfg.MemoryLimit), auth: newAuthDelays(),
+		conns: map[*conn]struct{}{}, done: make(chan struct{}), halt: make(chan struct{}),
 	}
+	s.pause = s.sleep
 	if sec := cfg.Security; sec != nil {
 		for _, cl := range sec.Clients {
 			n, _ := cl.prefix() // checked by Validate
@@ -173,6 +181,12 @@ func (s *Server) Run(ctx context.Context) error {
 	s.mu.Unlock()
 	go s.accept(ln)
 	go s.heartbeat(udp)
+	// the log limiter's reports and the trimming of cached buffers run
+	// until every connection ended
+	var bg sync.WaitGroup
+	stopBg := make(chan struct{})
+	bg.Go(func() { s.lim.run(stopBg) })
+	bg.Go(func() { s.trim(stopBg) })
 
 	select {
 	case <-ctx.Done():
@@ -180,6 +194,7 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	s.mu.Lock()
 	s.stopping = true
+	s.haltLocked()
 	ln.Close()
 	udp.Close()
 	for c := range s.conns {
@@ -187,7 +202,43 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	s.mu.Unlock()
 	s.wg.Wait()
+	close(stopBg)
+	bg.Wait()
 	return nil
+}
+
+// haltLocked ends every wait (for memory, or before a PONG). Called with
+// s.mu held.
+func (s *Server) haltLocked() {
+	select {
+	case <-s.halt:
+	default:
+		close(s.halt)
+	}
+}
+
+// trim drops the cached buffers that were not reused, every second.
+func (s *Server) trim(stop <-chan struct{}) {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+			s.mem.trim()
+		case <-stop:
+			return
+		}
+	}
+}
+
+// sleep waits d, or less when the server stops.
+func (s *Server) sleep(d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-s.halt:
+	}
 }
 
 // Close stops the server at once: listeners and connections are closed and
@@ -201,6 +252,7 @@ func (s *Server) Close() error {
 	}
 	s.closed = true
 	close(s.done)
+	s.haltLocked()
 	s.cancelAppend()
 	var errs []error
 	if s.ln != nil {
@@ -245,7 +297,8 @@ func (s *Server) accept(ln net.Listener) {
 	}
 }
 
-// admit starts serving nc, or refuses it beyond max_connections.
+// admit starts serving nc. Beyond max_connections it closes the
+// connection idle the longest to make room, or refuses nc when none is.
 func (s *Server) admit(nc net.Conn) {
 	peer := nc.RemoteAddr().String()
 	s.mu.Lock()
@@ -254,12 +307,23 @@ func (s *Server) admit(nc net.Conn) {
 		nc.Close()
 		return
 	}
-	if len(s.conns) >= s.cfg.MaxConnections {
-		s.mu.Unlock()
-		nc.Close()
-		s.stats.refused.Add(1)
-		s.lim.warn("connection refused: max_connections reached", "peer", peer, "max_connections", s.cfg.MaxConnections)
-		return
+	if len(s.conns)-s.evicting >= s.cfg.MaxConnections {
+		idle := s.longestIdle()
+		if idle == nil {
+			s.mu.Unlock()
+			nc.Close()
+			s.stats.refused.Add(1)
+			s.lim.warn("connection refused: max_connections reached, none idle", "peer", peer, "max_connections", s.cfg.MaxConnections)
+			return
+		}
+		// it ends after its read returns, or after the message it may
+		// just have started (as when the server stops)
+		idle.evicted = true
+		s.evicting++
+		idle.stop()
+		s.stats.evicted.Add(1)
+		s.lim.warn("idle connection closed for a new one: max_connections reached", "peer", idle.peer,
+			"idle", time.Since(time.Unix(0, idle.idleSince.Load())).Round(time.Millisecond))
 	}
 	if tc, ok := nc.(*net.TCPConn); ok && s.cfg.LingerTimeout > 0 {
 		tc.SetLinger(int(s.cfg.LingerTimeout / time.Second))
@@ -268,6 +332,9 @@ func (s *Server) admit(nc net.Conn) {
 		nc = tls.Server(nc, s.tls)
 	}
 	c := newConn(s, nc, peer)
+	if s.tls == nil {
+		c.idle() // it has sent nothing yet
+	}
 	s.conns[c] = struct{}{}
 	s.stats.accepted.Add(1)
 	s.stats.active.Add(1)
@@ -277,11 +344,29 @@ func (s *Server) admit(nc net.Conn) {
 		defer s.wg.Done()
 		c.serve()
 		nc.Close()
+		c.release()
 		s.mu.Lock()
 		delete(s.conns, c)
+		if c.evicted {
+			s.evicting--
+		}
 		s.mu.Unlock()
 		s.stats.active.Add(-1)
 	}()
+}
+
+// longestIdle returns the connection idle the longest (between messages,
+// or waiting for its PING), or nil. Called with s.mu held.
+func (s *Server) longestIdle() *conn {
+	var best *conn
+	var since int64
+	for c := range s.conns {
+		t := c.idleSince.Load()
+		if t != 0 && !c.stopping.Load() && (best == nil || t < since) {
+			best, since = c, t
+		}
+	}
+	return best
 }
 
 // heartbeat answers UDP heartbeats with a single 0 byte, as Fluentd does.

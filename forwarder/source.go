@@ -10,11 +10,11 @@ import (
 	"github.com/tinylib/msgp/msgp"
 )
 
-// addSource re-encodes entries with source_address_key and
-// source_hostname_key set in every record (replacing keys of the same
-// name). This is the only path that decodes records, and only when
-// configured.
-func (c *conn) addSource(entries []byte) ([]byte, error) {
+// addSource re-encodes entries (records of them) with source_address_key
+// and source_hostname_key set in every record (replacing keys of the same
+// name), into a buffer charged to memory_limit. This is the only path that
+// decodes records, and only when configured.
+func (c *conn) addSource(entries []byte, records int) ([]byte, error) {
 	cfg := &c.s.cfg
 	var kv [2][2]string
 	n := 0
@@ -28,6 +28,21 @@ func (c *conn) addSource(entries []byte) ([]byte, error) {
 		n++
 	}
 	add := kv[:n]
+	// each record grows by the pairs and at most 4 bytes of map header
+	need := len(entries) + records*4
+	for _, p := range add {
+		need += records * (msgp.StringPrefixSize*2 + len(p[0]) + len(p[1]))
+	}
+	if cap(c.src) < need {
+		b, err := c.mem.Get(need)
+		if err != nil {
+			return nil, err
+		}
+		if c.src != nil {
+			c.mem.Put(c.src)
+		}
+		c.src = b
+	}
 	out := c.src[:0]
 	for len(entries) > 0 {
 		e, rest, err := codec.Next(entries)

@@ -1,17 +1,13 @@
 package forwarder
 
-import (
-	"log/slog"
-	"sync"
-	"sync/atomic"
-	"time"
-)
+import "sync/atomic"
 
 // Stats is a snapshot of the server's counters.
 type Stats struct {
 	Accepted     int64 // connections accepted
 	Active       int64 // connections open now
-	Refused      int64 // connections refused beyond max_connections
+	Refused      int64 // connections refused beyond max_connections (none idle to close)
+	Evicted      int64 // idle connections closed to admit a new one at max_connections
 	Messages     int64 // messages appended
 	Records      int64 // entries appended
 	Bytes        int64 // bytes of frames received in appended messages
@@ -22,60 +18,38 @@ type Stats struct {
 	Oversized    int64 // frames over chunk_size_warn_limit (warned, accepted)
 	Timeouts     int64 // connections closed for stalling mid-frame or in a handshake
 	Invalid      int64 // entries dropped by skip_invalid_event
+	BadTags      int64 // connections closed for a tag refused by codec.CheckTag (after add_tag_prefix)
+	TooDeep      int64 // records nested deeper than codec.MaxDepth: the connection closed, or with skip_invalid_event the entry dropped (and counted in Invalid)
 	AuthFailures int64 // failed shared-key or user handshakes
 	TLSErrors    int64 // failed TLS handshakes
 	Heartbeats   int64 // UDP heartbeats answered
+
+	// memory_limit: the buffers connections hold beyond their 64 KiB each.
+	MemoryInUse  int64 // bytes charged now, free buffers kept for reuse included
+	MemoryCached int64 // of MemoryInUse, the free buffers kept for reuse
+	MemoryPeak   int64 // high-water mark of MemoryInUse; never above memory_limit
+	MemoryWaits  int64 // times a connection waited for memory (it stopped reading)
+	MemoryAborts int64 // connections closed waiting for memory: read_timeout, server stop, a deadlock broken, or a message needing more than memory_limit alone
 }
 
 type counters struct {
-	accepted, active, refused, messages, records, bytes, acks, appendErrors,
-	malformed, oversize, oversized, timeouts, invalid, authFailures,
-	tlsErrors, heartbeats atomic.Int64
+	accepted, active, refused, evicted, messages, records, bytes, acks,
+	appendErrors, malformed, oversize, oversized, timeouts, invalid, badTags,
+	tooDeep, authFailures, tlsErrors, heartbeats, memoryAborts atomic.Int64
 }
 
 // Stats returns a snapshot of the counters. It is safe to call at any time.
 func (s *Server) Stats() Stats {
 	c := &s.stats
+	inUse, cached, peak, waits := s.mem.stats()
 	return Stats{
-		Accepted: c.accepted.Load(), Active: c.active.Load(), Refused: c.refused.Load(),
+		Accepted: c.accepted.Load(), Active: c.active.Load(), Refused: c.refused.Load(), Evicted: c.evicted.Load(),
 		Messages: c.messages.Load(), Records: c.records.Load(), Bytes: c.bytes.Load(),
 		Acks: c.acks.Load(), AppendErrors: c.appendErrors.Load(), Malformed: c.malformed.Load(),
 		Oversize: c.oversize.Load(), Oversized: c.oversized.Load(), Timeouts: c.timeouts.Load(),
-		Invalid: c.invalid.Load(), AuthFailures: c.authFailures.Load(), TLSErrors: c.tlsErrors.Load(),
-		Heartbeats: c.heartbeats.Load(),
+		Invalid: c.invalid.Load(), BadTags: c.badTags.Load(), TooDeep: c.tooDeep.Load(),
+		AuthFailures: c.authFailures.Load(), TLSErrors: c.tlsErrors.Load(), Heartbeats: c.heartbeats.Load(),
+		MemoryInUse: inUse, MemoryCached: cached, MemoryPeak: peak, MemoryWaits: waits,
+		MemoryAborts: c.memoryAborts.Load(),
 	}
-}
-
-// limiter lets through at most one log line per kind per interval and counts
-// the ones it held back, so that a flood of bad clients cannot flood the log.
-type limiter struct {
-	log      *slog.Logger
-	interval time.Duration
-	mu       sync.Mutex
-	last     map[string]time.Time
-	held     map[string]int
-}
-
-func newLimiter(log *slog.Logger, interval time.Duration) *limiter {
-	return &limiter{log: log, interval: interval, last: map[string]time.Time{}, held: map[string]int{}}
-}
-
-// warn logs msg at warning level unless a line of the same msg was logged
-// within the interval. msg must come from a small fixed set.
-func (l *limiter) warn(msg string, args ...any) {
-	now := time.Now()
-	l.mu.Lock()
-	if t, ok := l.last[msg]; ok && now.Sub(t) < l.interval {
-		l.held[msg]++
-		l.mu.Unlock()
-		return
-	}
-	held := l.held[msg]
-	l.last[msg] = now
-	l.held[msg] = 0
-	l.mu.Unlock()
-	if held > 0 {
-		args = append(args, "suppressed", held)
-	}
-	l.log.Warn(msg, args...)
 }

@@ -17,4 +17,12 @@
 // Protocol v1.5's [[EventTime, metadata], record] becomes [EventTime, record]),
 // so the buffer and the outputs never see any other shape. Entries are kept as
 // bytes end to end; only filters and record chunk keys decode a record.
+//
+// # Limits
+//
+// Records nest at most MaxDepth levels and tags are at most MaxTagLen bytes
+// (CheckTag): inputs refuse more, and outputs can rely on it. Nesting is
+// walked without recursion, so deep input costs no stack. A FrameReader and
+// a Decoder take their large buffers from an Allocator when given one, so
+// that a server can bound the memory of all its connections.
 package codec

@@ -1,6 +1,7 @@
 package codec
 
 import (
+	"encoding/binary"
 	"fmt"
 	"time"
 
@@ -10,75 +11,138 @@ import (
 // walk validates the entries in src (count of them, or until src ends when
 // count is -1) and returns the canonical stream. When every entry is
 // already canonical it returns src itself; otherwise it copies into d.out,
-// re-encoding only the entries that need it. zeroIsNow replaces time 0 and
-// nil by the current time (Fluentd does so in Message and Forward modes).
-func (d *Decoder) walk(src []byte, count int, zeroIsNow bool) (out []byte, records, invalid int, err error) {
+// re-encoding only the entries that need it, or, when inPlace, compacts
+// src itself (only without zeroIsNow, where re-encoding never grows an
+// entry). zeroIsNow replaces time 0 and nil by the current time (Fluentd
+// does so in Message and Forward modes). The canonical stream may not
+// exceed d.Limit.
+func (d *Decoder) walk(src []byte, count int, zeroIsNow, inPlace bool) (out []byte, records, invalid, deep int, err error) {
 	copied := false
 	pos := 0
-	var tbuf [10]byte
 	for i := 0; count < 0 && pos < len(src) || i < count; i++ {
 		e, end, norm, useNow, err := parseEntry(src[pos:], zeroIsNow)
+		if err == errTooDeep {
+			deep++
+		}
 		if err != nil && end < 0 {
 			// cannot find the end of the entry: the rest is lost
 			if !d.SkipInvalid {
-				return nil, 0, 0, fmt.Errorf("entry %d: %w", i, err)
+				return nil, 0, 0, deep, fmt.Errorf("entry %d: %w", i, err)
 			}
 			if !copied {
-				d.out = append(d.out[:0], src[:pos]...)
+				if out, err = d.startCopy(src, pos, inPlace, 0); err != nil {
+					return nil, 0, 0, deep, err
+				}
 			}
-			return d.out, records, invalid + 1, nil
+			return out, records, invalid + 1, deep, nil
 		}
 		switch {
 		case err != nil:
 			if !d.SkipInvalid {
-				return nil, 0, 0, fmt.Errorf("entry %d: %w", i, err)
+				return nil, 0, 0, deep, fmt.Errorf("entry %d: %w", i, err)
 			}
 			if !copied {
-				d.out = append(d.out[:0], src[:pos]...)
+				if out, err = d.startCopy(src, pos, inPlace, 0); err != nil {
+					return nil, 0, 0, deep, err
+				}
 				copied = true
 			}
 			invalid++
 		case norm:
 			if !copied {
-				d.out = append(d.out[:0], src[:pos]...)
+				// the rest may grow: a time of 0 or nil becomes an EventTime
+				grow := 0
+				if zeroIsNow && count > i {
+					grow = 9 * (count - i)
+				}
+				if out, err = d.startCopy(src, pos, inPlace, grow); err != nil {
+					return nil, 0, 0, deep, err
+				}
 				copied = true
 			}
 			if e.RawTime == nil {
-				if useNow {
-					now := time.Now
-					if d.Now != nil {
-						now = d.Now
-					}
-					t := now()
-					e.Sec, e.Nsec = t.Unix(), int64(t.Nanosecond())
-				}
-				e.RawTime = AppendEventTime(tbuf[:0], e.Sec, e.Nsec)
+				d.retime(&e, useNow)
 			}
-			d.out = AppendEntry(d.out, e.RawTime, e.Record)
+			if out, err = d.room(out, 1+len(e.RawTime)+len(e.Record), inPlace); err != nil {
+				return nil, 0, 0, deep, err
+			}
+			out = AppendEntry(out, e.RawTime, e.Record) // in place: memmove backwards
 			records++
 		default:
 			if copied {
-				d.out = append(d.out, src[pos:pos+end]...)
+				if out, err = d.room(out, end, inPlace); err != nil {
+					return nil, 0, 0, deep, err
+				}
+				out = append(out, src[pos:pos+end]...)
 			}
 			records++
 		}
 		pos += end
 	}
 	if copied {
-		return d.out, records, invalid, nil
+		if !inPlace {
+			d.out = out
+		}
+		return out, records, invalid, deep, nil
 	}
-	return src[:pos], records, invalid, nil
+	return src[:pos], records, invalid, deep, nil
+}
+
+// retime sets e.RawTime to an EventTime (in d.tbuf, until the next
+// retime): of e.Sec and e.Nsec, or of the current time when useNow.
+func (d *Decoder) retime(e *Entry, useNow bool) {
+	if useNow {
+		now := time.Now
+		if d.Now != nil {
+			now = d.Now
+		}
+		t := now()
+		e.Sec, e.Nsec = t.Unix(), int64(t.Nanosecond())
+	}
+	e.RawTime = AppendEventTime(d.tbuf[:0], e.Sec, e.Nsec)
+}
+
+// startCopy begins the output of walk with the pos canonical bytes of src
+// already walked: src itself when inPlace, else a copy in d.out big enough
+// for all of src and grow bytes more (within d.Limit), so that it need not
+// grow.
+func (d *Decoder) startCopy(src []byte, pos int, inPlace bool, grow int) ([]byte, error) {
+	if inPlace {
+		return src[:pos], nil
+	}
+	out, err := pool{d.Alloc}.buffer(&d.out, min(len(src)+grow, d.limit()))
+	if err != nil {
+		return nil, err
+	}
+	return append(out, src[:pos]...), nil
+}
+
+// room returns out with room for n more bytes, within d.Limit.
+func (d *Decoder) room(out []byte, n int, inPlace bool) ([]byte, error) {
+	if inPlace || cap(out)-len(out) >= n {
+		return out, nil
+	}
+	limit := d.limit()
+	if len(out)+n > limit {
+		return nil, fmt.Errorf("%w: canonical entries over %d bytes", ErrTooLarge, limit)
+	}
+	return pool{d.Alloc}.grow(&d.out, out, n, limit)
 }
 
 // parseEntry reads one entry. end is its length, or -1 when not even that
 // can be found. norm reports that the entry must be re-encoded with a time
-// built from e.Sec and e.Nsec, or from the current time when useNow.
+// built from e.Sec and e.Nsec, or from the current time when useNow. A
+// record nested deeper than MaxDepth is errTooDeep, with its end.
 func parseEntry(b []byte, zeroIsNow bool) (e Entry, end int, norm, useNow bool, err error) {
-	end, serr := Skip(b)
+	end, containers, serr := skim(b)
 	if serr != nil {
 		return e, -1, false, false, fmt.Errorf("%w: %v", ErrEntry, serr)
 	}
 	b = b[:end]
+	// the entry's array is level 1 and its record level 2
+	if containers > MaxDepth && nestedDeeper(b, MaxDepth+1) {
+		return e, end, false, false, errTooDeep
+	}
 	var rest []byte
 	if len(b) > 0 && b[0] == 0x92 {
 		rest = b[1:]
@@ -89,39 +153,58 @@ func parseEntry(b []byte, zeroIsNow bool) (e Entry, end int, norm, useNow bool, 
 		}
 		rest = r
 	}
-	var tail []byte
+	e, norm, useNow, err = parseFields(rest, zeroIsNow)
+	return e, end, norm, useNow, err
+}
+
+// parseFields reads the time and the record of an entry from rest, which
+// holds exactly them (the entry without its array header).
+func parseFields(rest []byte, zeroIsNow bool) (e Entry, norm, useNow bool, err error) {
+	tail := rest
 	switch rest[0] {
 	case 0xc0: // nil time
 		if !zeroIsNow {
-			return e, end, false, false, fmt.Errorf("%w: time is nil", ErrEntry)
+			return e, false, false, errNilTime
 		}
 		tail, norm, useNow = rest[1:], true, true
 	case 0x92: // Forward Protocol v1.5: [EventTime, metadata]
 		t, sec, nsec, err := ReadTime(rest[1:])
 		if err != nil {
-			return e, end, false, false, err
+			return e, false, false, err
 		}
 		if msgp.NextType(t) != msgp.MapType {
-			return e, end, false, false, fmt.Errorf("%w: time metadata is %s, want map", ErrEntry, msgp.NextType(t))
+			return e, false, false, fmt.Errorf("%w: time metadata is %s, want map", ErrEntry, msgp.NextType(t))
 		}
 		mlen, _ := Skip(t)
 		tail, norm = t[mlen:], true
 		e.Sec, e.Nsec = sec, nsec
+	case 0xd7: // EventTime, the common case: read here, not by ReadTime
+		if len(rest) < 10 || rest[1] != EventTimeExt {
+			return e, false, false, fmt.Errorf("%w: time extension is not an EventTime", ErrEntry)
+		}
+		e.Sec = int64(binary.BigEndian.Uint32(rest[2:6]))
+		e.Nsec = int64(binary.BigEndian.Uint32(rest[6:10]))
+		if e.Nsec >= 1e9 {
+			return e, false, false, fmt.Errorf("%w: EventTime nanoseconds %d out of range", ErrEntry, e.Nsec)
+		}
+		e.RawTime, tail = rest[:10], rest[10:]
 	default:
 		t, sec, nsec, err := ReadTime(rest)
 		if err != nil {
-			return e, end, false, false, err
+			return e, false, false, err
 		}
 		e.RawTime = rest[:len(rest)-len(t)]
 		e.Sec, e.Nsec = sec, nsec
 		tail = t
-		if zeroIsNow && sec == 0 && nsec == 0 {
-			e.RawTime, norm, useNow = nil, true, true
-		}
+	}
+	if zeroIsNow && e.RawTime != nil && e.Sec == 0 && e.Nsec == 0 {
+		e.RawTime, norm, useNow = nil, true, true
 	}
 	if len(tail) == 0 || tail[0]&0xf0 != 0x80 && tail[0] != 0xde && tail[0] != 0xdf {
-		return e, end, false, false, fmt.Errorf("%w: record is %s, want map", ErrEntry, msgp.NextType(tail))
+		return e, false, false, fmt.Errorf("%w: record is %s, want map", ErrEntry, msgp.NextType(tail))
 	}
 	e.Record = tail
-	return e, end, norm, useNow, nil
+	return e, norm, useNow, nil
 }
+
+var errNilTime = fmt.Errorf("%w: time is nil", ErrEntry)

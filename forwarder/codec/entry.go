@@ -15,6 +15,14 @@ const EventTimeExt = 0
 // ErrEntry is wrapped by every error about an entry's shape.
 var ErrEntry = errors.New("codec: malformed entry")
 
+// ErrTooDeep is wrapped, with ErrEntry, by the error of a record nested
+// deeper than MaxDepth.
+var ErrTooDeep = errors.New("codec: record nested too deeply")
+
+// errTooDeep is the error of every record nested too deeply (one value, so
+// that refusing many costs no allocation).
+var errTooDeep = fmt.Errorf("%w: %w: deeper than %d levels", ErrEntry, ErrTooDeep, MaxDepth)
+
 // Entry is one event of a canonical entries stream. Its slices alias the
 // stream it was read from.
 type Entry struct {
@@ -34,7 +42,8 @@ func (e Entry) UnixNano() int64 { return e.Sec*1e9 + e.Nsec }
 
 // Next reads one entry from the front of a canonical stream and returns it
 // with the rest of the stream. It checks the shape of the entry ([time, map])
-// and that the record is well-formed msgpack.
+// and that the record is well-formed msgpack, without recursing, so that
+// deep nesting costs no stack.
 func Next(b []byte) (Entry, []byte, error) {
 	var e Entry
 	n, rest, err := msgp.ReadArrayHeaderBytes(b)
@@ -53,12 +62,12 @@ func Next(b []byte) (Entry, []byte, error) {
 	if msgp.NextType(tail) != msgp.MapType {
 		return e, b, fmt.Errorf("%w: record is %s, want map", ErrEntry, msgp.NextType(tail))
 	}
-	after, err := msgp.Skip(tail)
+	rl, err := Skip(tail)
 	if err != nil {
 		return e, b, fmt.Errorf("%w: record: %v", ErrEntry, err)
 	}
-	e.Record = tail[:len(tail)-len(after)]
-	return e, after, nil
+	e.Record = tail[:rl]
+	return e, tail[rl:], nil
 }
 
 // ReadTime reads a canonical time (a non-negative integer or an EventTime)
@@ -147,3 +156,14 @@ func Count(b []byte) (n int, minNano, maxNano int64, err error) {
 	}
 	return n, minNano, maxNano, nil
 }
+
+// MaxDepth is how deeply maps and arrays may nest in a record, the record's
+// own map being level 1. Inputs refuse a record nested deeper (no ack), and
+// every output encoder accepts any record within it, so nothing acked can
+// fail to encode for its nesting. It is Ruby JSON's default max_nesting, the
+// limit Fluentd's JSON formatter has.
+const MaxDepth = 100
+
+// MaxTagLen is the longest tag, in bytes, that inputs accept. Longer tags are
+// refused at the door (no ack).
+const MaxTagLen = 1024

@@ -96,3 +96,36 @@ func TestSkipMatchesMsgp(t *testing.T) {
 		}
 	}
 }
+
+// TestFrameReaderGrowth shows that the buffer follows the bytes received:
+// a frame declaring a large payload does not get it before sending it,
+// while one declaring up to 1 MiB gets its buffer in one step.
+func TestFrameReaderGrowth(t *testing.T) {
+	errStall := errors.New("stalled")
+	hdr := cat(msgp.AppendArrayHeader(nil, 2), msgp.AppendString(nil, "t"), []byte{0xc6, 0, 0x80, 0, 0}) // bin32 of 8 MiB
+	sent := cat(hdr, make([]byte, 100<<10))
+	a := newStock()
+	fr := NewFrameReader(io.MultiReader(bytes.NewReader(sent), iotest.ErrReader(errStall)), 16<<20)
+	fr.Alloc = a
+	if _, err := fr.Next(); !errors.Is(err, errStall) {
+		t.Fatalf("Next = %v", err)
+	}
+	if a.max > 4*len(sent) {
+		t.Fatalf("holds %d bytes after receiving %d", a.max, len(sent))
+	}
+
+	a = newStock()
+	msg := packedMsg("t", make([]byte, 200<<10), true, nil)
+	fr = NewFrameReader(bytes.NewReader(msg), 16<<20)
+	fr.Alloc = a
+	if f, err := fr.Next(); err != nil || len(f) != len(msg) {
+		t.Fatalf("Next = %d bytes, %v", len(f), err)
+	}
+	if len(a.asked) != 2 || a.asked[1] > len(msg)+frameSlack {
+		t.Fatalf("asked for %v for a %d-byte frame", a.asked, len(msg))
+	}
+	fr.Release()
+	if a.out != frameInitial {
+		t.Fatalf("%d bytes held after Release", a.out)
+	}
+}

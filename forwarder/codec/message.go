@@ -49,6 +49,8 @@ type Message struct {
 	Records int
 	// Invalid is the number of entries dropped by SkipInvalid.
 	Invalid int
+	// Deep is how many of them were nested deeper than MaxDepth.
+	Deep int
 	// Chunk is the msgpack encoding of the chunk option, exactly as sent
 	// (str or bin, byte for byte), or nil when the sender wants no ack.
 	Chunk []byte
@@ -64,17 +66,39 @@ type Decoder struct {
 	// instead of rejecting the whole message.
 	SkipInvalid bool
 	// Limit bounds the decompressed size of a CompressedPackedForward
-	// payload (and so the memory a message can claim). 0 means 64 MiB.
+	// payload and the size of the canonical entries stream (and so the
+	// memory a message can claim). 0 means 64 MiB.
 	Limit int
 	// Now gives the time of entries sent with time 0 or nil (Message and
 	// Forward modes, as Fluentd). nil means time.Now.
 	Now func() time.Time
+	// Alloc, when set, supplies the buffers (see Allocator).
+	Alloc Allocator
 
-	out  []byte
-	one  []byte
-	zbuf []byte
+	out  []byte // re-encoded entries
+	one  []byte // the entry of a Message-mode message
+	zbuf []byte // decompressed payload
 	gz   *gzip.Reader
 	zr   byteReader
+	tbuf [10]byte // a re-encoded time
+	peek [1]byte  // a byte read past a full decompression buffer
+}
+
+func (d *Decoder) limit() int {
+	if d.Limit <= 0 {
+		return 64 << 20
+	}
+	return d.Limit
+}
+
+// Release gives the buffers of the last message, when large, back to the
+// Allocator (Decode does so too, before decoding the next message). The
+// last Message's slices are then invalid.
+func (d *Decoder) Release() {
+	p := pool{d.Alloc}
+	p.release(&d.out)
+	p.release(&d.one)
+	p.release(&d.zbuf)
 }
 
 // Decode decodes one complete message frame (see FrameReader).
@@ -91,10 +115,7 @@ func (d *Decoder) Decode(frame []byte) (Message, error) {
 	if err != nil {
 		return m, fmt.Errorf("%w: tag: %v", ErrMessage, err)
 	}
-	if cap(d.out) > frameKeep {
-		d.out = nil // do not keep a large buffer between messages
-	}
-	d.out = d.out[:0]
+	d.Release()
 	var opt []byte
 	switch t := msgp.NextType(b); {
 	case t == msgp.StrType || t == msgp.BinType:
@@ -125,7 +146,8 @@ func (d *Decoder) Decode(frame []byte) (Message, error) {
 		default:
 			return m, fmt.Errorf("%w: unknown compression %q", ErrMessage, compressed)
 		}
-		m.Entries, m.Records, m.Invalid, err = d.walk(packed, -1, false)
+		// a decompressed payload is ours: re-encode it in place
+		m.Entries, m.Records, m.Invalid, m.Deep, err = d.walk(packed, -1, false, m.Mode == ModeCompressedPackedForward)
 		return m, err
 	case t == msgp.ArrayType && !isTimeArray(b):
 		if n > 3 {
@@ -146,7 +168,7 @@ func (d *Decoder) Decode(frame []byte) (Message, error) {
 			return m, err
 		}
 		m.Mode = ModeForward
-		m.Entries, m.Records, m.Invalid, err = d.walk(b[len(b)-len(rest):end], int(cnt), true)
+		m.Entries, m.Records, m.Invalid, m.Deep, err = d.walk(b[len(b)-len(rest):end], int(cnt), true, false)
 		return m, err
 	default:
 		if n < 3 {
@@ -156,7 +178,7 @@ func (d *Decoder) Decode(frame []byte) (Message, error) {
 		if err != nil {
 			return m, fmt.Errorf("%w: time: %v", ErrMessage, err)
 		}
-		rec, err := Skip(b[end:])
+		rec, containers, err := skim(b[end:])
 		if err != nil {
 			return m, fmt.Errorf("%w: record: %v", ErrMessage, err)
 		}
@@ -167,12 +189,41 @@ func (d *Decoder) Decode(frame []byte) (Message, error) {
 			return m, err
 		}
 		m.Mode = ModeMessage
-		// [time, record] is an entry once given an array header.
-		d.one = append(d.one[:0], 0x92)
-		d.one = append(d.one, b[:end+rec]...)
-		m.Entries, m.Records, m.Invalid, err = d.walk(d.one, -1, true)
+		err = d.message(&m, b[:end+rec], containers)
 		return m, err
 	}
+}
+
+// message sets m.Entries to the one entry of a Message-mode message, whose
+// time and record are b (the record having that many non-empty maps and
+// arrays), with a single copy: [time, record] needs an array header.
+func (d *Decoder) message(m *Message, b []byte, containers int) error {
+	e, _, useNow, err := parseFields(b, true)
+	if err == nil && containers >= MaxDepth && nestedDeeper(e.Record, MaxDepth) {
+		err = errTooDeep
+		m.Deep = 1
+	}
+	if err != nil {
+		if !d.SkipInvalid {
+			return fmt.Errorf("entry 0: %w", err)
+		}
+		m.Invalid = 1
+		return nil
+	}
+	if e.RawTime == nil {
+		d.retime(&e, useNow)
+	}
+	n := 1 + len(e.RawTime) + len(e.Record)
+	if n > d.limit() {
+		return fmt.Errorf("%w: canonical entry over %d bytes", ErrTooLarge, d.limit())
+	}
+	out, err := pool{d.Alloc}.buffer(&d.one, n)
+	if err != nil {
+		return err
+	}
+	d.one = AppendEntry(out, e.RawTime, e.Record)
+	m.Entries, m.Records = d.one, 1
+	return nil
 }
 
 // isTimeArray reports whether b starts with a Forward Protocol v1.5 time,

@@ -284,6 +284,8 @@ func FuzzDecodeMessage(f *testing.F) {
 	f.Add(packedMsg("t", e, true, nil))
 	f.Add(packedMsg("t", gz(e, e), true, options(chunk, "compressed", "gzip")))
 	f.Add([]byte{0x93, 0xa1, 't', 0xdd, 0xff, 0xff, 0xff, 0xff})
+	f.Add(packedMsg("t", AppendEntry(nil, msgp.AppendUint64(nil, 1), nested(MaxDepth+1)), true, nil))
+	f.Add(messageMsg("t", msgp.AppendUint64(nil, 0), nested(MaxDepth), nil))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		// frame it as the server does, then decode
 		fr := NewFrameReader(bytes.NewReader(b), 1<<16)
@@ -305,4 +307,28 @@ func FuzzDecodeMessage(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestGunzipSizes shows the growth of a decompression buffer: from a hint
+// that is not too large, the compressed payload, the old and the new
+// buffer never hold more than twice the limit, and the size reaches the
+// limit.
+func TestGunzipSizes(t *testing.T) {
+	const limit = 1 << 20
+	for _, compressed := range []int{100, 64 << 10, limit / 2, limit - 100} {
+		for _, hint := range []int{0, 1000, limit / 3, limit - compressed, limit, 1 << 31} {
+			cur := gunzipSize(0, hint, compressed, limit)
+			if cur < gunzipInitial || cur > limit || cur != min(max(hint, gunzipInitial), limit) {
+				t.Fatalf("first size %d for hint %d", cur, hint)
+			}
+			for cur < limit {
+				next := gunzipSize(cur, 0, compressed, limit)
+				bounded := hint <= limit-compressed // else a hint proven wrong
+				if next <= cur || bounded && compressed+cur+next > 2*limit+gunzipInitial {
+					t.Fatalf("compressed %d hint %d: %d to %d", compressed, hint, cur, next)
+				}
+				cur = next
+			}
+		}
+	}
 }

@@ -106,23 +106,71 @@ func be32(b []byte) uint32 {
 // Skip returns the length of the msgpack object at the front of b. It does
 // not recurse, so deeply nested input costs no stack.
 func Skip(b []byte) (int, error) {
+	n, _, err := skim(b)
+	return n, err
+}
+
+// skim is Skip that also counts the non-empty maps and arrays it crossed.
+// Nesting is at most that count plus one (an empty one at the bottom), so a
+// small count proves shallow nesting without tracking levels.
+func skim(b []byte) (n, containers int, err error) {
 	off := 0
 	for pending := uint64(1); pending > 0; pending-- {
 		hdr, payload, items, ok, bad := head(b[off:])
 		if bad {
-			return 0, ErrMalformed
+			return 0, 0, ErrMalformed
 		}
 		if !ok || hdr > len(b)-off || payload > uint64(len(b)-off-hdr) {
-			return 0, errShort
+			return 0, 0, errShort
 		}
 		off += hdr + int(payload)
-		// every pending object takes at least one byte
-		if items > uint64(len(b)-off) {
-			return 0, errShort
+		if items > 0 {
+			// every pending object takes at least one byte
+			if items > uint64(len(b)-off) {
+				return 0, 0, errShort
+			}
+			pending += items
+			containers++
 		}
-		pending += items
 	}
-	return off, nil
+	return off, containers, nil
+}
+
+// nestedDeeper reports whether maps and arrays nest more than max levels
+// in the well-formed object b, the object itself being level 1 when it is
+// a map or an array. It keeps one count per open level in a fixed array,
+// so even input nested 100,000 deep costs no stack. max is at most
+// MaxDepth+1.
+func nestedDeeper(b []byte, max int) bool {
+	var open [MaxDepth + 1]uint64 // objects still to read in each enclosing level
+	depth, off := 0, 0
+	for pending := uint64(1); ; {
+		hdr, payload, items, ok, bad := head(b[off:])
+		if !ok || bad {
+			return false // not well-formed: Skip reports it
+		}
+		c := b[off]
+		off += hdr + int(payload)
+		pending--
+		if c&0xe0 == 0x80 || c >= 0xdc && c <= 0xdf { // map or array
+			if depth == max {
+				return true
+			}
+			if items > 0 {
+				open[depth] = pending
+				depth++
+				pending = items
+				continue
+			}
+		}
+		for pending == 0 {
+			if depth == 0 {
+				return false
+			}
+			depth--
+			pending = open[depth]
+		}
+	}
 }
 
 // scanner finds the end of one msgpack object in a growing buffer. Its state
