@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -28,6 +27,7 @@ import (
 	"go.uber.org/goleak"
 	"google.golang.org/api/option"
 
+	"github.com/barge-dev/barge/buffer/buffertest"
 	"github.com/barge-dev/barge/forwarder/codec"
 	"github.com/barge-dev/barge/output"
 )
@@ -199,39 +199,11 @@ func putFrames(ctx context.Context, o *Output, v output.ChunkVars, f output.Fram
 		}
 		meta[output.MetaRecords] = strconv.Itoa(n)
 	}
-	rf := &replayFrames{src: f}
+	rf := &buffertest.Replay{Src: f}
 	return key, o.put(ctx, key, meta, func(w io.Writer) (output.Stats, error) {
-		rf.i = 0
+		rf.Rewind()
 		return o.enc.Encode(w, rf)
 	})
-}
-
-// replayFrames serves src's frames, keeping copies, and the copies again
-// after a rewind (i = 0).
-type replayFrames struct {
-	src    output.Frames
-	tags   []string
-	frames [][]byte
-	i      int
-	done   bool
-}
-
-func (r *replayFrames) Next() (string, []byte, error) {
-	if r.i < len(r.frames) {
-		r.i++
-		return r.tags[r.i-1], r.frames[r.i-1], nil
-	}
-	if r.done {
-		return "", nil, io.EOF
-	}
-	tag, b, err := r.src.Next()
-	if err != nil {
-		r.done = errors.Is(err, io.EOF)
-		return tag, b, err
-	}
-	r.tags, r.frames = append(r.tags, tag), append(r.frames, bytes.Clone(b))
-	r.i++
-	return tag, b, nil
 }
 
 // frames serves (tag, entries) pairs.

@@ -7,7 +7,6 @@ import (
 	"crypto/md5"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -27,6 +26,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/barge-dev/barge/buffer"
+	"github.com/barge-dev/barge/buffer/buffertest"
 	"github.com/barge-dev/barge/forwarder/codec"
 	"github.com/barge-dev/barge/output"
 )
@@ -66,8 +66,8 @@ func newGen(n int, seed uint64) *genFrames {
 	return &genFrames{n: n, seed: seed, rng: rand.New(rand.NewPCG(seed, seed))}
 }
 
-// rewind starts the same records again (after is not called again).
-func (g *genFrames) rewind() {
+// Rewind starts the same records again (after is not called again).
+func (g *genFrames) Rewind() {
 	g.done, g.served, g.after = 0, 0, nil
 	g.rng = rand.New(rand.NewPCG(g.seed, g.seed))
 }
@@ -113,53 +113,23 @@ func (g *genFrames) Next() (string, []byte, error) {
 func flushFrames(ctx context.Context, o *Output, c *buffer.Chunk, f output.Frames) error {
 	var src interface {
 		output.Frames
-		rewind()
+		Rewind()
 	}
 	if r, ok := f.(interface {
 		output.Frames
-		rewind()
+		Rewind()
 	}); ok {
 		src = r
 	} else {
-		src = &replayFrames{src: f}
+		src = &buffertest.Replay{Src: f}
 	}
 	passes := 0
 	return o.put(ctx, c, func(w io.Writer) (output.Stats, error) {
 		if passes++; passes > 1 {
-			src.rewind()
+			src.Rewind()
 		}
 		return o.enc.Encode(w, src)
 	})
-}
-
-// replayFrames serves src's frames, keeping copies, and the copies again
-// after a rewind.
-type replayFrames struct {
-	src    output.Frames
-	tags   []string
-	frames [][]byte
-	i      int
-	done   bool
-}
-
-func (r *replayFrames) rewind() { r.i = 0 }
-
-func (r *replayFrames) Next() (string, []byte, error) {
-	if r.i < len(r.frames) {
-		r.i++
-		return r.tags[r.i-1], r.frames[r.i-1], nil
-	}
-	if r.done {
-		return "", nil, io.EOF
-	}
-	tag, b, err := r.src.Next()
-	if err != nil {
-		r.done = errors.Is(err, io.EOF)
-		return tag, b, err
-	}
-	r.tags, r.frames = append(r.tags, tag), append(r.frames, bytes.Clone(b))
-	r.i++
-	return tag, b, nil
 }
 
 // encoded returns what o's encoder makes of f.

@@ -195,7 +195,7 @@ type cycleFrames struct {
 	per     int
 }
 
-func (f *cycleFrames) rewind() { f.i, f.served, f.records = 0, 0, 0 }
+func (f *cycleFrames) Rewind() { f.i, f.served, f.records = 0, 0, 0 }
 
 func (f *cycleFrames) Next() (string, []byte, error) {
 	if f.served >= f.total {
@@ -251,7 +251,7 @@ func TestMinIOLargeChunk(t *testing.T) {
 		}
 	}
 	c := testChunk(chunkID, src.records)
-	src.rewind()
+	src.Rewind()
 	start := time.Now()
 	err := flushFrames(context.Background(), o, c, src)
 	elapsed := time.Since(start)
