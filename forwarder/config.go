@@ -59,11 +59,13 @@ type Config struct {
 	ReadTimeout time.Duration `conf:"read_timeout"`
 	// MemoryLimit bounds the buffers all connections hold together beyond
 	// 64 KiB each: frames being read, decompressed payloads, re-encoded
-	// entries (barge extension; default 64m). A connection needing more
-	// than is free waits, not reading, until memory is given back (its
-	// read_timeout still runs); clients sending small messages never wait.
-	// It must be at least 2 x chunk_size_limit, so that a message as large
-	// as chunk_size_limit fits, decompressed.
+	// entries (barge extension). A connection needing more than is free
+	// waits, not reading, until memory is given back (its read_timeout
+	// still runs); clients sending small messages never wait. It must be at
+	// least 2 x chunk_size_limit, so that a message as large as
+	// chunk_size_limit fits, decompressed. 0 (the default) means 64m, or 2 x
+	// chunk_size_limit when that is larger, so a config that raises
+	// chunk_size_limit alone stays valid.
 	MemoryLimit int64 `conf:"memory_limit,size"`
 
 	Security  *SecurityConfig  `conf:"<security>"`
@@ -108,6 +110,14 @@ type TransportConfig struct {
 	MinVersion string `conf:"min_version" enum:"TLS1_2,TLS1_3"`
 }
 
+// memoryLimit is memory_limit with its default resolved.
+func (c *Config) memoryLimit() int64 {
+	if c.MemoryLimit > 0 {
+		return c.MemoryLimit
+	}
+	return max(64<<20, 2*c.ChunkSizeLimit)
+}
+
 // DefaultConfig returns in_forward's defaults plus barge's limits.
 func DefaultConfig() Config {
 	return Config{
@@ -118,7 +128,6 @@ func DefaultConfig() Config {
 		MaxConnections: 1024,
 		IdleTimeout:    10 * time.Minute,
 		ReadTimeout:    60 * time.Second,
-		MemoryLimit:    64 << 20,
 	}
 }
 
@@ -142,7 +151,7 @@ func (c *Config) Validate() error {
 	if c.ChunkSizeLimit > 1<<30 {
 		errs = append(errs, fmt.Errorf("'chunk_size_limit' %d is above 1g", c.ChunkSizeLimit))
 	}
-	if c.MemoryLimit < 2*c.ChunkSizeLimit {
+	if c.MemoryLimit < 0 || c.MemoryLimit > 0 && c.MemoryLimit < 2*c.ChunkSizeLimit {
 		errs = append(errs, fmt.Errorf("'memory_limit' %d must be at least 2 x chunk_size_limit (%d)", c.MemoryLimit, 2*c.ChunkSizeLimit))
 	}
 	if c.AddTagPrefix != "" {

@@ -208,7 +208,7 @@ func (c *conn) readError(err error) {
 // memoryError counts and logs a connection closed for want of memory.
 func (c *conn) memoryError(err error) {
 	c.s.stats.memoryAborts.Add(1)
-	c.s.lim.warn("no memory for the message within memory_limit, connection closed", "peer", c.peer, "err", err, "memory_limit", c.s.cfg.MemoryLimit)
+	c.s.lim.warn("no memory for the message within memory_limit, connection closed", "peer", c.peer, "err", err, "memory_limit", c.s.cfg.memoryLimit())
 }
 
 // message decodes, appends and acks one frame. It returns false when the

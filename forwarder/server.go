@@ -92,7 +92,7 @@ func NewServer(cfg Config, sink Sink, opts Options) (*Server, error) {
 	}
 	s := &Server{
 		cfg: cfg, sink: sink, log: log, lim: newLimiter(log, time.Second),
-		hostname: host, mem: newBudget(cfg.MemoryLimit), auth: newAuthDelays(),
+		hostname: host, mem: newBudget(cfg.memoryLimit()), auth: newAuthDelays(),
 		conns: map[*conn]struct{}{}, done: make(chan struct{}), halt: make(chan struct{}),
 	}
 	s.pause = s.sleep
