@@ -52,3 +52,9 @@ func distance(a, b string) int {
 	}
 	return prev[len(b)]
 }
+
+// Suggest is suggest for callers outside conf (a command name, a loader
+// name): ", did you mean 'x'?" or "".
+func Suggest(got string, candidates []string) string {
+	return suggest(got, slices.Clone(candidates), "'", "'")
+}

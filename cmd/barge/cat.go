@@ -26,12 +26,15 @@ const catBatch = 1000
 // one JSON object per line from stdin and sends them in Forward mode,
 // waiting for an ack of every message. It exits 1 if a record was not acked
 // or a line was not a JSON object.
-func cmdCat(args []string, stdin io.Reader, stderr io.Writer) int {
+func cmdCat(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("cat", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	port := fs.Int("p", 24224, "port")
 	host := fs.String("h", "127.0.0.1", "host")
 	timeout := fs.Duration("timeout", 30*time.Second, "how long to wait for each ack")
+	if helpFlag(args, "cat", fs, stdout) {
+		return 0
+	}
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}

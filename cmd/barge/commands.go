@@ -21,6 +21,9 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(path, "config", "", "config `file` (same as -c)")
 	logFormat := fs.String("log-format", "text", "log format: text or json")
 	logLevel := fs.String("log-level", "", "log level (overrides <system> log_level): trace, debug, info, warn, error, fatal")
+	if helpFlag(args, "run", fs, stdout) {
+		return 0
+	}
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -74,6 +77,9 @@ func cmdCheck(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	path := fs.String("c", "", "config `file`")
 	fs.StringVar(path, "config", "", "config `file` (same as -c)")
+	if helpFlag(args, "check", fs, stdout) {
+		return 0
+	}
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -17,6 +18,7 @@ import (
 // loaderCmd is what every loader command shares: -c FILE, logging, the
 // plan and its loaders.
 type loaderCmd struct {
+	name      string
 	fs        *flag.FlagSet
 	path      *string
 	only      *string
@@ -27,7 +29,7 @@ type loaderCmd struct {
 func newLoaderCmd(name string, stderr io.Writer) *loaderCmd {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	c := &loaderCmd{fs: fs}
+	c := &loaderCmd{name: name, fs: fs}
 	c.path = fs.String("c", "", "config `file`")
 	fs.StringVar(c.path, "config", "", "config `file` (same as -c)")
 	c.only = fs.String("loader", "", "only the <loader `NAME`>")
@@ -77,7 +79,10 @@ func (c *loaderCmd) loaders(stderr io.Writer) ([]*bigquery.Loader, int) {
 // start parses args (valid, when set, checks the command's own flags) and
 // builds the loaders; on failure it has printed why and returns the exit
 // code.
-func (c *loaderCmd) start(args []string, usage string, valid func() bool, stderr io.Writer) ([]*bigquery.Loader, int) {
+func (c *loaderCmd) start(args []string, usage string, valid func() bool, stdout, stderr io.Writer) ([]*bigquery.Loader, int) {
+	if helpFlag(args, c.name, c.fs, stdout) {
+		return nil, 0
+	}
 	if err := c.fs.Parse(args); err != nil {
 		return nil, 2
 	}
@@ -116,7 +121,7 @@ func cmdLoad(args []string, stdout, stderr io.Writer) int {
 	}
 	c := newLoaderCmd("load", stderr)
 	once := c.fs.Bool("once", false, "run one load cycle and exit")
-	ls, code := c.start(args, "usage: barge load -c FILE [--once] [--loader NAME]\n       barge load status -c FILE [--loader NAME]", nil, stderr)
+	ls, code := c.start(args, "usage: barge load -c FILE [--once] [--loader NAME]\n       barge load status -c FILE [--loader NAME]", nil, stdout, stderr)
 	if ls == nil {
 		return code
 	}
@@ -139,7 +144,7 @@ func cmdLoad(args []string, stdout, stderr io.Writer) int {
 
 func cmdLoadStatus(args []string, stdout, stderr io.Writer) int {
 	c := newLoaderCmd("load status", stderr)
-	ls, code := c.start(args, "usage: barge load status -c FILE [--loader NAME]", nil, stderr)
+	ls, code := c.start(args, "usage: barge load status -c FILE [--loader NAME]", nil, stdout, stderr)
 	if ls == nil {
 		return code
 	}
@@ -161,10 +166,20 @@ func cmdReplay(args []string, stdout, stderr io.Writer) int {
 	part := c.fs.String("partition", "", "one partition id (2026112213, 20261122 or 202611)")
 	dry := c.fs.Bool("dry-run", false, "print what would be loaded, change nothing")
 	retry := c.fs.Bool("retry-quarantined", false, "load the quarantined objects too, releasing them if the load succeeds")
-	ls, code := c.start(args, "usage: barge replay -c FILE --loader NAME (--from T1 --to T2 | --partition ID) [--dry-run] [--retry-quarantined]",
-		func() bool { return *c.only != "" && (*part == "") != (*from == "" || *to == "") }, stderr)
+	ls, code := c.start(args, "usage: barge replay -c FILE [--loader NAME] (--from T1 --to T2 | --partition ID) [--dry-run] [--retry-quarantined]",
+		func() bool { return (*part == "") != (*from == "" || *to == "") }, stdout, stderr)
 	if ls == nil {
 		return code
+	}
+	if len(ls) > 1 {
+		// --loader may be left out only when there is one loader.
+		names := make([]string, len(ls))
+		for i, l := range ls {
+			names[i] = l.Name()
+			l.Close()
+		}
+		fmt.Fprintf(stderr, "barge replay: %s has %d loaders (%s): choose one with --loader NAME\n", *c.path, len(ls), strings.Join(names, ", "))
+		return 2
 	}
 	opts := bigquery.ReplayOptions{DryRun: *dry, RetryQuarantined: *retry, Progress: stdout}
 	if *part != "" {
@@ -220,13 +235,16 @@ func parseWhen(s string) (time.Time, error) {
 // cmdLedger is `barge ledger rebuild -c FILE [--loader NAME] [--force]`.
 func cmdLedger(args []string, stdout, stderr io.Writer) int {
 	usage := "usage: barge ledger rebuild -c FILE [--loader NAME] [--force]"
-	if len(args) == 0 || args[0] != "rebuild" {
+	switch {
+	case len(args) > 0 && args[0] == "rebuild":
+		args = args[1:]
+	case !wantsHelp(args, nil):
 		fmt.Fprintln(stderr, usage)
 		return 2
 	}
 	c := newLoaderCmd("ledger rebuild", stderr)
 	force := c.fs.Bool("force", false, "replace ledgers that exist")
-	ls, code := c.start(args[1:], usage, nil, stderr)
+	ls, code := c.start(args, usage, nil, stdout, stderr)
 	if ls == nil {
 		return code
 	}

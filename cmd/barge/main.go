@@ -27,18 +27,6 @@ import (
 // version is set at build time with -ldflags "-X main.version=...".
 var version = "dev"
 
-const usage = `usage:
-  barge run -c FILE [--log-format text|json] [--log-level LEVEL]
-  barge check -c FILE
-  barge cat [-p PORT] [-h HOST] TAG   < json-lines
-  barge load -c FILE [--once] [--loader NAME]
-  barge load status -c FILE [--loader NAME]
-  barge replay -c FILE --loader NAME (--from T1 --to T2 | --partition ID) [--dry-run]
-  barge ledger rebuild -c FILE [--loader NAME] [--force]
-  barge schema infer (-c FILE --output ID | URI...) [--sample N]
-  barge version
-`
-
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 }
@@ -46,7 +34,7 @@ func main() {
 // run dispatches a subcommand and returns the process exit code.
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
-		fmt.Fprint(stderr, usage)
+		printUsage(stderr)
 		return 2
 	}
 	switch args[0] {
@@ -55,7 +43,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	case "check":
 		return cmdCheck(args[1:], stdout, stderr)
 	case "cat":
-		return cmdCat(args[1:], stdin, stderr)
+		return cmdCat(args[1:], stdin, stdout, stderr)
 	case "load":
 		return cmdLoad(args[1:], stdout, stderr)
 	case "replay":
@@ -65,14 +53,19 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	case "schema":
 		return cmdSchema(args[1:], stdout, stderr)
 	case "version", "--version", "-v":
+		if helpFlag(args[1:], "version", nil, stdout) {
+			return 0
+		}
 		fmt.Fprintf(stdout, "barge %s\n", fullVersion())
 		return 0
-	case "help", "-h", "--help":
-		fmt.Fprint(stdout, usage)
+	case "help", "-h", "-help", "--help":
+		if len(args) > 1 && args[0] == "help" {
+			return run(append(args[1:], "--help"), stdin, stdout, stderr)
+		}
+		printUsage(stdout)
 		return 0
 	default:
-		fmt.Fprintf(stderr, "barge: unknown command %q\n%s", args[0], usage)
-		return 2
+		return unknownCommand(stderr, args[0])
 	}
 }
 

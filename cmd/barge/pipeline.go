@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/barge-dev/barge/buffer"
+	"github.com/barge-dev/barge/conf"
 	"github.com/barge-dev/barge/forwarder"
 	"github.com/barge-dev/barge/forwarder/route"
 	"github.com/barge-dev/barge/output/bigquery"
@@ -108,7 +110,14 @@ func buildLoaders(p *plan, logs loggers, hostname, only string) ([]*bigquery.Loa
 		out = append(out, l)
 	}
 	if only != "" && len(out) == 0 {
-		return nil, fmt.Errorf("%s: no <loader %s>", p.path, only)
+		names := make([]string, len(p.loaders))
+		for i, lp := range p.loaders {
+			names[i] = lp.cfg.Name
+		}
+		if len(names) == 0 {
+			return nil, fmt.Errorf("%s: no <loader %s>: the config has no <loader> directive", p.path, only)
+		}
+		return nil, fmt.Errorf("%s: no <loader %s>%s; its loaders: %s", p.path, only, conf.Suggest(only, names), strings.Join(names, ", "))
 	}
 	return out, nil
 }

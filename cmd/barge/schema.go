@@ -24,7 +24,10 @@ import (
 // cmdSchema is `barge schema infer (-c FILE --output ID | gs://URI...)`.
 func cmdSchema(args []string, stdout, stderr io.Writer) int {
 	usage := "usage: barge schema infer (-c FILE --output ID | gs://BUCKET/OBJECT ...) [--sample N]"
-	if len(args) == 0 || args[0] != "infer" {
+	switch {
+	case len(args) > 0 && args[0] == "infer":
+		args = args[1:]
+	case !wantsHelp(args, nil):
 		fmt.Fprintln(stderr, usage)
 		return 2
 	}
@@ -34,7 +37,10 @@ func cmdSchema(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(path, "config", "", "config `file` (same as -c)")
 	outID := fs.String("output", "", "the @id of a gcs output whose objects are sampled")
 	sample := fs.Int("sample", 20, "objects to read, newest first (with --output)")
-	if err := fs.Parse(args[1:]); err != nil {
+	if helpFlag(args, "schema infer", fs, stdout) {
+		return 0
+	}
+	if err := fs.Parse(args); err != nil {
 		return 2
 	}
 	uris := fs.Args()
