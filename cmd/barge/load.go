@@ -163,7 +163,7 @@ func cmdReplay(args []string, stdout, stderr io.Writer) int {
 	c := newLoaderCmd("replay", stderr)
 	from := c.fs.String("from", "", "first partition's time (RFC 3339, or a partition id)")
 	to := c.fs.String("to", "", "end of the range, exclusive (RFC 3339, or a partition id)")
-	part := c.fs.String("partition", "", "one partition id (2026112213, 20261122 or 202611)")
+	part := c.fs.String("partition", "", "one partition id, as BigQuery writes it or with dashes: 20261202 or 2026-12-02 (DAY), 2026120213 or 2026-12-02T13 (HOUR), 202612 or 2026-12 (MONTH)")
 	dry := c.fs.Bool("dry-run", false, "print what would be loaded, change nothing")
 	retry := c.fs.Bool("retry-quarantined", false, "load the quarantined objects too, releasing them if the load succeeds")
 	ls, code := c.start(args, "usage: barge replay -c FILE [--loader NAME] (--from T1 --to T2 | --partition ID) [--dry-run] [--retry-quarantined]",

@@ -103,7 +103,7 @@ func buildLoaders(p *plan, logs loggers, hostname, only string) ([]*bigquery.Loa
 		if err != nil {
 			return nil, fmt.Errorf("%s:%d: %w", lp.sec.File, lp.sec.Line, err)
 		}
-		l, err := bigquery.New(lp.cfg, bigquery.Options{Logger: lg, Host: hostname, Version: version})
+		l, err := bigquery.New(lp.cfg, bigquery.Options{Logger: lg, Host: hostname, Version: version, ConfigPath: p.path})
 		if err != nil {
 			return nil, fmt.Errorf("%s:%d: <loader %s>: %w", lp.sec.File, lp.sec.Line, lp.cfg.Name, err)
 		}

@@ -30,6 +30,9 @@ type Options struct {
 	// Host names this loader in the ledger's job records.
 	Host    string
 	Version string
+	// ConfigPath is the config file the loader came from, for the commands
+	// its messages tell the user to run ("" writes FILE).
+	ConfigPath string
 	// Storage and BigQuery, when set, are used instead of clients made
 	// from the configuration.
 	Storage  *storage.Client
@@ -43,6 +46,7 @@ type Loader struct {
 	now          func() time.Time
 	host         string
 	version      string
+	configPath   string // for the commands messages suggest
 	part         partitioning
 	slices       *sliceMatcher
 	bucket       string
@@ -89,7 +93,7 @@ func New(cfg Config, opts Options) (*Loader, error) {
 	if cfg.Source == "" {
 		return nil, errors.New("'source' is not set: resolve 'source_output' first")
 	}
-	l := &Loader{cfg: cfg, log: opts.Logger, now: opts.Now, host: opts.Host, version: opts.Version,
+	l := &Loader{cfg: cfg, log: opts.Logger, now: opts.Now, host: opts.Host, version: opts.Version, configPath: opts.ConfigPath,
 		part: partitioning(cfg.PartitionType), gcs: opts.Storage, bq: opts.BigQuery, warned: map[string]bool{}, lateCache: map[string][2]int{}}
 	if l.log == nil {
 		l.log = slog.New(slog.DiscardHandler)
@@ -440,7 +444,8 @@ func (l *Loader) late(ctx context.Context, p partitionObjects) (int, error) {
 	l.lateCache[p.id] = [2]int{len(p.objs), n}
 	l.mu.Unlock()
 	if n > 0 && l.warnOnce(fmt.Sprintf("late %s %d", p.id, n)) {
-		l.log.Warn("objects arrived after their partition closed: not loaded; barge replay loads them", "partition", p.id, "objects", n, "lateness", l.cfg.Lateness.String())
+		l.log.Warn("objects arrived after their partition closed: not loaded; barge replay loads them", "partition", p.id, "objects", n, "lateness", l.cfg.Lateness.String(),
+			"run", l.replayCommand(p.id))
 	}
 	return n, nil
 }
@@ -711,4 +716,21 @@ func sameSet(a, b []string) bool {
 		}
 	}
 	return true
+}
+
+// replayCommand is the command that loads partition id again.
+func (l *Loader) replayCommand(id string) string {
+	path := l.configPath
+	if path == "" {
+		path = "FILE"
+	}
+	return fmt.Sprintf("barge replay -c %s --loader %s --partition %s", shellQuote(path), shellQuote(l.cfg.Name), id)
+}
+
+// shellQuote quotes s for a POSIX shell when it needs it.
+func shellQuote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./=:@") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }

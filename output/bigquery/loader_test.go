@@ -234,13 +234,29 @@ func TestBadObjectIsQuarantinedAndTheRestLoads(t *testing.T) {
 func TestLateObjectsWaitForReplay(t *testing.T) {
 	e := newEnv(t)
 	e.createTable("time")
-	l := e.loader(func(c *Config) { c.Lateness = 10 * time.Minute })
+	var logs bytes.Buffer
+	cfg := DefaultConfig()
+	cfg.Name, cfg.Project, cfg.Dataset, cfg.Table = "bq", "proj", testDataset, testTable
+	cfg.Source, cfg.PartitionType, cfg.PartitionField = "gs://"+testBucket+"/logs/", "HOUR", "time"
+	cfg.PollInterval, cfg.Lateness = 10*time.Millisecond, 10*time.Minute
+	l, err := New(cfg, Options{Now: e.clock.Now, Storage: e.gcs, BigQuery: e.client(), ConfigPath: "/etc/barge/my conf.conf",
+		Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
 	e.upload(hour13.Add(-2*time.Hour), 3, false) // hour 11 closed at 12:10
 	res := e.cycle(l)
 	if res.Jobs != 0 || res.Late != 1 {
 		t.Fatalf("cycle: %+v, want the object reported late and not loaded", res)
 	}
-	out, err := l.Replay(context.Background(), ReplayOptions{Partitions: []string{"2026112211"}})
+	// The warning gives the exact command to run.
+	want := `run="barge replay -c '/etc/barge/my conf.conf' --loader bq --partition 2026112211"`
+	if !strings.Contains(logs.String(), want) {
+		t.Errorf("the late warning does not give the replay command %s:\n%s", want, logs.String())
+	}
+	// --partition takes the form with dashes too.
+	out, err := l.Replay(context.Background(), ReplayOptions{Partitions: []string{"2026-11-22T11"}})
 	if err != nil || len(out) != 1 || out[0].Rows != 3 {
 		t.Fatalf("replay: %+v, %v", out, err)
 	}

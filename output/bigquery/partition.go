@@ -35,9 +35,46 @@ func (p partitioning) id(t time.Time) string { return t.UTC().Format(p.layout())
 func (p partitioning) start(id string) (time.Time, error) {
 	t, err := time.ParseInLocation(p.layout(), id, time.UTC)
 	if err != nil || len(id) != len(p.layout()) {
-		return time.Time{}, fmt.Errorf("partition %q is not a %s partition id (%s)", id, p, p.layout())
+		return time.Time{}, fmt.Errorf("partition %q is not a %s partition id: write %s", id, p, p.idHelp())
 	}
 	return t, nil
+}
+
+// idHelp describes the partition id as a person writes it.
+func (p partitioning) idHelp() string {
+	switch p {
+	case partHour:
+		return "YYYYMMDDHH, e.g. 2026120213 (or 2026-12-02T13)"
+	case partMonth:
+		return "YYYYMM, e.g. 202612 (or 2026-12)"
+	default:
+		return "YYYYMMDD, e.g. 20261202 (or 2026-12-02)"
+	}
+}
+
+// dashed is the layout of the partition id in the form with dashes.
+func (p partitioning) dashed() string {
+	switch p {
+	case partHour:
+		return "2006-01-02T15"
+	case partMonth:
+		return "2006-01"
+	default:
+		return "2006-01-02"
+	}
+}
+
+// parseID takes a partition id as BigQuery writes it (20261202) or with
+// dashes (2026-12-02; 2026-12-02T13 for HOUR; 2026-12 for MONTH), and
+// returns BigQuery's form.
+func (p partitioning) parseID(s string) (string, error) {
+	if t, err := time.ParseInLocation(p.dashed(), s, time.UTC); err == nil && len(s) == len(p.dashed()) {
+		return p.id(t), nil
+	}
+	if _, err := p.start(s); err != nil {
+		return "", err
+	}
+	return s, nil
 }
 
 // end is the end of the partition starting at t.

@@ -15,7 +15,8 @@ import (
 type ReplayOptions struct {
 	// From and To bound the partitions by their start time: [From, To).
 	From, To time.Time
-	// Partitions, when set, are the partition ids to rebuild instead.
+	// Partitions, when set, are the partition ids to rebuild instead, as
+	// BigQuery writes them (20261202) or with dashes (2026-12-02).
 	Partitions []string
 	DryRun     bool
 	// RetryQuarantined loads the quarantined objects too (after the table
@@ -55,10 +56,11 @@ func (l *Loader) Replay(ctx context.Context, opts ReplayOptions) ([]ReplayedPart
 	}
 	want := map[string]bool{}
 	for _, p := range opts.Partitions {
-		if _, err := l.part.start(p); err != nil {
+		id, err := l.part.parseID(p)
+		if err != nil {
 			return nil, err
 		}
-		want[p] = true
+		want[id] = true
 	}
 	var parts []partitionObjects
 	for _, p := range groupByPartition(objs) {

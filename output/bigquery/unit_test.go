@@ -38,6 +38,33 @@ func TestPartitionIDs(t *testing.T) {
 	}
 }
 
+func TestParsePartitionID(t *testing.T) {
+	for _, c := range []struct {
+		p        partitioning
+		in, want string // want "" for an error
+	}{
+		{partDay, "20261202", "20261202"},
+		{partDay, "2026-12-02", "20261202"},
+		{partDay, "2026-12-2", ""},
+		{partDay, "2026120213", ""},
+		{partHour, "2026120213", "2026120213"},
+		{partHour, "2026-12-02T13", "2026120213"},
+		{partHour, "2026-12-02", ""},
+		{partMonth, "202612", "202612"},
+		{partMonth, "2026-12", "202612"},
+		{partMonth, "2026-13", ""},
+	} {
+		got, err := c.p.parseID(c.in)
+		if got != c.want || (err != nil) != (c.want == "") {
+			t.Errorf("%s parseID(%q) = %q, %v; want %q", c.p, c.in, got, err, c.want)
+		}
+	}
+	_, err := partDay.parseID("12/02/2026")
+	if err == nil || err.Error() != `partition "12/02/2026" is not a DAY partition id: write YYYYMMDD, e.g. 20261202 (or 2026-12-02)` {
+		t.Errorf("error %v does not say how to write the id", err)
+	}
+}
+
 func TestSliceMatcher(t *testing.T) {
 	m, err := newSliceMatcher("%Y%m%d%H")
 	if err != nil {
