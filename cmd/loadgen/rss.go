@@ -1,12 +1,10 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"fmt"
-	"os"
-	"strconv"
 	"time"
+
+	"github.com/barge-dev/barge/cmd/internal/procstat"
 )
 
 // rssSampler samples a process's resident set size.
@@ -17,37 +15,12 @@ type rssSampler struct {
 	err  error
 }
 
-// readRSS returns VmRSS and VmHWM of pid, in bytes.
-func readRSS(pid int) (rss, hwm int64, err error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0, 0, err
-	}
-	field := func(name string) int64 {
-		i := bytes.Index(b, []byte(name))
-		if i < 0 {
-			return 0
-		}
-		line := b[i+len(name):]
-		if j := bytes.IndexByte(line, '\n'); j >= 0 {
-			line = line[:j]
-		}
-		f := bytes.Fields(line) // "12345 kB"
-		if len(f) == 0 {
-			return 0
-		}
-		n, _ := strconv.ParseInt(string(f[0]), 10, 64)
-		return n * 1024
-	}
-	return field("VmRSS:"), field("VmHWM:"), nil
-}
-
 // run samples every interval until ctx ends.
 func (s *rssSampler) run(ctx context.Context, interval time.Duration) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
-		rss, hwm, err := readRSS(s.pid)
+		rss, hwm, err := procstat.Memory(s.pid)
 		if err != nil {
 			if s.peak == 0 {
 				s.err = err

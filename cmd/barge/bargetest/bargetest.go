@@ -24,6 +24,8 @@ import (
 	"time"
 
 	"github.com/fluent/fluent-logger-golang/fluent"
+
+	"github.com/barge-dev/barge/cmd/internal/procstat"
 	"github.com/klauspost/compress/zstd"
 )
 
@@ -365,28 +367,4 @@ func (p *Proc) Pid() int { return p.cmd.Process.Pid }
 
 // Memory reads the process's resident set size now (VmRSS) and its peak
 // since start (VmHWM) from /proc, in bytes.
-func (p *Proc) Memory() (rss, peak int64, err error) {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.Pid()))
-	if err != nil {
-		return 0, 0, err
-	}
-	for _, line := range strings.Split(string(data), "\n") {
-		name, val, ok := strings.Cut(line, ":")
-		if !ok || name != "VmRSS" && name != "VmHWM" {
-			continue
-		}
-		kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(val), "kB")), 10, 64)
-		if err != nil {
-			return 0, 0, fmt.Errorf("%s: %q: %w", name, val, err)
-		}
-		if name == "VmRSS" {
-			rss = kb << 10
-		} else {
-			peak = kb << 10
-		}
-	}
-	if rss == 0 || peak == 0 {
-		return 0, 0, fmt.Errorf("no VmRSS/VmHWM in /proc/%d/status", p.Pid())
-	}
-	return rss, peak, nil
-}
+func (p *Proc) Memory() (rss, peak int64, err error) { return procstat.Memory(p.Pid()) }
