@@ -185,12 +185,17 @@ func TestAppendBatches(t *testing.T) {
 
 // BenchmarkAppendTiny appends 1M entries of 3 bytes per call.
 func BenchmarkAppendTiny(b *testing.B) {
-	payload := tinyEntries(1 << 20)
+	benchAppendFile(b, tinyEntries(1<<20), 8<<20, 256<<20)
+}
+
+// benchAppendFile appends payload per call to a file buffer with the
+// given chunk_limit_size and total_limit_size (overflow_action block).
+func benchAppendFile(b *testing.B, payload []byte, chunkLimit, totalLimit int64) {
 	cfg := DefaultConfig("file")
 	cfg.Path = b.TempDir()
-	cfg.ChunkLimitSize = 8 << 20
+	cfg.ChunkLimitSize = chunkLimit
 	cfg.OverflowAction = "block"
-	cfg.TotalLimitSize = 256 << 20
+	cfg.TotalLimitSize = totalLimit
 	buf, stop := benchBuffer(b, cfg)
 	defer stop()
 	b.SetBytes(int64(len(payload)))
@@ -228,19 +233,5 @@ func TestPutScanDropsGrown(t *testing.T) {
 // BenchmarkAppendLarge appends 80,000 entries of about 200 bytes (16 MB)
 // per call: two batches.
 func BenchmarkAppendLarge(b *testing.B) {
-	payload := entries(80_000, time.Now(), 170)
-	cfg := DefaultConfig("file")
-	cfg.Path = b.TempDir()
-	cfg.ChunkLimitSize = 64 << 20
-	cfg.OverflowAction = "block"
-	cfg.TotalLimitSize = 512 << 20
-	buf, stop := benchBuffer(b, cfg)
-	defer stop()
-	b.SetBytes(int64(len(payload)))
-	b.ReportAllocs()
-	for b.Loop() {
-		if err := buf.Append(context.Background(), "bench", payload); err != nil {
-			b.Fatal(err)
-		}
-	}
+	benchAppendFile(b, entries(80_000, time.Now(), 170), 64<<20, 512<<20)
 }
