@@ -23,7 +23,7 @@ var commands = []command{
 	{"load", "load -c FILE [--once] [--loader NAME]", "run only the BigQuery loaders of FILE"},
 	{"load status", "load status -c FILE [--loader NAME]", "print each partition's objects, rows, jobs and failures"},
 	{"replay", "replay -c FILE [--loader NAME] (--from T1 --to T2 | --partition ID) [--dry-run] [--retry-quarantined]", "rebuild partitions from the archived objects"},
-	{"ledger rebuild", "ledger rebuild -c FILE [--loader NAME] [--force]", "reconstruct lost ledgers from the bucket and BigQuery's job history"},
+	{"ledger rebuild", "ledger rebuild -c FILE [--loader NAME] [--force] [--force-unverified]", "reconstruct lost ledgers from the bucket and BigQuery's job history"},
 	{"schema infer", "schema infer (-c FILE --output ID | gs://BUCKET/OBJECT ...) [--sample N]", "print a BigQuery schema inferred from archived objects"},
 	{"version", "version", "print the version"},
 }

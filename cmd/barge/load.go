@@ -136,8 +136,15 @@ func cmdLoad(args []string, stdout, stderr io.Writer) int {
 	}
 	return each(ls, stderr, func(ctx context.Context, l *bigquery.Loader) error {
 		res, err := l.Cycle(ctx)
-		fmt.Fprintf(stdout, "loader %s: %d jobs, %d objects, %d rows committed, %d jobs failed, %d late objects, %d partitions deferred by the job budget\n",
-			l.Name(), res.Jobs, res.Objects, res.Rows, res.Failed, res.Late, res.Deferred)
+		fmt.Fprintf(stdout, "loader %s: %d jobs, %d objects, %s rows committed, %d jobs failed, %d late objects, %d partitions deferred by the job budget",
+			l.Name(), res.Jobs, res.Objects, bigquery.RowsText(res.Rows, res.RowsUnknown > 0), res.Failed, res.Late, res.Deferred)
+		if res.FirstError != "" {
+			fmt.Fprintf(stdout, "; first error: %s", res.FirstError)
+		}
+		fmt.Fprintln(stdout)
+		if err == nil && res.Failed > 0 {
+			err = fmt.Errorf("%d jobs failed", res.Failed)
+		}
 		return err
 	})
 }
@@ -199,17 +206,29 @@ func cmdReplay(args []string, stdout, stderr io.Writer) int {
 	defer stop()
 	start := time.Now()
 	res, err := ls[0].Replay(ctx, opts)
-	var objs int
+	var objs, ok int
 	var rows int64
+	unknown := false
+	var failed []string
 	for _, r := range res {
+		if r.Err != nil {
+			failed = append(failed, fmt.Sprintf("partition %s: %v", r.Partition, r.Err))
+			continue
+		}
+		ok++
 		objs += r.Objects
 		rows += r.Rows
+		unknown = unknown || !r.RowsKnown
 	}
-	verb := "replayed"
-	if *dry {
-		verb = "would replay"
+	took := time.Since(start).Round(time.Millisecond)
+	switch {
+	case *dry:
+		fmt.Fprintf(stdout, "would replay %d partitions, %d objects in %s\n", len(res), objs, took)
+	case len(failed) > 0:
+		fmt.Fprintf(stdout, "%d of %d partitions replayed, %d failed: %s\n", ok, len(res), len(failed), strings.Join(failed, "; "))
+	default:
+		fmt.Fprintf(stdout, "%d of %d partitions replayed, %d objects, %s rows in %s\n", ok, len(res), objs, bigquery.RowsText(rows, unknown), took)
 	}
-	fmt.Fprintf(stdout, "%s %d partitions, %d objects, %d rows in %s\n", verb, len(res), objs, rows, time.Since(start).Round(time.Millisecond))
 	if err != nil {
 		fmt.Fprintln(stderr, "barge:", err)
 		return 1
@@ -232,9 +251,10 @@ func parseWhen(s string) (time.Time, error) {
 	return time.Time{}, fmt.Errorf("%q is neither RFC 3339 nor a partition id", s)
 }
 
-// cmdLedger is `barge ledger rebuild -c FILE [--loader NAME] [--force]`.
+// cmdLedger is `barge ledger rebuild -c FILE [--loader NAME] [--force]
+// [--force-unverified]`.
 func cmdLedger(args []string, stdout, stderr io.Writer) int {
-	usage := "usage: barge ledger rebuild -c FILE [--loader NAME] [--force]"
+	usage := "usage: barge ledger rebuild -c FILE [--loader NAME] [--force] [--force-unverified]"
 	switch {
 	case len(args) > 0 && args[0] == "rebuild":
 		args = args[1:]
@@ -244,13 +264,15 @@ func cmdLedger(args []string, stdout, stderr io.Writer) int {
 	}
 	c := newLoaderCmd("ledger rebuild", stderr)
 	force := c.fs.Bool("force", false, "replace ledgers that exist")
+	unverified := c.fs.Bool("force-unverified", false, "write ledgers even if some barge jobs cannot be read (their objects may load again)")
 	ls, code := c.start(args, usage, nil, stdout, stderr)
 	if ls == nil {
 		return code
 	}
 	return each(ls, stderr, func(ctx context.Context, l *bigquery.Loader) error {
-		res, err := l.RebuildLedger(ctx, *force)
-		fmt.Fprintf(stdout, "loader %s: %d partitions written, %d kept, %d objects committed, %d not yet loaded\n", l.Name(), res.Written, res.Kept, res.Committed, res.Uncommitted)
+		res, err := l.RebuildLedger(ctx, *force, *unverified)
+		fmt.Fprintf(stdout, "loader %s: %d barge jobs found, %d read, %d could not be read; %d objects committed, %d not yet loaded; %d partitions written, %d kept\n",
+			l.Name(), res.Found, res.Read, len(res.Unreadable), res.Committed, res.Uncommitted, res.Written, res.Kept)
 		return err
 	})
 }

@@ -97,6 +97,9 @@ type Config struct {
 	Endpoint string `conf:"endpoint"`
 	// RequestTimeout bounds each API request (1m).
 	RequestTimeout time.Duration `conf:"request_timeout"`
+	// VerifyRows checks after every append job that the partition holds
+	// the rows of its objects' barge-records (replays always are).
+	VerifyRows bool `conf:"verify_rows"`
 	// PollInterval is how often a running job is polled (2s).
 	PollInterval time.Duration `conf:"poll_interval"`
 }

@@ -34,6 +34,8 @@ type outcome struct {
 	transient bool // a failure worth retrying as is
 	data      bool // BigQuery refused the objects' data (reason "invalid")
 	rows      int64
+	rowsKnown bool // the server reported rows (load statistics)
+	reason    string
 	err       string
 	errs      []*bq.Error
 }
@@ -64,13 +66,125 @@ func (l *Loader) submit(ctx context.Context, j *jobRecord) (*bq.Job, error) {
 		job, err = ld.Run(ctx)
 	}
 	if err == nil {
+		l.accepted.Store(true)
 		return job, nil
 	}
-	if isCode(err, http.StatusConflict) {
+	if isCode(err, http.StatusConflict) || alreadyCreated(err) {
 		l.log.Info("job exists already: adopting it", "job", j.ID)
 		return l.lookup(ctx, j.ID)
 	}
-	return nil, fmt.Errorf("insert job %s into %s.%s: %w", j.ID, l.cfg.Dataset, j.Destination, err)
+	return nil, l.refusal(j, err)
+}
+
+// alreadyCreated recognises a reused job id that a server answers with
+// 400 instead of 409 (the BigQuery emulator: "job ... is already
+// created").
+func alreadyCreated(err error) bool {
+	var ge *googleapi.Error
+	if !errors.As(err, &ge) || ge.Code != http.StatusBadRequest {
+		return false
+	}
+	m := strings.ToLower(ge.Message)
+	return strings.Contains(m, "already created") || strings.Contains(m, "already exists: job")
+}
+
+// insertError is a jobs.insert that did not create a job: refused by the
+// server, or never answered.
+type insertError struct {
+	job   string
+	table string // PROJECT:DATASET.TABLE
+	err   error
+	// data: the request was refused as invalid (HTTP 400), which for a
+	// load of archived objects may be their data (servers that check the
+	// data at insert) or their URIs; a refusal that repeats for the same
+	// batch is bisected. Anything else (5xx, rate limits, access, a
+	// missing dataset or table, no answer) keeps its objects and retries.
+	data bool
+	// msg is one line a person can act on.
+	msg string
+}
+
+func (e *insertError) Error() string {
+	return fmt.Sprintf("insert job %s into %s: %s", e.job, e.table, e.msg)
+}
+
+func (e *insertError) Unwrap() error { return e.err }
+
+// refusal classifies a failed jobs.insert.
+func (l *Loader) refusal(j *jobRecord, err error) *insertError {
+	e := &insertError{job: j.ID, table: l.cfg.Project + ":" + l.cfg.Dataset + "." + j.Destination, err: err, msg: l.describe(err)}
+	var ge *googleapi.Error
+	if errors.As(err, &ge) && ge.Code == http.StatusBadRequest {
+		e.data = true
+		for _, it := range ge.Errors {
+			if transientReason(it.Reason) && it.Reason != "jobInternalError" {
+				e.data = false // a 400 rate limit
+			}
+		}
+	}
+	return e
+}
+
+// describe turns an API error into one line that says what to check.
+func (l *Loader) describe(err error) string {
+	var ge *googleapi.Error
+	if !errors.As(err, &ge) {
+		if errors.Is(err, context.DeadlineExceeded) {
+			return fmt.Sprintf("no answer from BigQuery at %s within request_timeout %v: %v", l.endpointName(), l.cfg.RequestTimeout, err)
+		}
+		return fmt.Sprintf("cannot reach BigQuery at %s: %v", l.endpointName(), err)
+	}
+	msg := ge.Message
+	reason := ""
+	if len(ge.Errors) > 0 {
+		reason = ge.Errors[0].Reason
+		if msg == "" {
+			msg = ge.Errors[0].Message
+		}
+	}
+	return l.explain(ge.Code, reason, msg)
+}
+
+// explain says what an error of BigQuery (HTTP code, 0 for a failed
+// job's, reason, message) asks the user to check.
+func (l *Loader) explain(code int, reason, msg string) string {
+	loader := "<loader " + l.cfg.Name + ">"
+	notFound := code == http.StatusNotFound || reason == "notFound"
+	switch {
+	case notFound && strings.Contains(msg, "Dataset"):
+		return fmt.Sprintf("dataset %q not found in project %s: check %s dataset (and location) [%s]", l.cfg.Dataset, l.projectName(), loader, msg)
+	case notFound && strings.Contains(msg, "Table"):
+		return fmt.Sprintf("table %q not found in project %s: check %s table, or set auto_create_table true [%s]", l.cfg.Dataset+"."+l.cfg.Table, l.projectName(), loader, msg)
+	case reason == "rateLimitExceeded" || reason == "quotaExceeded" || code == http.StatusTooManyRequests:
+		return fmt.Sprintf("BigQuery rate limit or quota: %s (retried later)", msg)
+	case reason == "accessDenied" || code == http.StatusForbidden || code == http.StatusUnauthorized:
+		return fmt.Sprintf("access denied: %s: check the credentials of %s (json_key) and their roles on dataset %s (BigQuery Job User, Data Editor)", msg, loader, l.cfg.Dataset)
+	case code >= 500:
+		return fmt.Sprintf("BigQuery server error %d: %s (retried later)", code, msg)
+	case code == 0:
+		return msg
+	}
+	if reason != "" {
+		return fmt.Sprintf("HTTP %d %s: %s", code, reason, msg)
+	}
+	return fmt.Sprintf("HTTP %d: %s", code, msg)
+}
+
+func (l *Loader) projectName() string {
+	if l.cfg.Project != "" {
+		return l.cfg.Project
+	}
+	if l.bq != nil {
+		return l.bq.Project()
+	}
+	return "(default)"
+}
+
+func (l *Loader) endpointName() string {
+	if l.cfg.Endpoint != "" {
+		return l.cfg.Endpoint
+	}
+	return "https://bigquery.googleapis.com"
 }
 
 // loader builds the load job of a record.
@@ -166,7 +280,7 @@ func jobOutcome(st *bq.JobStatus) outcome {
 	o := outcome{done: true}
 	if st.Statistics != nil {
 		if ls, ok := st.Statistics.Details.(*bq.LoadStatistics); ok {
-			o.rows = ls.OutputRows
+			o.rows, o.rowsKnown = ls.OutputRows, true
 		}
 	}
 	if err := st.Err(); err != nil {
@@ -174,7 +288,7 @@ func jobOutcome(st *bq.JobStatus) outcome {
 		o.err = err.Error()
 		var be *bq.Error
 		if errors.As(err, &be) {
-			o.err = be.Message
+			o.err, o.reason = be.Message, be.Reason
 			o.transient = transientReason(be.Reason)
 			o.data = be.Reason == "invalid"
 		}

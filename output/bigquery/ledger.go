@@ -44,8 +44,14 @@ type ledger struct {
 	// Committed maps each loaded object name to the id of its job: the
 	// objects of the done jobs since the last replay, from their manifests.
 	Committed map[string]string `json:"-"`
-	// Rows is the number of rows the committed objects produced.
-	Rows int64 `json:"rows"`
+	// Rows is the number of rows the committed objects produced;
+	// RowsUnknown says a job of them did not report its rows (and no
+	// count replaced the sum since), so Rows is a lower bound.
+	Rows        int64 `json:"rows"`
+	RowsUnknown bool  `json:"rows_unknown,omitempty"`
+	// Check is the latest comparison of the partition's rows in the table
+	// with what the archive says it holds.
+	Check *rowCheck `json:"check,omitempty"`
 	// Quarantined objects failed to load on their own; they are skipped
 	// until a replay.
 	Quarantined map[string]*quarantine `json:"quarantined,omitempty"`
@@ -56,6 +62,16 @@ type ledger struct {
 	Jobs []*jobRecord `json:"jobs"`
 	// Failures counts failed jobs of this partition.
 	Failures int `json:"failures"`
+}
+
+// rowCheck is one verification of a partition's rows.
+type rowCheck struct {
+	Job      string    `json:"job"` // the job after which it ran
+	At       time.Time `json:"at"`
+	Expected int64     `json:"expected"` // from the objects' barge-records
+	Got      int64     `json:"got"`
+	By       string    `json:"by"` // "job statistics" or "COUNT(*)"
+	OK       bool      `json:"ok"`
 }
 
 type quarantine struct {
@@ -78,20 +94,25 @@ const (
 // jobRecord describes a job completely, so that any loader can submit it
 // again after a crash.
 type jobRecord struct {
-	ID          string    `json:"id"`
-	Kind        string    `json:"kind"`
-	Destination string    `json:"destination"` // table or table$PARTITION
-	Objects     []string  `json:"-"`           // in the manifest
-	Count       int       `json:"count"`
-	Staging     string    `json:"staging,omitempty"` // copy: source table
-	State       string    `json:"state"`
-	Rows        int64     `json:"rows,omitempty"`
-	Error       string    `json:"error,omitempty"`
-	Errors      []string  `json:"errors,omitempty"`
-	Transient   bool      `json:"transient,omitempty"`
-	Claimed     time.Time `json:"claimed"`
-	Finished    time.Time `json:"finished,omitzero"`
-	By          string    `json:"by,omitempty"` // host of the loader that claimed it
+	ID          string   `json:"id"`
+	Kind        string   `json:"kind"`
+	Destination string   `json:"destination"` // table or table$PARTITION
+	Objects     []string `json:"-"`           // in the manifest
+	Count       int      `json:"count"`
+	Staging     string   `json:"staging,omitempty"` // copy: source table
+	State       string   `json:"state"`
+	Rows        int64    `json:"rows,omitempty"`
+	RowsUnknown bool     `json:"rows_unknown,omitempty"` // the server did not report them
+	// Error is the job's failure, or for a pending claim the last refusal
+	// of its insert (ErrorAt is when; Attempts counts them).
+	Error     string    `json:"error,omitempty"`
+	ErrorAt   time.Time `json:"error_at,omitzero"`
+	Attempts  int       `json:"attempts,omitempty"`
+	Errors    []string  `json:"errors,omitempty"`
+	Transient bool      `json:"transient,omitempty"`
+	Claimed   time.Time `json:"claimed"`
+	Finished  time.Time `json:"finished,omitzero"`
+	By        string    `json:"by,omitempty"` // host of the loader that claimed it
 }
 
 // maxFailedRecords bounds the failed jobs kept in a ledger. Done jobs are

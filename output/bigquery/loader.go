@@ -11,11 +11,13 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	bq "cloud.google.com/go/bigquery"
 	"cloud.google.com/go/storage"
 	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
+	"google.golang.org/api/googleapi"
 	"google.golang.org/api/option"
 
 	"github.com/barge-dev/barge/output/bqschema"
@@ -83,6 +85,12 @@ type Loader struct {
 	// cycle last listed the whole source.
 	tmpl     *prefixTemplate
 	lastFull time.Time
+	// accepted: BigQuery has accepted a job of this loader (an insert or
+	// a job found by id), so a refusal of one object is its own.
+	accepted atomic.Bool
+	// stageRows are the rows loaded into each staging table of a replay,
+	// by the stage loads' statistics, which verify its copy job.
+	stageRows map[string]int64
 }
 
 // New validates cfg. It does no I/O: clients are made by Open.
@@ -141,34 +149,21 @@ func (l *Loader) Open(ctx context.Context) error {
 		l.schema = s.BigQuery()
 	}
 	if l.gcs == nil {
-		// JSON reads carry the generation that ledger writes are
-		// conditioned on, on GCS and on emulators alike.
-		opts := []option.ClientOption{option.WithUserAgent("barge/" + l.version), storage.WithJSONReads()}
-		if os.Getenv("STORAGE_EMULATOR_HOST") != "" {
-			opts = append(opts, option.WithoutAuthentication())
-		} else if o, err := l.credentials(); err != nil {
+		opts, closeIdle, err := l.storageOptions(ctx, os.Getenv("STORAGE_EMULATOR_HOST") != "")
+		if err != nil {
 			return err
-		} else {
-			opts = append(opts, o...)
 		}
 		c, err := storage.NewClient(context.WithoutCancel(ctx), opts...)
 		if err != nil {
 			return fmt.Errorf("gcs client: %w", err)
 		}
 		l.gcs = c
-		l.own = append(l.own, c.Close)
+		l.own = append(l.own, c.Close, func() error { closeIdle(); return nil })
 	}
 	if l.bq == nil {
-		opts := []option.ClientOption{option.WithUserAgent("barge/" + l.version)}
-		if l.cfg.Endpoint != "" {
-			opts = append(opts, option.WithEndpoint(l.cfg.Endpoint))
-		}
-		if strings.HasPrefix(l.cfg.Endpoint, "http://") {
-			opts = append(opts, option.WithoutAuthentication())
-		} else if o, err := l.credentials(); err != nil {
+		opts, closeIdle, err := l.bigQueryOptions(ctx)
+		if err != nil {
 			return err
-		} else {
-			opts = append(opts, o...)
 		}
 		project := l.cfg.Project
 		if project == "" {
@@ -179,7 +174,7 @@ func (l *Loader) Open(ctx context.Context) error {
 			return fmt.Errorf("bigquery client: %w", err)
 		}
 		l.bq = c
-		l.own = append(l.own, c.Close)
+		l.own = append(l.own, c.Close, func() error { closeIdle(); return nil })
 	}
 	if l.s3src && l.s3 == nil {
 		c, tr, err := s3out.NewClient(context.WithoutCancel(ctx), s3out.ClientConfig{Region: l.cfg.S3Region, Endpoint: l.cfg.S3Endpoint,
@@ -258,13 +253,23 @@ func (l *Loader) Run(ctx context.Context) error {
 
 // CycleResult sums up one load cycle.
 type CycleResult struct {
-	Partitions int   // open partitions with objects
-	Jobs       int   // jobs settled (submitted now or adopted)
-	Objects    int   // objects committed
-	Rows       int64 // rows committed
-	Failed     int   // jobs that failed
-	Late       int   // objects of closed partitions not committed
-	Deferred   int   // partitions left for a later cycle by the job budget
+	Partitions  int   // open partitions with objects
+	Jobs        int   // jobs settled (submitted now or adopted)
+	Objects     int   // objects committed
+	Rows        int64 // rows committed, as far as the server reported them
+	RowsUnknown int   // committed jobs whose rows the server did not report
+	Failed      int   // jobs that failed or could not be submitted
+	Late        int   // objects of closed partitions not committed
+	Deferred    int   // partitions left for a later cycle by the job budget
+	// FirstError is the first failure of the cycle, in one line.
+	FirstError string
+}
+
+func (r *CycleResult) fail(msg string) {
+	r.Failed++
+	if r.FirstError == "" {
+		r.FirstError = msg
+	}
 }
 
 // Cycle lists the source once and commits the uncommitted objects of each
@@ -461,24 +466,26 @@ func (l *Loader) destination(partition string) string {
 }
 
 // commitPartition settles a pending job of the partition, if any, then
-// submits one job for its uncommitted objects.
+// submits one job for its uncommitted objects, and more while a failed
+// batch is being split (bisection).
 func (l *Loader) commitPartition(ctx context.Context, p partitionObjects, res *CycleResult) error {
-	submitted := false
-	for try := 0; try < 10; try++ {
+	claims := 0
+	records := recordCounts(p.objs)
+	for try := 0; try < maxStepsPerPartition; try++ {
 		d, gen, err := l.store.read(ctx, l.table, p.id)
 		if err != nil {
 			return err
 		}
 		if j := d.pending(); j != nil {
-			if err := l.resolve(ctx, d, gen, j, res); err != nil {
-				if errors.Is(err, errConflict) {
+			if err := l.resolve(ctx, d, gen, j, res, records); err != nil {
+				if errors.Is(err, errConflict) || errors.Is(err, errAgain) {
 					continue
 				}
 				return err
 			}
 			continue
 		}
-		if submitted {
+		if claims > 0 && (len(d.Groups) == 0 || claims >= maxClaimsPerCycle) {
 			return nil
 		}
 		batch := d.nextBatch(p.objs, l.cfg.MaxObjectsPerJob)
@@ -507,9 +514,9 @@ func (l *Loader) commitPartition(ctx context.Context, p partitionObjects, res *C
 			return err
 		}
 		l.log.Info("claimed job", "job", j.ID, "partition", p.id, "objects", len(batch))
-		submitted = true
-		if err := l.resolve(ctx, d, gen, j, res); err != nil {
-			if errors.Is(err, errConflict) {
+		claims++
+		if err := l.resolve(ctx, d, gen, j, res, records); err != nil {
+			if errors.Is(err, errConflict) || errors.Is(err, errAgain) {
 				continue
 			}
 			return err
@@ -517,6 +524,22 @@ func (l *Loader) commitPartition(ctx context.Context, p partitionObjects, res *C
 	}
 	return nil
 }
+
+const (
+	// maxStepsPerPartition bounds the ledger reads of one partition in a
+	// cycle; maxClaimsPerCycle its new jobs (the first, then the parts
+	// of a batch being bisected).
+	maxStepsPerPartition = 40
+	maxClaimsPerCycle    = 12
+	// maxDataRefusals is how often an insert refused as invalid is tried
+	// before its batch is bisected; maxClaimAttempts how often a claim is
+	// tried (across cycles) before it is released with its error.
+	maxDataRefusals  = 3
+	maxClaimAttempts = 5
+)
+
+// errAgain says a claim should be tried again at once.
+var errAgain = errors.New("bigquery: try the claim again")
 
 func (l *Loader) budgetWarning(q quotaDecision) {
 	day := l.now().UTC().Format("20060102")
@@ -575,7 +598,8 @@ func (d *ledger) nextBatch(objs []object, max int) []string {
 
 // resolve brings a pending job to an end: it submits it if BigQuery does
 // not know it, waits for it, and writes the outcome to the ledger.
-func (l *Loader) resolve(ctx context.Context, d *ledger, gen int64, j *jobRecord, res *CycleResult) error {
+// records are the barge-records of the partition's objects, by name.
+func (l *Loader) resolve(ctx context.Context, d *ledger, gen int64, j *jobRecord, res *CycleResult, records map[string]int64) error {
 	job, err := l.lookup(ctx, j.ID)
 	if errors.Is(err, errJobNotFound) {
 		if j.Kind != kindCopy {
@@ -587,44 +611,170 @@ func (l *Loader) resolve(ctx context.Context, d *ledger, gen int64, j *jobRecord
 		if err == nil {
 			l.log.Info("submitted job", "job", j.ID, "destination", l.cfg.Dataset+"."+j.Destination, "objects", j.Count)
 		}
+	} else if err == nil {
+		l.accepted.Store(true)
 	}
 	if err != nil {
-		// An insert refused outright (no such table, access denied, a bad
-		// request) created no job: the claim stays pending and the next
-		// cycle submits it again, without spending more budget.
-		return err
+		if ctx.Err() != nil {
+			return err
+		}
+		return l.unsubmitted(ctx, d, gen, j, err, res)
 	}
 	out, err := l.wait(ctx, job)
 	if err != nil {
 		return err
 	}
-	return l.settle(ctx, d, gen, j, out, res)
+	if out.failed {
+		out.err = l.explain(0, out.reason, out.err)
+	}
+	if j.Kind == kindCopy {
+		l.mu.Lock()
+		n, ok := l.stageRows[j.Staging]
+		l.mu.Unlock()
+		out.rows, out.rowsKnown = n, ok
+	}
+	return l.settle(ctx, d, gen, j, out, res, records)
 }
 
-// settle writes a finished job's outcome.
-func (l *Loader) settle(ctx context.Context, d *ledger, gen int64, j *jobRecord, out outcome, res *CycleResult) error {
+// unsubmitted records a claim whose job could not be submitted or looked
+// up: the error and its time go into the pending record. An insert
+// refused as invalid is tried maxDataRefusals times, with backoff, and
+// then failed as a job refused for its data (bisected); a claim refused
+// maxClaimAttempts times in all is released (failed, its objects free for
+// a new claim), never retried forever.
+func (l *Loader) unsubmitted(ctx context.Context, d *ledger, gen int64, j *jobRecord, err error, res *CycleResult) error {
+	var ie *insertError
+	refused := errors.As(err, &ie)
+	j.Attempts++
+	j.ErrorAt = l.now().UTC()
+	if refused {
+		j.Error = ie.msg
+	} else {
+		j.Error = err.Error()
+	}
+	table := l.cfg.Project + ":" + l.cfg.Dataset + "." + j.Destination
+	if refused && ie.data && j.Attempts >= maxDataRefusals {
+		out := outcome{done: true, failed: true, data: j.Kind == kindLoad, err: ie.msg, errs: apiErrors(ie.err)}
+		if out.data && len(j.Objects) == 1 && !l.accepted.Load() && !d.hasDone() {
+			// Nothing of this loader was ever accepted: the request may
+			// be wrong, not this object. It goes to the back, after the
+			// others, and the partition waits for the next cycle; it is
+			// quarantined once any job is accepted.
+			out.data = false
+			if len(d.Groups) > 0 && sameSet(d.Groups[0], j.Objects) {
+				d.Groups = append(d.Groups[1:], j.Objects)
+			}
+			l.log.Warn("BigQuery refuses a single object, and has accepted no job of this loader yet: not quarantined until another job is accepted", "object", l.sourceURI(j.Objects[0]), "table", table, "err", ie.msg)
+			if err := l.settle(ctx, d, gen, j, out, res, nil); err != nil {
+				return err
+			}
+			return ie
+		}
+		return l.settle(ctx, d, gen, j, out, res, nil)
+	}
+	if refused && j.Attempts >= maxClaimAttempts {
+		l.log.Error("claim released: its insert was refused every time", "job", j.ID, "table", table, "attempts", j.Attempts, "err", ie.msg)
+		if err := l.settle(ctx, d, gen, j, outcome{done: true, failed: true, transient: true, err: ie.msg, errs: apiErrors(ie.err)}, res, nil); err != nil {
+			return err
+		}
+		return err
+	}
+	res.fail(fmt.Sprintf("partition %s: job %s: %s", d.Partition, j.ID, j.Error))
+	if _, werr := l.store.write(ctx, d, gen); werr != nil {
+		return werr // errConflict: another loader moved on; read again
+	}
+	if refused && ie.data {
+		wait := time.Duration(1<<(j.Attempts-1)) * 500 * time.Millisecond
+		l.log.Warn("BigQuery refused the job at insert: trying again", "job", j.ID, "table", table, "partition", d.Partition, "objects", j.Count, "attempt", j.Attempts, "retry_in", wait.String(), "err", ie.msg)
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		case <-t.C:
+		}
+		return errAgain
+	}
+	l.log.Error("job not submitted: the claim stays and is tried again next cycle", "job", j.ID, "table", table, "partition", d.Partition, "attempt", j.Attempts, "err", j.Error)
+	return err
+}
+
+// apiErrors turns an API error's items into job errors, for isolate.
+func apiErrors(err error) []*bq.Error {
+	var ge *googleapi.Error
+	if !errors.As(err, &ge) {
+		return nil
+	}
+	var out []*bq.Error
+	for _, it := range ge.Errors {
+		out = append(out, &bq.Error{Message: it.Message, Reason: it.Reason})
+	}
+	if len(out) == 0 {
+		out = append(out, &bq.Error{Message: ge.Message})
+	}
+	return out
+}
+
+// hasDone reports whether the partition has a done job.
+func (d *ledger) hasDone() bool {
+	for _, j := range d.Jobs {
+		if j.State == stateDone {
+			return true
+		}
+	}
+	return false
+}
+
+// settle writes a finished job's outcome. A replay, and with verify_rows
+// an append, is verified first: a mismatch is recorded in the ledger and
+// returned.
+func (l *Loader) settle(ctx context.Context, d *ledger, gen int64, j *jobRecord, out outcome, res *CycleResult, records map[string]int64) error {
 	now := l.now().UTC()
 	j.Finished = now
 	var quarantined []string
 	bisected := false
+	var verr error
 	if !out.failed {
 		j.State = stateDone
 		j.Rows = out.rows
+		j.RowsUnknown = !out.rowsKnown
+		j.Error, j.ErrorAt = "", time.Time{}
 		if j.Kind != kindLoad {
 			// A replay rebuilt the partition from exactly these objects
 			// (quarantined ones stay quarantined: objects never change).
 			// The committed set follows from the job records when the
 			// ledger is read again.
-			d.Rows = 0
+			d.Rows, d.RowsUnknown = 0, false
 			d.Groups = nil
+			d.Check = nil
 			for _, o := range j.Objects {
 				delete(d.Quarantined, o) // loaded now (--retry-quarantined)
 			}
 		}
 		d.Rows += out.rows
+		d.RowsUnknown = d.RowsUnknown || !out.rowsKnown
+		if records != nil && (j.Kind != kindLoad || l.cfg.VerifyRows) {
+			committed := j.Objects
+			if j.Kind == kindLoad {
+				committed = make([]string, 0, len(d.Committed)+len(j.Objects))
+				for o := range d.Committed {
+					committed = append(committed, o)
+				}
+				committed = append(committed, j.Objects...)
+			}
+			var c *rowCheck
+			c, verr = l.verify(ctx, d, j, out, committed, records)
+			if c != nil {
+				d.Check = c
+				if c.OK && c.By == byCount {
+					d.Rows, d.RowsUnknown = c.Got, false
+				}
+			}
+		}
 	} else {
 		j.State = stateFailed
 		j.Error = out.err
+		j.ErrorAt = now
 		j.Errors = errorStrings(out.errs)
 		j.Transient = out.transient
 		d.Failures++
@@ -643,10 +793,17 @@ func (l *Loader) settle(ctx context.Context, d *ledger, gen int64, j *jobRecord,
 	if !out.failed {
 		res.Objects += j.Count
 		res.Rows += out.rows
-		l.log.Info("committed job", "job", j.ID, "partition", d.Partition, "objects", j.Count, "rows", out.rows)
-		return nil
+		if !out.rowsKnown {
+			res.RowsUnknown++
+		}
+		l.log.Info("committed job", "job", j.ID, "partition", d.Partition, "objects", j.Count, "rows", rowsValue(out.rows, out.rowsKnown))
+		if verr != nil {
+			res.fail(verr.Error())
+			l.log.Error("partition rows do not match the archive", "table", l.cfg.Project+":"+l.table, "partition", d.Partition, "job", j.ID, "err", verr)
+		}
+		return verr
 	}
-	res.Failed++
+	res.fail(fmt.Sprintf("partition %s: job %s: %s", d.Partition, j.ID, out.err))
 	l.log.Error("job failed", "job", j.ID, "table", l.cfg.Project+":"+l.cfg.Dataset+"."+j.Destination, "partition", d.Partition, "objects", j.Count, "err", out.err, "transient", out.transient)
 	for _, n := range quarantined {
 		l.log.Error("object quarantined: BigQuery refused its data", "object", l.sourceURI(n), "job", j.ID, "err", out.err)
@@ -655,6 +812,15 @@ func (l *Loader) settle(ctx context.Context, d *ledger, gen int64, j *jobRecord,
 		l.log.Warn("bisecting a failed batch to find the objects BigQuery refuses", "job", j.ID, "objects", len(j.Objects))
 	}
 	return nil
+}
+
+// rowsValue is a row count for logs: the number, or "?" when the server
+// did not report it.
+func rowsValue(n int64, known bool) any {
+	if !known {
+		return "?"
+	}
+	return n
 }
 
 // isolate handles a load that failed for its data: objects BigQuery names
@@ -725,6 +891,15 @@ func (l *Loader) replayCommand(id string) string {
 		path = "FILE"
 	}
 	return fmt.Sprintf("barge replay -c %s --loader %s --partition %s", shellQuote(path), shellQuote(l.cfg.Name), id)
+}
+
+// rebuildCommand is the command that rebuilds this loader's ledgers.
+func (l *Loader) rebuildCommand() string {
+	path := l.configPath
+	if path == "" {
+		path = "FILE"
+	}
+	return fmt.Sprintf("barge ledger rebuild -c %s --loader %s", shellQuote(path), shellQuote(l.cfg.Name))
 }
 
 // shellQuote quotes s for a POSIX shell when it needs it.

@@ -367,7 +367,7 @@ func TestLedgerRebuild(t *testing.T) {
 		}
 	}
 	fresh := e.loader(nil)
-	res, err := fresh.RebuildLedger(ctx, false)
+	res, err := fresh.RebuildLedger(ctx, false, false)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -35,7 +35,9 @@ type ReplayedPartition struct {
 	Staged      bool // loaded into a staging table, then copied
 	Jobs        []string
 	Rows        int64
-	Quarantined int // skipped objects known to be unloadable
+	RowsKnown   bool   // Rows was reported or counted
+	VerifiedBy  string // how the rows were checked: "job statistics", "COUNT(*)", "" (not)
+	Quarantined int    // skipped objects known to be unloadable
 	Err         error
 }
 
@@ -122,12 +124,12 @@ func (l *Loader) Replay(ctx context.Context, opts ReplayOptions) ([]ReplayedPart
 			continue
 		}
 		progress("%s %d/%d partition %s: %d objects", bar(i, len(parts)), i+1, len(parts), p.id, rp.Objects)
-		rp.Err = l.replayPartition(ctx, p.id, names, &rp)
+		rp.Err = l.replayPartition(ctx, p.id, names, recordCounts(p.objs), &rp)
 		if rp.Err != nil {
 			errs = append(errs, fmt.Errorf("partition %s: %w", p.id, rp.Err))
 			progress("  failed: %v", rp.Err)
 		} else {
-			progress("  done: %d rows, jobs %s", rp.Rows, strings.Join(rp.Jobs, ", "))
+			progress("  done: %v rows (verified by %s), jobs %s", rowsValue(rp.Rows, rp.RowsKnown), orDash(rp.VerifiedBy), strings.Join(rp.Jobs, ", "))
 			l.mu.Lock()
 			delete(l.lateCache, p.id) // its late objects are in now
 			l.mu.Unlock()
@@ -135,7 +137,9 @@ func (l *Loader) Replay(ctx context.Context, opts ReplayOptions) ([]ReplayedPart
 		out = append(out, rp)
 	}
 	if !opts.DryRun && len(parts) > 0 {
-		progress("%s %d/%d", bar(len(parts), len(parts)), len(parts), len(parts))
+		// The bar ends full only when every partition was replayed.
+		ok := len(parts) - len(errs)
+		progress("%s %d/%d replayed, %d failed", bar(ok, len(parts)), ok, len(parts), len(errs))
 	}
 	return out, errors.Join(errs...)
 }
@@ -149,7 +153,7 @@ func bar(done, total int) string {
 	return "[" + strings.Repeat("#", n) + strings.Repeat(".", width-n) + "]"
 }
 
-func (l *Loader) replayPartition(ctx context.Context, id string, names []string, rp *ReplayedPartition) error {
+func (l *Loader) replayPartition(ctx context.Context, id string, names []string, records map[string]int64, rp *ReplayedPartition) error {
 	run := l.now().UTC().Format("20060102T150405.000000000")
 	dest := l.cfg.Table + "$" + id
 	staging := ""
@@ -164,55 +168,145 @@ func (l *Loader) replayPartition(ctx context.Context, id string, names []string,
 			if err := l.bq.Dataset(l.cfg.Dataset).Table(staging).Delete(dctx); err != nil {
 				l.log.Warn("delete staging table (it expires in a day)", "table", l.cfg.Dataset+"."+staging, "err", err)
 			}
+			l.mu.Lock()
+			delete(l.stageRows, staging)
+			l.mu.Unlock()
 		}()
 	}
-	for try := 0; try < 10; try++ {
+	var j *jobRecord
+	for try := 0; try < maxStepsPerPartition; try++ {
 		d, gen, err := l.store.read(ctx, l.table, id)
 		if err != nil {
 			return err
 		}
 		var res CycleResult
-		if j := d.pending(); j != nil {
-			// Settle whatever is in flight before the partition is rebuilt.
-			if err := l.resolve(ctx, d, gen, j, &res); err != nil && !errors.Is(err, errConflict) {
+		if p := d.pending(); p != nil && p != j && (j == nil || p.ID != j.ID) {
+			// Settle whatever is in flight before the partition is
+			// rebuilt. An append the server refuses at insert is
+			// released: the replay loads its objects anyway.
+			err := l.resolve(ctx, d, gen, p, &res, records)
+			var ie *insertError
+			if errors.As(err, &ie) && p.Kind == kindLoad {
+				err = l.release(ctx, id, p.ID, ie)
+			}
+			if err != nil && !errors.Is(err, errConflict) && !errors.Is(err, errAgain) {
 				return err
 			}
 			continue
 		}
-		kind := kindReplay
-		if staging != "" {
-			kind = kindCopy
+		if j == nil {
+			kind := kindReplay
+			if staging != "" {
+				kind = kindCopy
+			}
+			key := "run:" + run
+			if staging != "" {
+				key = staging
+			}
+			j = l.newJob(d, kind, dest, names, key)
+			if staging == "" {
+				j.Staging = ""
+			}
+			if err := l.spend(ctx); err != nil {
+				return err
+			}
+			if err := l.store.writeManifest(ctx, l.table, id, j); err != nil {
+				return err
+			}
+			d.addJob(j)
+			if gen, err = l.store.write(ctx, d, gen); errors.Is(err, errConflict) {
+				j = nil
+				continue
+			} else if err != nil {
+				return err
+			}
+			rp.Jobs = append(rp.Jobs, j.ID)
+		} else if p := d.pending(); p != nil && p.ID == j.ID {
+			j = p // the record as the ledger holds it now
+		} else {
+			return l.replayOutcome(d, j.ID, rp)
 		}
-		key := "run:" + run
-		if staging != "" {
-			key = staging
+		err = l.resolve(ctx, d, gen, j, &res, records)
+		var ie *insertError
+		if errors.As(err, &ie) && !errors.Is(err, errAgain) {
+			// The replay is the user's command: a refusal fails it now
+			// and releases its claim, so nothing stays pending.
+			if rerr := l.release(ctx, id, j.ID, ie); rerr != nil {
+				l.log.Error("release refused replay claim", "job", j.ID, "err", rerr)
+			}
+			return fmt.Errorf("BigQuery refused the replay job %s: %s", j.ID, ie.msg)
 		}
-		j := l.newJob(d, kind, dest, names, key)
-		if staging == "" {
-			j.Staging = ""
+		if errors.Is(err, errAgain) || errors.Is(err, errConflict) {
+			continue
 		}
-		if err := l.spend(ctx); err != nil {
+		var me *MismatchError
+		if err != nil && !errors.As(err, &me) {
+			var ue *unverifiedError
+			if !errors.As(err, &ue) {
+				return err
+			}
+		}
+		d, _, rerr := l.store.read(ctx, l.table, id)
+		if rerr != nil {
+			return rerr
+		}
+		if oerr := l.replayOutcome(d, j.ID, rp); oerr != nil || err == nil {
+			return oerr
+		}
+		return err
+	}
+	return errConflict
+}
+
+// replayOutcome reads the replay job's settled record into rp.
+func (l *Loader) replayOutcome(d *ledger, job string, rp *ReplayedPartition) error {
+	var j *jobRecord
+	for _, r := range d.Jobs {
+		if r.ID == job {
+			j = r
+		}
+	}
+	switch {
+	case j == nil:
+		return fmt.Errorf("replay job %s is not in the ledger of partition %s any more", job, d.Partition)
+	case j.State == stateFailed:
+		return fmt.Errorf("job %s: %s", j.ID, j.Error)
+	case j.State != stateDone:
+		return fmt.Errorf("job %s is still %s", j.ID, j.State)
+	}
+	rp.Rows, rp.RowsKnown = j.Rows, !j.RowsUnknown
+	if c := d.Check; c != nil && c.Job == job {
+		rp.VerifiedBy = c.By
+		rp.Rows, rp.RowsKnown = c.Got, true
+		if !c.OK {
+			return &MismatchError{Table: l.cfg.Project + ":" + l.table, Partition: d.Partition, Job: job, Expected: c.Expected, Got: c.Got, By: c.By}
+		}
+	}
+	return nil
+}
+
+// release fails a pending claim whose insert was refused, recording the
+// refusal: its objects are free again.
+func (l *Loader) release(ctx context.Context, partition, job string, ie *insertError) error {
+	for try := 0; try < 10; try++ {
+		d, gen, err := l.store.read(ctx, l.table, partition)
+		if err != nil {
 			return err
 		}
-		if err := l.store.writeManifest(ctx, l.table, id, j); err != nil {
-			return err
+		p := d.pending()
+		if p == nil || p.ID != job {
+			return nil
 		}
-		d.addJob(j)
-		if gen, err = l.store.write(ctx, d, gen); errors.Is(err, errConflict) {
+		now := l.now().UTC()
+		p.State, p.Finished, p.Error, p.ErrorAt, p.Transient = stateFailed, now, ie.msg, now, !ie.data
+		p.Errors = errorStrings(apiErrors(ie.err))
+		d.Failures++
+		if _, err := l.store.write(ctx, d, gen); errors.Is(err, errConflict) {
 			continue
 		} else if err != nil {
 			return err
 		}
-		if err := l.resolve(ctx, d, gen, j, &res); err != nil {
-			return err
-		}
-		rp.Jobs = append(rp.Jobs, j.ID)
-		if j.State == stateFailed {
-			return fmt.Errorf("job %s: %s", j.ID, j.Error)
-		}
-		if !rp.Staged {
-			rp.Rows = j.Rows
-		}
+		l.log.Error("claim released: BigQuery refused its insert", "job", job, "partition", partition, "err", ie.msg)
 		return nil
 	}
 	return errConflict
@@ -236,6 +330,7 @@ func (l *Loader) stage(ctx context.Context, id, run string, names []string, rp *
 	if err != nil {
 		return "", fmt.Errorf("create staging table %s.%s: %w", l.cfg.Dataset, name, err)
 	}
+	known := true
 	for i := 0; i < len(names); i += l.cfg.MaxObjectsPerJob {
 		batch := names[i:min(i+l.cfg.MaxObjectsPerJob, len(names))]
 		uris := make([]string, len(batch))
@@ -268,6 +363,17 @@ func (l *Loader) stage(ctx context.Context, id, run string, names []string, rp *
 		}
 		rp.Jobs = append(rp.Jobs, job.ID())
 		rp.Rows += out.rows
+		if !out.rowsKnown {
+			known = false
+		}
+	}
+	if known {
+		l.mu.Lock()
+		if l.stageRows == nil {
+			l.stageRows = map[string]int64{}
+		}
+		l.stageRows[name] = rp.Rows
+		l.mu.Unlock()
 	}
 	return name, nil
 }

@@ -190,5 +190,7 @@
 //
 // Rows, PartitionIDs and DeletePartitionRows read and damage the stored
 // data of the default project; Jobs, InsertAttempts, FailInserts,
-// HoldJobs, WaitJobs and WaitDone observe and steer jobs.
+// HoldJobs, WaitJobs and WaitDone observe and steer jobs; RefuseInserts
+// and ListWithoutConfiguration act as the BigQuery emulator does (a data
+// error refused at jobs.insert, a job listing without configurations).
 package bqtest

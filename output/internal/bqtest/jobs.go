@@ -106,6 +106,15 @@ func (s *Server) insertJob(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
+	s.mu.Lock()
+	refuse := s.refuse
+	s.mu.Unlock()
+	if c := in.Configuration; refuse != nil && c.Load != nil {
+		if msg := refuse(c.Load.SourceUris); msg != "" {
+			writeError(w, errInvalid(msg))
+			return
+		}
+	}
 	ref := in.JobReference
 	if ref == nil {
 		ref = &bq.JobReference{}
@@ -363,7 +372,7 @@ func (s *Server) listJobs(w http.ResponseWriter, r *http.Request) {
 			State: j.res.Status.State, Status: j.res.Status, Statistics: j.res.Statistics,
 			ErrorResult: j.res.Status.ErrorResult, UserEmail: j.res.UserEmail,
 		}
-		if full {
+		if full && !s.noConfig {
 			lj.Configuration = j.res.Configuration
 		}
 		out.Jobs = append(out.Jobs, lj)

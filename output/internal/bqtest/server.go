@@ -43,6 +43,8 @@ type Server struct {
 	attempts int
 	failN    int
 	failCode int
+	refuse   func(uris []string) string
+	noConfig bool
 	hold     bool
 	held     []*job
 	changed  chan struct{} // closed and replaced whenever jobs change
@@ -153,6 +155,25 @@ func (s *Server) FailInserts(n int, status int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.failN, s.failCode = n, status
+}
+
+// RefuseInserts makes jobs.insert of a load job answer HTTP 400 invalid,
+// creating nothing, when refuse returns a message for its source URIs: a
+// server that checks the data at insert, as the BigQuery emulator does.
+// nil turns it off.
+func (s *Server) RefuseInserts(refuse func(uris []string) string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.refuse = refuse
+}
+
+// ListWithoutConfiguration makes jobs.list leave every job's
+// configuration out, even with projection=full, as the BigQuery emulator
+// does; jobs.get still has it.
+func (s *Server) ListWithoutConfiguration(on bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.noConfig = on
 }
 
 // HoldJobs(true) makes new jobs stay RUNNING without being executed.

@@ -315,7 +315,7 @@ func TestLoaderStatusAndReplay(t *testing.T) {
 		if code := rp.Wait(60 * time.Second); code != 0 {
 			t.Fatalf("replay exit %d:\n%s", code, rp.Stdout())
 		}
-		if !strings.Contains(rp.Stdout(), "replayed 1 partitions") {
+		if !strings.Contains(rp.Stdout(), "1 of 1 partitions replayed") {
 			t.Fatalf("replay printed:\n%s", rp.Stdout())
 		}
 	}
