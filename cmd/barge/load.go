@@ -138,8 +138,12 @@ func cmdLoad(args []string, stdout, stderr io.Writer) int {
 		res, err := l.Cycle(ctx)
 		fmt.Fprintf(stdout, "loader %s: %d jobs, %d objects, %s rows committed, %d jobs failed, %d late objects, %d partitions deferred by the job budget",
 			l.Name(), res.Jobs, res.Objects, bigquery.RowsText(res.Rows, res.RowsUnknown > 0), res.Failed, res.Late, res.Deferred)
-		if res.FirstError != "" {
-			fmt.Fprintf(stdout, "; first error: %s", res.FirstError)
+		first := res.FirstError
+		if first == "" && err != nil {
+			first = strings.SplitN(err.Error(), "\n", 2)[0]
+		}
+		if first != "" {
+			fmt.Fprintf(stdout, "; first error: %s", first)
 		}
 		fmt.Fprintln(stdout)
 		if err == nil && res.Failed > 0 {

@@ -157,6 +157,9 @@ func (l *Loader) Open(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("gcs client: %w", err)
 		}
+		// A request is retried for request_timeout, not until the
+		// caller gives up (a listing has no deadline of its own).
+		c.SetRetry(storage.WithMaxRetryDuration(l.cfg.RequestTimeout))
 		l.gcs = c
 		l.own = append(l.own, c.Close, func() error { closeIdle(); return nil })
 	}
@@ -650,7 +653,7 @@ func (l *Loader) unsubmitted(ctx context.Context, d *ledger, gen int64, j *jobRe
 	if refused {
 		j.Error = ie.msg
 	} else {
-		j.Error = err.Error()
+		j.Error = "look up job " + j.ID + ": " + l.describe(err)
 	}
 	table := l.cfg.Project + ":" + l.cfg.Dataset + "." + j.Destination
 	if refused && ie.data && j.Attempts >= maxDataRefusals {
