@@ -16,7 +16,8 @@ import (
 
 // reachLog is the transport under the BigQuery and GCS clients. The
 // clients retry a failed request (no connection, 5xx, 429) quietly until
-// request_timeout; reachLog logs the first failure of each outage at once,
+// request_timeout; reachLog logs the first failure of each outage at once
+// (no connection, or an answer of 5xx or 429),
 // naming the endpoint and what the loader was working on, and the
 // recovery when a request succeeds again.
 type reachLog struct {
@@ -31,12 +32,12 @@ type reachLog struct {
 
 func (r *reachLog) RoundTrip(req *http.Request) (*http.Response, error) {
 	resp, err := r.base.RoundTrip(req)
-	var problem string
+	var problem, msg string
 	switch {
 	case err != nil && req.Context().Err() == nil:
-		problem = err.Error()
+		problem, msg = err.Error(), "cannot reach "+r.service+": the client retries until request_timeout"
 	case err == nil && (resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests):
-		problem = resp.Status
+		problem, msg = resp.Status, r.service+" answers "+resp.Status+": the client retries until request_timeout"
 	}
 	endpoint := req.URL.Scheme + "://" + req.URL.Host
 	r.mu.Lock()
@@ -52,7 +53,7 @@ func (r *reachLog) RoundTrip(req *http.Request) (*http.Response, error) {
 	case problem != "" && !was:
 		attrs := append([]any{"endpoint", endpoint}, r.what...)
 		attrs = append(attrs, "request", req.Method+" "+req.URL.Path, "err", problem)
-		r.log.Warn("cannot reach "+r.service+": the client retries until request_timeout", attrs...)
+		r.log.Warn(msg, attrs...)
 	case problem == "" && err == nil && was:
 		r.log.Info(r.service+" reachable again", append([]any{"endpoint", endpoint}, r.what...)...)
 	}
