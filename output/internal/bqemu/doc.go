@@ -25,5 +25,10 @@
 // listed in that file's comments. In short: it is faithful enough for
 // base-table NDJSON loads, and not for partition decorators, 409 on a
 // reused job id, Compression=GZIP, schema update options, failed-job
-// status or load statistics; those are the job of package bqtest.
+// status or load statistics; those are the job of package bqtest. Also
+// (probed by output/internal/e2e/recovery_test.go): jobs.list carries no
+// configuration, location or statistics (jobs.get does); a load into
+// table$P writes a table literally named table$P; and a load refused at
+// jobs.insert for one object's data has already loaded the objects
+// listed before it.
 package bqemu
