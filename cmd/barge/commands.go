@@ -52,6 +52,9 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	}
 	logs := loggers{base: base, level: lvl}
 	log := logs.root()
+	for _, w := range p.warnings() {
+		log.Warn(w.msg, "path", w.pos())
+	}
 	hostname, err := os.Hostname()
 	if err != nil {
 		log.Warn("hostname unknown, using localhost", "err", err)
@@ -98,7 +101,19 @@ func cmdCheck(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, err)
 		return 1
 	}
-	fmt.Fprintf(stdout, "%s: ok (%d sources, %d filters, %d matches, %d loaders)\n", *path, len(p.sources), len(p.filters), len(p.matches), len(p.loaders))
+	// Warnings name what will fail some loads; they do not fail the check.
+	warns := p.warnings()
+	for _, w := range warns {
+		fmt.Fprintln(stderr, w)
+	}
+	summary := fmt.Sprintf("%s: ok (%d sources, %d filters, %d matches, %d loaders)", *path, len(p.sources), len(p.filters), len(p.matches), len(p.loaders))
+	switch n := len(warns); {
+	case n == 1:
+		summary += ", 1 warning"
+	case n > 1:
+		summary += fmt.Sprintf(", %d warnings", n)
+	}
+	fmt.Fprintln(stdout, summary)
 	return 0
 }
 

@@ -32,6 +32,9 @@ func (p *plan) addLoader(sec *conf.Section) error {
 	if err := conf.Decode(sec, &lp.cfg); err != nil {
 		return err
 	}
+	if err := checkLoaderSchema(&lp); err != nil {
+		return err
+	}
 	p.loaders = append(p.loaders, lp)
 	return nil
 }
@@ -45,12 +48,7 @@ func (p *plan) resolveLoaderSource(lp *loaderPlan) error {
 		return nil
 	}
 	at := lp.sec.Param("source_output")
-	var m *matchPlan
-	for i := range p.matches {
-		if p.matches[i].sec.Get("@id") == id {
-			m = &p.matches[i]
-		}
-	}
+	m := p.matchByID(id)
 	if m == nil {
 		return conf.ParamErrorf(at, "'source_output' %q is not the @id of any <match>", id)
 	}
@@ -117,6 +115,12 @@ func (p *plan) resolveLoaderSource(lp *loaderPlan) error {
 	}
 	if f := lp.cfg.PartitionField; f != "" && inject.TimeKey != f {
 		return conf.ParamErrorf(at, "'partition_field' %s needs the output %q to write the event time there: <inject> time_key %s, time_type string, time_format %%Y-%%m-%%dT%%H:%%M:%%S.%%6N%%:z, utc true (BigQuery keeps microseconds)", f, id, f)
+	}
+	if f := lp.cfg.PartitionField; f != "" && strings.HasPrefix(inject.TimeType, "unixtime_") {
+		return conf.ParamErrorf(at, "'partition_field' %s: the output %q writes it as time_type %s, a number BigQuery reads as seconds since the epoch (out of its range): use time_type string, time_format %%Y-%%m-%%dT%%H:%%M:%%S.%%6N%%:z, utc true", f, id, inject.TimeType)
+	}
+	if msg, certain := timeFormatProblem(lp, id, inject); certain {
+		return conf.ParamErrorf(at, "%s", msg)
 	}
 	// The path up to its first placeholder (a tag, a record key) is the
 	// source. Time conversions before it stay when the output writes its
