@@ -352,20 +352,8 @@ func TestLedgerRebuild(t *testing.T) {
 	}
 	e.cycle(l)
 	e.upload(hour13, 2, false) // not loaded yet
-	// Lose the ledger.
+	deleteLedgers(t, e) // lose the ledger
 	ctx := context.Background()
-	it := e.gcs.Bucket(testBucket).Objects(ctx, nil)
-	for {
-		a, err := it.Next()
-		if err != nil {
-			break
-		}
-		if strings.HasPrefix(a.Name, "_barge/ledger/") && !strings.Contains(a.Name, "_quota") {
-			if err := e.gcs.Bucket(testBucket).Object(a.Name).Delete(ctx); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
 	fresh := e.loader(nil)
 	res, err := fresh.RebuildLedger(ctx, false, false)
 	if err != nil {
@@ -377,11 +365,7 @@ func TestLedgerRebuild(t *testing.T) {
 	if r := e.cycle(fresh); r.Objects != 1 {
 		t.Fatalf("cycle after rebuild: %+v, want only the new object", r)
 	}
-	for seq, n := range e.seqs() {
-		if n != 1 {
-			t.Fatalf("seq %s loaded %d times", seq, n)
-		}
-	}
+	e.loadedOnce()
 }
 
 // A load into a missing table fails for a reason other than its data:
