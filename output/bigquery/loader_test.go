@@ -352,7 +352,7 @@ func TestLedgerRebuild(t *testing.T) {
 	}
 	e.cycle(l)
 	e.upload(hour13, 2, false) // not loaded yet
-	deleteLedgers(t, e) // lose the ledger
+	deleteLedgers(t, e)        // lose the ledger
 	ctx := context.Background()
 	fresh := e.loader(nil)
 	res, err := fresh.RebuildLedger(ctx, false, false)
