@@ -682,11 +682,11 @@ func (l *Loader) unsubmitted(ctx context.Context, d *ledger, gen int64, j *jobRe
 		}
 		return err
 	}
-	res.fail(fmt.Sprintf("partition %s: job %s: %s", d.Partition, j.ID, j.Error))
 	if _, werr := l.store.write(ctx, d, gen); werr != nil {
 		return werr // errConflict: another loader moved on; read again
 	}
 	if refused && ie.data {
+		// Counted once, when it is failed (settle) or left for later.
 		wait := time.Duration(1<<(j.Attempts-1)) * 500 * time.Millisecond
 		l.log.Warn("BigQuery refused the job at insert: trying again", "job", j.ID, "table", table, "partition", d.Partition, "objects", j.Count, "attempt", j.Attempts, "retry_in", wait.String(), "err", ie.msg)
 		t := time.NewTimer(wait)
@@ -698,6 +698,7 @@ func (l *Loader) unsubmitted(ctx context.Context, d *ledger, gen int64, j *jobRe
 		}
 		return errAgain
 	}
+	res.fail(fmt.Sprintf("partition %s: job %s: %s", d.Partition, j.ID, j.Error))
 	l.log.Error("job not submitted: the claim stays and is tried again next cycle", "job", j.ID, "table", table, "partition", d.Partition, "attempt", j.Attempts, "err", j.Error)
 	return err
 }
