@@ -366,3 +366,26 @@ func deleteLedgers(t *testing.T, e *env) {
 		}
 	}
 }
+
+// load status warns when archived objects older than load_interval have
+// no ledger (a lost one), naming barge ledger rebuild.
+func TestStatusWarnsOfALostLedger(t *testing.T) {
+	e := newEnv(t)
+	e.createTable("time")
+	l := e.loader(nil)
+	e.upload(hour13, 2, false)
+	e.cycle(l)
+	if st := e.status(l); strings.Contains(st, "no ledger") {
+		t.Fatalf("status warns of a ledger that exists:\n%s", st)
+	}
+	deleteLedgers(t, e)
+	// The objects' creation times are the GCS server's (the real clock).
+	e.clock.Set(time.Now().Add(10 * time.Minute))
+	st := e.status(l)
+	if line := statusLine(st, "2026112213"); !strings.Contains(line, "no ledger") {
+		t.Fatalf("status line %q, want state no ledger\n%s", line, st)
+	}
+	if !strings.Contains(st, "have archived objects but no ledger") || !strings.Contains(st, "barge ledger rebuild -c FILE --loader bq") {
+		t.Fatalf("status does not name barge ledger rebuild:\n%s", st)
+	}
+}
