@@ -180,7 +180,7 @@ func (l *Loader) replayPartition(ctx context.Context, id string, names []string,
 			return err
 		}
 		var res CycleResult
-		if p := d.pending(); p != nil && p != j && (j == nil || p.ID != j.ID) {
+		if p := d.pending(); p != nil && (j == nil || p.ID != j.ID) {
 			// Settle whatever is in flight before the partition is
 			// rebuilt. An append the server refuses at insert is
 			// released: the replay loads its objects anyway.
@@ -297,11 +297,11 @@ func (l *Loader) release(ctx context.Context, partition, job string, ie *insertE
 		if p == nil || p.ID != job {
 			return nil
 		}
-		now := l.now().UTC()
-		p.State, p.Finished, p.Error, p.ErrorAt, p.Transient = stateFailed, now, ie.msg, now, !ie.data
-		p.Errors = errorStrings(apiErrors(ie.err))
-		d.Failures++
-		if _, err := l.store.write(ctx, d, gen); errors.Is(err, errConflict) {
+		// Failed as a refused claim is at its last attempt (unsubmitted),
+		// without isolating objects: the replay loads them anyway.
+		var res CycleResult
+		out := outcome{done: true, failed: true, transient: !ie.data, err: ie.msg, errs: apiErrors(ie.err)}
+		if err := l.settle(ctx, d, gen, p, out, &res, nil); errors.Is(err, errConflict) {
 			continue
 		} else if err != nil {
 			return err

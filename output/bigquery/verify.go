@@ -169,15 +169,16 @@ func (l *Loader) countSQL(ctx context.Context, id string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	var lo, hi string
+	// A literal of the column's type: DATE "2026-12-02".
+	keyword, layout := "TIMESTAMP", "2006-01-02 15:04:05+00"
 	switch typ {
 	case bq.DateFieldType:
-		lo, hi = "DATE "+fmt.Sprintf("%q", start.Format("2006-01-02")), "DATE "+fmt.Sprintf("%q", end.Format("2006-01-02"))
+		keyword, layout = "DATE", "2006-01-02"
 	case bq.DateTimeFieldType:
-		lo, hi = "DATETIME "+fmt.Sprintf("%q", start.Format("2006-01-02 15:04:05")), "DATETIME "+fmt.Sprintf("%q", end.Format("2006-01-02 15:04:05"))
-	default:
-		lo, hi = "TIMESTAMP "+fmt.Sprintf("%q", start.Format("2006-01-02 15:04:05+00")), "TIMESTAMP "+fmt.Sprintf("%q", end.Format("2006-01-02 15:04:05+00"))
+		keyword, layout = "DATETIME", "2006-01-02 15:04:05"
 	}
+	lo := fmt.Sprintf("%s %q", keyword, start.Format(layout))
+	hi := fmt.Sprintf("%s %q", keyword, end.Format(layout))
 	col := "`" + f + "`"
 	return fmt.Sprintf("SELECT COUNT(*) FROM %s WHERE %s >= %s AND %s < %s", table, col, lo, col, hi), nil
 }
