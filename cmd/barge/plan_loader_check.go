@@ -9,7 +9,7 @@ import (
 	"github.com/barge-dev/barge/conf"
 	"github.com/barge-dev/barge/output"
 	"github.com/barge-dev/barge/output/bigquery"
-	"github.com/barge-dev/barge/output/bqschema"
+	"github.com/barge-dev/barge/output/bigquery/bqschema"
 )
 
 // The checks of a <loader> that tell, from the config alone, what its

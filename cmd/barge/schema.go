@@ -18,7 +18,7 @@ import (
 	"google.golang.org/api/option"
 
 	"github.com/barge-dev/barge/output/bigquery"
-	"github.com/barge-dev/barge/output/bqschema"
+	"github.com/barge-dev/barge/output/bigquery/bqschema"
 )
 
 // cmdSchema is `barge schema infer (-c FILE --output ID | gs://URI...)`.

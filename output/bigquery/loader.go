@@ -20,7 +20,7 @@ import (
 	"google.golang.org/api/googleapi"
 	"google.golang.org/api/option"
 
-	"github.com/barge-dev/barge/output/bqschema"
+	"github.com/barge-dev/barge/output/bigquery/bqschema"
 	s3out "github.com/barge-dev/barge/output/s3"
 )
 
