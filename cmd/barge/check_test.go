@@ -263,3 +263,34 @@ func TestCheckWarningsAtRunStart(t *testing.T) {
 	}
 	p.Stop(10 * time.Second)
 }
+
+// TestLoaderSourcePrefix: a loader of an output whose path has the date
+// before its tag, cut in UTC, lists by the date; barge schema infer
+// samples from the fixed part of the same source (bigquery.CheckSource).
+func TestLoaderSourcePrefix(t *testing.T) {
+	path, _, _ := writeCheckConfig(t, bigqueryKeys, injectTime("time", "%Y-%m-%dT%H:%M:%S.%6N%:z"), "  partition_field time", "")
+	p, err := loadPlan(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := p.loaders[0].cfg.Source, "gs://my-logs/logs/%Y%m%d/"; got != want {
+		t.Errorf("loader source %s, want %s", got, want)
+	}
+	if got, want := sampleSource(p.matchByID("archive"), "archive"), "gs://my-logs/logs/"; got != want {
+		t.Errorf("schema infer lists %s, want %s", got, want)
+	}
+	// Cut in another zone, the date is not UTC's: the source is the fixed part.
+	text, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, bytes.Replace(text, []byte("timekey_use_utc true"), []byte("timekey_zone +09:00"), 1), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if p, err = loadPlan(path); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := p.loaders[0].cfg.Source, "gs://my-logs/logs/"; got != want {
+		t.Errorf("loader source in +09:00 %s, want %s", got, want)
+	}
+}

@@ -8,17 +8,16 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"sort"
 	"strings"
 
 	"cloud.google.com/go/storage"
 	"github.com/klauspost/compress/gzip"
 	"google.golang.org/api/iterator"
-	"google.golang.org/api/option"
 
 	"github.com/barge-dev/barge/output/bigquery"
 	"github.com/barge-dev/barge/output/bigquery/bqschema"
+	"github.com/barge-dev/barge/output/gcs"
 )
 
 // cmdSchema is `barge schema infer (-c FILE --output ID | gs://URI...)`.
@@ -50,40 +49,24 @@ func cmdSchema(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signalContext()
 	defer stop()
-	// JSON reads: the same on GCS, and emulators serve them without a
-	// public host.
-	opts := []option.ClientOption{option.WithUserAgent("barge/" + version), storage.WithJSONReads()}
-	if os.Getenv("STORAGE_EMULATOR_HOST") != "" {
-		opts = append(opts, option.WithoutAuthentication())
-	}
+	keyfile := ""
 	if *outID != "" {
 		p, err := loadPlan(*path)
 		if err != nil {
 			printConfErrors(stderr, err)
 			return 1
 		}
-		var m *matchPlan
-		for i := range p.matches {
-			if p.matches[i].sec.Get("@id") == *outID {
-				m = &p.matches[i]
-			}
-		}
+		m := p.matchByID(*outID)
 		if m == nil || m.typ != "gcs" {
 			fmt.Fprintf(stderr, "barge: %s: no gcs output with @id %q\n", *path, *outID)
 			return 1
 		}
-		if m.gcs.Keyfile != "" && os.Getenv("STORAGE_EMULATOR_HOST") == "" {
-			opts = append(opts, option.WithAuthCredentialsFile(option.ServiceAccount, m.gcs.Keyfile))
-		}
-		prefix := m.gcs.Path
-		if i := strings.IndexAny(prefix, "%$"); i >= 0 {
-			prefix = prefix[:strings.LastIndex(prefix[:i], "/")+1]
-		}
-		uris = []string{"gs://" + m.gcs.Bucket + "/" + prefix}
+		keyfile = m.gcs.Keyfile
+		uris = []string{sampleSource(m, *outID)}
 	}
-	client, err := storage.NewClient(ctx, opts...)
+	client, err := inferClient(ctx, keyfile)
 	if err != nil {
-		fmt.Fprintln(stderr, "barge: gcs client:", err)
+		fmt.Fprintln(stderr, "barge:", err)
 		return 1
 	}
 	defer client.Close()
@@ -111,6 +94,22 @@ func cmdSchema(args []string, stdout, stderr io.Writer) int {
 	stdout.Write(in.Schema().JSON())
 	fmt.Fprintf(stderr, "inferred from %d records of %d objects\n", in.Rows(), len(uris))
 	return 0
+}
+
+// sampleSource is where barge schema infer --output lists the objects of
+// a gcs output: what a loader of it lists (bigquery.CheckSource). Only
+// the listing counts here: whether a loader could load the objects is
+// barge check's to say.
+func sampleSource(m *matchPlan, id string) string {
+	return bigquery.CheckSource(bigquery.SourceSpec{Output: m.outputSpec(id)}).List
+}
+
+// inferClient is the storage client barge schema infer reads with, made
+// as the gcs output makes its own (gcs.NewClient: keyfile, or no
+// credentials against an emulator). JSON reads: the same on GCS, and
+// emulators serve them without a public host.
+func inferClient(ctx context.Context, keyfile string) (*storage.Client, error) {
+	return gcs.NewClient(ctx, gcs.ClientConfig{Keyfile: keyfile, UserAgent: "barge/" + version}, storage.WithJSONReads())
 }
 
 // newest lists the n most recent objects under a gs:// prefix, skipping

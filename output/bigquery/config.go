@@ -89,8 +89,11 @@ type Config struct {
 	// BigQuery's limit).
 	MaxObjectsPerJob int `conf:"max_objects_per_job"`
 
-	// JSONKey is a service account key: a file path or the JSON itself.
-	// Empty: Application Default Credentials.
+	// JSONKey is a credentials JSON, read as the gcs output reads its
+	// keyfile (service account, authorized user, impersonated service
+	// account or external account): a file path or the JSON itself.
+	// Empty: Application Default Credentials. Not read for GCS against an
+	// emulator (STORAGE_EMULATOR_HOST), nor for a plain-http endpoint.
 	JSONKey string `conf:"json_key"`
 	// Endpoint is a BigQuery API base URL, for emulators
 	// (http://127.0.0.1:9050). Plain-http endpoints get no credentials.

@@ -1,6 +1,8 @@
 package bigquery
 
-import "context"
+import (
+	"context"
+)
 
 func (l *Loader) listSourceForTest() ([]object, error) {
 	if err := l.Open(context.Background()); err != nil {

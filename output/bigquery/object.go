@@ -130,3 +130,57 @@ func (l *Loader) sourceURI(name string) string {
 	}
 	return "gs://" + l.bucket + "/" + name
 }
+
+type partitionObjects struct {
+	id   string
+	objs []object
+}
+
+func groupByPartition(objs []object) []partitionObjects {
+	// Keys that start with the time (barge's default object key,
+	// %{path}%{time_slice}_...) list each partition as one run: the
+	// groups are then slices of the listing, nothing is copied.
+	if runs := partitionRuns(objs); runs != nil {
+		return runs
+	}
+	// Counted first: a listing can hold hundreds of thousands of objects.
+	n := map[string]int{}
+	for _, o := range objs {
+		n[o.Partition]++
+	}
+	m := make(map[string][]object, len(n))
+	for id, c := range n {
+		m[id] = make([]object, 0, c)
+	}
+	for _, o := range objs {
+		m[o.Partition] = append(m[o.Partition], o)
+	}
+	out := make([]partitionObjects, 0, len(m))
+	for id, os := range m {
+		out = append(out, partitionObjects{id: id, objs: os})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].id < out[j].id })
+	return out
+}
+
+// partitionRuns groups objs by slicing when each partition's objects are
+// contiguous in it, else returns nil.
+func partitionRuns(objs []object) []partitionObjects {
+	var out []partitionObjects
+	seen := map[string]bool{}
+	start := 0
+	for i := 1; i <= len(objs); i++ {
+		if i < len(objs) && objs[i].Partition == objs[start].Partition {
+			continue
+		}
+		id := objs[start].Partition
+		if seen[id] {
+			return nil
+		}
+		seen[id] = true
+		out = append(out, partitionObjects{id: id, objs: objs[start:i:i]})
+		start = i
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].id < out[j].id })
+	return out
+}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
+	"net/http"
 	"sort"
 	"strings"
 	"sync"
@@ -23,6 +24,23 @@ import (
 // loads the copies. The S3 objects stay the archive of record: the ledger
 // names them by key, and a copy that is missing or differs is made again,
 // so a replay or a deleted staging prefix costs only copying.
+
+// s3Source is the state of a loader whose source is on S3, embedded in
+// Loader; its caches are guarded by Loader.mu.
+type s3Source struct {
+	// s3src: the source is s3://; objects are relayed to the staging
+	// bucket and prefix and loaded from there.
+	s3src       bool
+	stageBucket string
+	stagePrefix string
+	// s3 is the S3 client (clients.go), s3tr its transport.
+	s3   *awss3.Client
+	s3tr *http.Transport
+	// heads caches the placement of objects by key and ETag (objects
+	// never change); listed holds the latest listing's objects by key.
+	heads  map[string]object
+	listed map[string]object
+}
 
 // Metadata of a relayed copy.
 const (

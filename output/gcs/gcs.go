@@ -2,11 +2,9 @@ package gcs
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"strings"
 	"sync"
 	"time"
@@ -171,42 +169,18 @@ func (o *Output) storageClient(ctx context.Context) (*storage.Client, error) {
 	return cl, nil
 }
 
-// credTypes are the credential files keyfile may name.
-var credTypes = map[string]option.CredentialsType{
-	"service_account":              option.ServiceAccount,
-	"authorized_user":              option.AuthorizedUser,
-	"impersonated_service_account": option.ImpersonatedServiceAccount,
-	"external_account":             option.ExternalAccount,
-}
-
-// clientOptions returns how the client authenticates: nothing at all
-// against an emulator (STORAGE_EMULATOR_HOST), else keyfile or
-// Application Default Credentials.
+// clientOptions returns how the client authenticates (ClientOptions):
+// nothing at all against an emulator (STORAGE_EMULATOR_HOST), else
+// keyfile or Application Default Credentials. An unusable keyfile is
+// errCredentials, a permanent error.
 func (o *Output) clientOptions() ([]option.ClientOption, error) {
 	ua := "barge"
 	if o.version != "" {
 		ua += "/" + o.version
 	}
-	opts := []option.ClientOption{option.WithUserAgent(ua)}
-	if os.Getenv("STORAGE_EMULATOR_HOST") != "" {
-		return append(opts, option.WithoutAuthentication()), nil
-	}
-	if o.cfg.Keyfile == "" {
-		return opts, nil
-	}
-	data, err := os.ReadFile(o.cfg.Keyfile)
+	opts, err := ClientOptions(context.Background(), ClientConfig{Keyfile: o.cfg.Keyfile, UserAgent: ua})
 	if err != nil {
-		return nil, fmt.Errorf("%w: 'keyfile': %w", errCredentials, err)
+		return nil, fmt.Errorf("%w: %w", errCredentials, err)
 	}
-	var head struct {
-		Type string `json:"type"`
-	}
-	if err := json.Unmarshal(data, &head); err != nil {
-		return nil, fmt.Errorf("%w: 'keyfile' %q is not a credentials JSON file: %w", errCredentials, o.cfg.Keyfile, err)
-	}
-	ct, ok := credTypes[head.Type]
-	if !ok {
-		return nil, fmt.Errorf("%w: 'keyfile' %q has type %q, not service_account, authorized_user, impersonated_service_account or external_account", errCredentials, o.cfg.Keyfile, head.Type)
-	}
-	return append(opts, option.WithAuthCredentialsJSON(ct, data)), nil
+	return opts, nil
 }
