@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"slices"
 	"time"
+
+	"github.com/barge-dev/barge/buffer/event"
 )
 
 // Append stores entries, a canonical msgpack stream of [time, record]
@@ -25,7 +27,7 @@ func (b *Buffer) Append(ctx context.Context, tag string, entries []byte) error {
 		return nil
 	}
 	if len(tag) > maxTagLen {
-		return fmt.Errorf("%w: tag of %d bytes", ErrEntry, len(tag))
+		return fmt.Errorf("%w: tag of %d bytes", event.ErrEntry, len(tag))
 	}
 	sc := b.getScan()
 	defer b.putScan(sc)

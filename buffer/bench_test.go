@@ -10,6 +10,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/barge-dev/barge/buffer/event"
 )
 
 type nullFlusher struct{}
@@ -143,7 +145,7 @@ func TestAppendMalformedLate(t *testing.T) {
 	b, _ := open(t, cfg, nullFlusher{}, Options{})
 	defer b.Close()
 	e := append(tinyEntries(3*batchEntries), 0xc0)
-	if err := b.Append(context.Background(), "t", e); !errors.Is(err, ErrEntry) ||
+	if err := b.Append(context.Background(), "t", e); !errors.Is(err, event.ErrEntry) ||
 		!strings.Contains(err.Error(), fmt.Sprintf("at byte %d", len(e)-1)) {
 		t.Errorf("append: %v, want ErrEntry at byte %d", err, len(e)-1)
 	}

@@ -6,6 +6,8 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"github.com/barge-dev/barge/buffer/event"
 )
 
 var t0 = time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
@@ -158,7 +160,7 @@ func TestAppendMalformed(t *testing.T) {
 		"truncated":    good[:len(good)-2],
 		"negative":     {0x92, 0xd0, 0xff, 0x80},
 	} {
-		if err := b.Append(context.Background(), "t", e); !errors.Is(err, ErrEntry) {
+		if err := b.Append(context.Background(), "t", e); !errors.Is(err, event.ErrEntry) {
 			t.Errorf("%s: %v", name, err)
 		}
 	}

@@ -15,7 +15,7 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/tinylib/msgp/msgp"
+	"github.com/barge-dev/barge/buffer/event"
 )
 
 // Reject is one record of a chunk that an output can never write: the
@@ -106,14 +106,11 @@ func rejectChunk(parent *Chunk, rs []Reject) *Chunk {
 // entryNanos is the event time of a [time, record] entry, or def when it
 // cannot be read.
 func entryNanos(e []byte, def int64) int64 {
-	if len(e) > 0 && e[0] == 0x92 {
-		e = e[1:]
-	} else if n, rest, err := msgp.ReadArrayHeaderBytes(e); err == nil && n == 2 {
-		e = rest
-	} else {
+	rest, err := event.ReadHead(e)
+	if err != nil {
 		return def
 	}
-	sec, nsec, _, err := entryTime(e)
+	_, sec, nsec, err := event.ReadTime(rest)
 	if err != nil {
 		return def
 	}

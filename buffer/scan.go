@@ -3,16 +3,13 @@ package buffer
 import (
 	"bytes"
 	"encoding/binary"
-	"errors"
 	"fmt"
-	"strconv"
 	"time"
 
 	"github.com/tinylib/msgp/msgp"
-)
 
-// ErrEntry is wrapped by Append's error when the entries stream is malformed.
-var ErrEntry = errors.New("buffer: malformed entry")
+	"github.com/barge-dev/barge/buffer/event"
+)
 
 // keySpec is the parsed chunk keys.
 type keySpec struct {
@@ -47,7 +44,6 @@ type scan struct {
 	syncs []store
 	vals  [][2]int // value ranges in val, per record key
 	val   []byte
-	json  bytes.Buffer
 	// window cache for the time key
 	wFrom, wTo int64
 }
@@ -77,7 +73,7 @@ func (b *Buffer) putScan(sc *scan) {
 	clear(sc.syncs)
 	if cap(sc.frame) > maxPooledFrame || cap(sc.ends) > 2*batchEntries || cap(sc.metas) > 2*batchEntries ||
 		cap(sc.arena) > maxPooledKeys || cap(sc.tmp) > maxPooledKeys || cap(sc.val) > maxPooledKeys ||
-		cap(sc.vals) > maxPooledKeys || sc.json.Cap() > maxPooledKeys {
+		cap(sc.vals) > maxPooledKeys {
 		return
 	}
 	b.pool.Put(sc)
@@ -141,21 +137,14 @@ func (s *scan) check(entries []byte, base int, k *keySpec) error {
 func (s *scan) entry(b []byte, off int, k *keySpec) (sec, nsec int64, rest []byte, err error) {
 	start := len(b)
 	at := func(r []byte) int { return off + start - len(r) }
-	if b[0] != 0x92 {
-		n, r, err := msgp.ReadArrayHeaderBytes(b)
-		if err != nil || n != 2 {
-			return 0, 0, nil, fmt.Errorf("%w at byte %d: not a [time, record] array", ErrEntry, at(b))
-		}
-		b = r
-	} else {
-		b = b[1:]
+	if b, err = event.ReadHead(b); err != nil {
+		return 0, 0, nil, fmt.Errorf("at byte %d: %w", at(b), err)
 	}
-	sec, nsec, rest, err = entryTime(b)
-	if err != nil {
-		return 0, 0, nil, fmt.Errorf("%w at byte %d: %v", ErrEntry, at(b), err)
+	if rest, sec, nsec, err = event.ReadTime(b); err != nil {
+		return 0, 0, nil, fmt.Errorf("at byte %d: %w", at(b), err)
 	}
 	if len(rest) == 0 || !(rest[0]&0xf0 == 0x80 || rest[0] == 0xde || rest[0] == 0xdf) {
-		return 0, 0, nil, fmt.Errorf("%w at byte %d: record is not a map", ErrEntry, at(rest))
+		return 0, 0, nil, fmt.Errorf("at byte %d: %w: record is not a map", at(rest), event.ErrEntry)
 	}
 	rec := rest
 	if len(k.records) > 0 {
@@ -165,7 +154,7 @@ func (s *scan) entry(b []byte, off int, k *keySpec) (sec, nsec int64, rest []byt
 		rest, err = msgp.Skip(rec)
 	}
 	if err != nil {
-		return 0, 0, nil, fmt.Errorf("%w at byte %d: record: %v", ErrEntry, at(rec), err)
+		return 0, 0, nil, fmt.Errorf("at byte %d: %w: record: %v", at(rec), event.ErrEntry, err)
 	}
 	return sec, nsec, rest, nil
 }
@@ -268,7 +257,7 @@ func (s *scan) recordKeys(b []byte, want []string) ([]byte, error) {
 			continue
 		}
 		start := len(s.val)
-		if s.val, rest, err = s.appendValue(s.val, rest); err != nil {
+		if s.val, rest, err = event.AppendText(s.val, rest); err != nil {
 			return b, err
 		}
 		s.vals[idx] = [2]int{start, len(s.val)}
@@ -282,77 +271,4 @@ func (s *scan) recordKeys(b []byte, want []string) ([]byte, error) {
 		s.tmp = append(s.tmp, s.val[v[0]:v[1]]...)
 	}
 	return rest, nil
-}
-
-// appendValue appends the string form of the msgpack value at the front of
-// b: strings and binaries as they are, numbers and booleans in decimal,
-// nil as "", maps and arrays as JSON.
-func (s *scan) appendValue(dst, b []byte) ([]byte, []byte, error) {
-	var rest []byte
-	var err error
-	switch msgp.NextType(b) {
-	case msgp.StrType:
-		var v []byte
-		v, rest, err = msgp.ReadStringZC(b)
-		dst = append(dst, v...)
-	case msgp.BinType:
-		var v []byte
-		v, rest, err = msgp.ReadBytesZC(b)
-		dst = append(dst, v...)
-	case msgp.IntType:
-		var v int64
-		v, rest, err = msgp.ReadInt64Bytes(b)
-		dst = strconv.AppendInt(dst, v, 10)
-	case msgp.UintType:
-		var v uint64
-		v, rest, err = msgp.ReadUint64Bytes(b)
-		dst = strconv.AppendUint(dst, v, 10)
-	case msgp.Float32Type, msgp.Float64Type:
-		var v float64
-		v, rest, err = msgp.ReadFloat64Bytes(b)
-		dst = strconv.AppendFloat(dst, v, 'g', -1, 64)
-	case msgp.BoolType:
-		var v bool
-		v, rest, err = msgp.ReadBoolBytes(b)
-		dst = strconv.AppendBool(dst, v)
-	case msgp.NilType:
-		rest, err = msgp.ReadNilBytes(b)
-	default:
-		s.json.Reset()
-		rest, err = msgp.UnmarshalAsJSON(&s.json, b)
-		dst = append(dst, s.json.Bytes()...)
-	}
-	return dst, rest, err
-}
-
-// entryTime reads a canonical event time: a non-negative integer (seconds)
-// or an EventTime (ext 0, 8 bytes).
-func entryTime(b []byte) (sec, nsec int64, rest []byte, err error) {
-	if len(b) == 0 {
-		return 0, 0, b, errors.New("missing time")
-	}
-	switch c := b[0]; {
-	case c <= 0x7f:
-		return int64(c), 0, b[1:], nil
-	case c == 0xd7 && len(b) >= 10 && b[1] == 0:
-		sec, nsec = int64(binary.BigEndian.Uint32(b[2:])), int64(binary.BigEndian.Uint32(b[6:]))
-		rest = b[10:]
-	case c == 0xc7 && len(b) >= 11 && b[1] == 8 && b[2] == 0:
-		sec, nsec = int64(binary.BigEndian.Uint32(b[3:])), int64(binary.BigEndian.Uint32(b[7:]))
-		rest = b[11:]
-	case c >= 0xcc && c <= 0xd3:
-		if sec, rest, err = msgp.ReadInt64Bytes(b); err != nil {
-			return 0, 0, b, fmt.Errorf("time: %v", err)
-		}
-		if sec < 0 || sec > 1<<40 {
-			return 0, 0, b, fmt.Errorf("time %d out of range", sec)
-		}
-		return sec, 0, rest, nil
-	default:
-		return 0, 0, b, errors.New("time is not an integer or an EventTime")
-	}
-	if nsec >= 1e9 {
-		return 0, 0, b, fmt.Errorf("EventTime nanoseconds %d out of range", nsec)
-	}
-	return sec, nsec, rest, nil
 }

@@ -6,6 +6,7 @@ import (
 	"net"
 	"testing"
 
+	"github.com/barge-dev/barge/buffer/event"
 	"github.com/barge-dev/barge/forwarder/codec"
 	"github.com/tinylib/msgp/msgp"
 )
@@ -25,7 +26,7 @@ func BenchmarkServerPackedForward(b *testing.B) {
 			"path", fmt.Sprintf("/api/v1/orders/%08d", i),
 			"message", "request completed with status 200 in 12.5 ms by upstream pool a",
 			"trace", "4bf92f3577b34da6a3ce929d0e0e4736")
-		stream = codec.AppendEntry(stream, codec.AppendEventTime(nil, 1700000000, 1), rec)
+		stream = event.AppendEntry(stream, event.AppendEventTime(nil, 1700000000, 1), rec)
 	}
 	msg := packed("bench", stream, true, chunkOpt(msgp.AppendString(nil, "MTcwMDAwMDAwMAo=")))
 	s, err := NewServer(testConfig(), nullSink{}, Options{})

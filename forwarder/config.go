@@ -7,7 +7,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/barge-dev/barge/forwarder/codec"
+	"github.com/barge-dev/barge/buffer/event"
 )
 
 // Config is the <source> section of @type forward. Names and defaults are
@@ -25,7 +25,7 @@ type Config struct {
 	// ChunkSizeWarnLimit logs a warning for messages above it (0: off).
 	ChunkSizeWarnLimit int64 `conf:"chunk_size_warn_limit,size"`
 	// SkipInvalidEvent drops invalid entries (records nested deeper than
-	// codec.MaxDepth included) instead of rejecting the message.
+	// event.MaxDepth included) instead of rejecting the message.
 	SkipInvalidEvent  bool   `conf:"skip_invalid_event"`
 	SourceAddressKey  string `conf:"source_address_key"`
 	SourceHostnameKey string `conf:"source_hostname_key"`
@@ -37,7 +37,7 @@ type Config struct {
 	// (whose 0 sends RST and may discard a final ack), 0 keeps the OS default.
 	LingerTimeout time.Duration `conf:"linger_timeout"`
 	// AddTagPrefix is prepended to every tag, with a dot. Tags are checked
-	// with it (codec.CheckTag: at most codec.MaxTagLen bytes of UTF-8
+	// with it (event.CheckTag: at most event.MaxTagLen bytes of UTF-8
 	// without control characters); a message whose tag fails is refused and
 	// its connection closed.
 	AddTagPrefix string `conf:"add_tag_prefix"`
@@ -155,7 +155,7 @@ func (c *Config) Validate() error {
 		errs = append(errs, fmt.Errorf("'memory_limit' %d must be at least 2 x chunk_size_limit (%d)", c.MemoryLimit, 2*c.ChunkSizeLimit))
 	}
 	if c.AddTagPrefix != "" {
-		if err := codec.CheckTag(c.AddTagPrefix); err != nil {
+		if err := event.CheckTag(c.AddTagPrefix); err != nil {
 			errs = append(errs, fmt.Errorf("'add_tag_prefix' %q: %w", c.AddTagPrefix, err))
 		}
 	}

@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/barge-dev/barge/buffer/event"
 	"github.com/barge-dev/barge/forwarder/codec"
 )
 
@@ -39,7 +40,7 @@ type conn struct {
 	wbuf     []byte
 	lastTag  []byte
 	tag      string
-	tagErr   error  // codec.CheckTag(tag)
+	tagErr   error  // event.CheckTag(tag)
 	hostname string // resolved peer name for source_hostname_key
 	src      []byte // re-encoding buffer for source_*_key
 }
@@ -226,9 +227,9 @@ func (c *conn) message(frame []byte) bool {
 		case errors.Is(err, errMemory):
 			c.memoryError(err)
 			return false
-		case errors.Is(err, codec.ErrTooDeep):
+		case errors.Is(err, event.ErrTooDeep):
 			s.stats.tooDeep.Add(1)
-			s.lim.warn("record nested too deeply, connection closed", "peer", c.peer, "max_depth", codec.MaxDepth)
+			s.lim.warn("record nested too deeply, connection closed", "peer", c.peer, "max_depth", event.MaxDepth)
 			return false
 		case errors.Is(err, codec.ErrTooLarge):
 			s.stats.oversize.Add(1)
@@ -311,8 +312,8 @@ func (c *conn) tagString(raw []byte) (string, error) {
 	if p != "" {
 		n += len(p) + 1
 	}
-	if n > codec.MaxTagLen { // refused before it is copied
-		return "", fmt.Errorf("%w: %d bytes, over %d", codec.ErrTag, n, codec.MaxTagLen)
+	if n > event.MaxTagLen { // refused before it is copied
+		return "", fmt.Errorf("%w: %d bytes, over %d", event.ErrTag, n, event.MaxTagLen)
 	}
 	c.lastTag = append(c.lastTag[:0], raw...)
 	if p != "" {
@@ -320,7 +321,7 @@ func (c *conn) tagString(raw []byte) (string, error) {
 	} else {
 		c.tag = string(raw)
 	}
-	c.tagErr = codec.CheckTag(c.tag)
+	c.tagErr = event.CheckTag(c.tag)
 	return c.tag, c.tagErr
 }
 

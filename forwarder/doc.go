@@ -21,9 +21,9 @@
 // Messages. A message, a CompressedPackedForward payload once decompressed,
 // and the entries once re-encoded may not exceed chunk_size_limit: a larger
 // frame is detected from its headers and rejected without being buffered.
-// A tag (with add_tag_prefix) longer than codec.MaxTagLen (1024) bytes, not
+// A tag (with add_tag_prefix) longer than event.MaxTagLen (1024) bytes, not
 // valid UTF-8, or holding a control character (below 0x20, or 0x7f), and a
-// record nested deeper than codec.MaxDepth (100 levels, the record's map
+// record nested deeper than event.MaxDepth (100 levels, the record's map
 // being level 1) are refused: no Append, no ack, the connection closed
 // (with skip_invalid_event a too deep record is dropped as an invalid entry
 // and the rest appended). Nesting is checked without recursion, so no

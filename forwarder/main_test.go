@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/barge-dev/barge/buffer/event"
 	"github.com/barge-dev/barge/forwarder/codec"
 	"github.com/tinylib/msgp/msgp"
 	"go.uber.org/goleak"
@@ -80,7 +81,7 @@ func (s *memSink) records(t *testing.T) []rec {
 	var out []rec
 	for i, b := range s.entries {
 		for len(b) > 0 {
-			e, rest, err := codec.Next(b)
+			e, rest, err := event.Next(b)
 			if err != nil {
 				t.Fatalf("sink got a non-canonical stream: %v", err)
 			}
@@ -263,7 +264,7 @@ func record(kv ...string) []byte {
 }
 
 func entry(sec uint64, kv ...string) []byte {
-	return codec.AppendEntry(nil, msgp.AppendUint64(nil, sec), record(kv...))
+	return event.AppendEntry(nil, msgp.AppendUint64(nil, sec), record(kv...))
 }
 
 func chunkOpt(chunk []byte, extra ...string) []byte {

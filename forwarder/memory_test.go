@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/barge-dev/barge/forwarder/codec"
+	"github.com/barge-dev/barge/buffer/event"
 	"github.com/tinylib/msgp/msgp"
 )
 
@@ -326,7 +326,7 @@ func incompressible(size int) []byte {
 	for len(b) < size-1100 {
 		rand.Read(v)
 		rec := msgp.AppendBytes(msgp.AppendString(msgp.AppendMapHeader(nil, 1), "k"), v)
-		b = codec.AppendEntry(b, msgp.AppendUint64(nil, 1), rec)
+		b = event.AppendEntry(b, msgp.AppendUint64(nil, 1), rec)
 	}
 	return b
 }
@@ -354,7 +354,7 @@ func TestMessageAtChunkSizeLimit(t *testing.T) {
 	// v1.5 times: re-encoded into a second buffer
 	v15 := msgp.AppendArrayHeader(nil, 2)
 	v15 = msgp.AppendArrayHeader(v15, 2)
-	v15 = codec.AppendEventTime(v15, 1700000000, 1)
+	v15 = event.AppendEventTime(v15, 1700000000, 1)
 	v15 = append(v15, record("m", "x")...)
 	v15 = append(v15, record("a", "b")...)
 	c.send(packed("t", bytes.Repeat(v15, (limit-100)/len(v15)), true, chunkOpt(msgp.AppendString(nil, "r"))))

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/barge-dev/barge/forwarder/codec"
+	"github.com/barge-dev/barge/buffer/event"
 	"github.com/fluent/fluent-logger-golang/fluent"
 	"github.com/tinylib/msgp/msgp"
 )
@@ -36,7 +36,7 @@ func TestTagsRefused(t *testing.T) {
 		name, prefix, tag string
 		log               string // part of the log line
 	}{
-		{"too long", "", strings.Repeat("t", codec.MaxTagLen+1), "…(1025 bytes)"},
+		{"too long", "", strings.Repeat("t", event.MaxTagLen+1), "…(1025 bytes)"},
 		{"too long with prefix", strings.Repeat("p", 1000), strings.Repeat("t", 24), "tag refused"},
 		{"not UTF-8", "", "app.\xff\xfe", `tag="app.\xff\xfe"`},
 		{"newline", "", "app\nforged=1", `tag="app\nforged=1"`},
@@ -77,7 +77,7 @@ func TestTagAtLimitAndEmpty(t *testing.T) {
 	sink := newSink()
 	_, addr, _ := start(t, testConfig(), sink)
 	c := dial(t, addr)
-	for _, tag := range []string{strings.Repeat("t", codec.MaxTagLen), "", "日本.ok"} {
+	for _, tag := range []string{strings.Repeat("t", event.MaxTagLen), "", "日本.ok"} {
 		c.send(message(tag, 1, record("a", "b"), chunkOpt(msgp.AppendString(nil, "k"))))
 		c.ack()
 	}
@@ -101,11 +101,11 @@ func TestNestingRefused(t *testing.T) {
 	sink := newSink()
 	s, addr, lb := start(t, testConfig(), sink)
 	logger := newLogger(t, addr)
-	if err := logger.Post("deep", deepMap(codec.MaxDepth)); err != nil {
-		t.Fatalf("%d levels: %v", codec.MaxDepth, err)
+	if err := logger.Post("deep", deepMap(event.MaxDepth)); err != nil {
+		t.Fatalf("%d levels: %v", event.MaxDepth, err)
 	}
-	if err := logger.Post("deep", deepMap(codec.MaxDepth+1)); err == nil {
-		t.Fatalf("%d levels acked", codec.MaxDepth+1)
+	if err := logger.Post("deep", deepMap(event.MaxDepth+1)); err == nil {
+		t.Fatalf("%d levels acked", event.MaxDepth+1)
 	}
 	if st := s.Stats(); st.TooDeep != 1 || st.Records != 1 || st.Acks != 1 {
 		t.Fatalf("stats %+v", st)
@@ -121,8 +121,8 @@ func TestNestingSkipInvalid(t *testing.T) {
 	cfg.SkipInvalidEvent = true
 	sink := newSink()
 	s, addr, lb := start(t, cfg, sink)
-	deep := append(bytes.Repeat([]byte{0x81, 0xa1, 'a'}, codec.MaxDepth), 0x80) // 101 levels
-	stream := bytes.Join([][]byte{entry(1, "a", "1"), codec.AppendEntry(nil, msgp.AppendUint64(nil, 2), deep), entry(3, "b", "2")}, nil)
+	deep := append(bytes.Repeat([]byte{0x81, 0xa1, 'a'}, event.MaxDepth), 0x80) // 101 levels
+	stream := bytes.Join([][]byte{entry(1, "a", "1"), event.AppendEntry(nil, msgp.AppendUint64(nil, 2), deep), entry(3, "b", "2")}, nil)
 	c := dial(t, addr)
 	c.send(packed("t", stream, true, chunkOpt(msgp.AppendString(nil, "c"))))
 	c.ack()

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/barge-dev/barge/forwarder/codec"
+	"github.com/barge-dev/barge/buffer/event"
 	"github.com/tinylib/msgp/msgp"
 )
 
@@ -124,11 +124,11 @@ func TestModes(t *testing.T) {
 	cfg.AddTagPrefix = "in"
 	s, addr, _ := start(t, cfg, sink)
 	e1 := entry(1700000000, "a", "1")
-	e2 := codec.AppendEntry(nil, codec.AppendEventTime(nil, 1700000001, 999999999), record("b", "2"))
+	e2 := event.AppendEntry(nil, event.AppendEventTime(nil, 1700000001, 999999999), record("b", "2"))
 	// v1.5: [[EventTime, metadata], record]
 	v15 := msgp.AppendArrayHeader(nil, 2)
 	v15 = msgp.AppendArrayHeader(v15, 2)
-	v15 = codec.AppendEventTime(v15, 1700000002, 7)
+	v15 = event.AppendEventTime(v15, 1700000002, 7)
 	v15 = append(v15, record("trace_id", "x")...)
 	v15 = append(v15, record("c", "3")...)
 	stream := append(append(bytes.Clone(e1), e2...), v15...)

@@ -6,7 +6,7 @@ import (
 	"net"
 	"time"
 
-	"github.com/barge-dev/barge/forwarder/codec"
+	"github.com/barge-dev/barge/buffer/event"
 	"github.com/tinylib/msgp/msgp"
 )
 
@@ -45,7 +45,7 @@ func (c *conn) addSource(entries []byte, records int) ([]byte, error) {
 	}
 	out := c.src[:0]
 	for len(entries) > 0 {
-		e, rest, err := codec.Next(entries)
+		e, rest, err := event.Next(entries)
 		if err != nil {
 			return nil, err
 		}
@@ -65,7 +65,7 @@ func (c *conn) addSource(entries []byte, records int) ([]byte, error) {
 			if err != nil {
 				k, after, err = msgp.ReadBytesZC(body)
 			}
-			vlen, serr := codec.Skip(after)
+			vlen, serr := event.Skip(after)
 			if serr != nil {
 				return nil, fmt.Errorf("record: %w", serr)
 			}

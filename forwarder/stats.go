@@ -1,6 +1,8 @@
 package forwarder
 
-import "sync/atomic"
+import (
+	"sync/atomic"
+)
 
 // Stats is a snapshot of the server's counters.
 type Stats struct {
@@ -18,8 +20,8 @@ type Stats struct {
 	Oversized    int64 // frames over chunk_size_warn_limit (warned, accepted)
 	Timeouts     int64 // connections closed for stalling mid-frame or in a handshake
 	Invalid      int64 // entries dropped by skip_invalid_event
-	BadTags      int64 // connections closed for a tag refused by codec.CheckTag (after add_tag_prefix)
-	TooDeep      int64 // records nested deeper than codec.MaxDepth: the connection closed, or with skip_invalid_event the entry dropped (and counted in Invalid)
+	BadTags      int64 // connections closed for a tag refused by event.CheckTag (after add_tag_prefix)
+	TooDeep      int64 // records nested deeper than event.MaxDepth: the connection closed, or with skip_invalid_event the entry dropped (and counted in Invalid)
 	AuthFailures int64 // failed shared-key or user handshakes
 	TLSErrors    int64 // failed TLS handshakes
 	Heartbeats   int64 // UDP heartbeats answered

@@ -53,7 +53,7 @@ func BenchmarkEncodeLTSV(b *testing.B) {
 }
 
 // BenchmarkCheckRecord is the Encoder's check of each record (well-formed,
-// within codec.MaxDepth) alone, on the records of benchEncode: its share
+// within event.MaxDepth) alone, on the records of benchEncode: its share
 // of BenchmarkEncodeJSON.
 func BenchmarkCheckRecord(b *testing.B) {
 	entries := bigFrames(b, 1000).frames[0].entries

@@ -5,7 +5,7 @@ import (
 	"io"
 
 	"github.com/barge-dev/barge/buffer"
-	"github.com/barge-dev/barge/forwarder/codec"
+	"github.com/barge-dev/barge/buffer/event"
 )
 
 // EncodeChunk encodes every record of c to w (see Encode).
@@ -34,10 +34,10 @@ func Vars(c *buffer.Chunk, hostname, fileExtension string) ChunkVars {
 	}
 }
 
-// IsDataError reports whether err is about malformed records (ErrMsgpack,
-// ErrTooDeep, codec.ErrEntry): retrying cannot help. Encode no longer
+// IsDataError reports whether err is about malformed records (it wraps
+// event.ErrEntry): retrying cannot help. Encode no longer
 // returns such errors, it rejects the records (Stats.Rejects); their
 // reasons come from them.
 func IsDataError(err error) bool {
-	return errors.Is(err, ErrMsgpack) || errors.Is(err, ErrTooDeep) || errors.Is(err, codec.ErrEntry)
+	return errors.Is(err, event.ErrEntry)
 }

@@ -27,7 +27,7 @@
 // the same name (Fluentd's inject overwrites it too).
 //
 // One record never fails a chunk. Every format writes every record whose
-// maps and arrays nest at most codec.MaxDepth levels (the record's map
+// maps and arrays nest at most event.MaxDepth levels (the record's map
 // being level 1), the depth inputs accept. A record Encode cannot write (a
 // malformed entry, a record that is not a msgpack map, one nested deeper)
 // is skipped with its partial output and returned in Stats.Rejects

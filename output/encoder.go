@@ -9,8 +9,6 @@ import (
 	"time"
 
 	"github.com/barge-dev/barge/buffer"
-	"github.com/barge-dev/barge/forwarder/codec"
-	"github.com/tinylib/msgp/msgp"
 )
 
 // Frames is what an Encoder reads: a sequence of (tag, entries stream)
@@ -151,9 +149,9 @@ func (e *Encoder) ContentType() string { return e.ctype }
 // A record that cannot be written is skipped, never the chunk: its partial
 // output is taken back and its entry goes, copied, to Stats.Rejects with
 // its frame's tag and the reason, and encoding goes on with the next entry.
-// Such records are malformed entries (codec.ErrEntry), a record that is
-// not a well-formed msgpack map (ErrMsgpack) and a record nested deeper
-// than codec.MaxDepth levels (ErrTooDeep), whatever the format: every
+// Such records are malformed entries (event.ErrEntry), a record that is
+// not a well-formed msgpack map (errMsgpack) and a record nested deeper
+// than event.MaxDepth levels (event.ErrTooDeep), whatever the format: every
 // format writes every record within that depth. An entry that cannot even
 // be delimited (malformed msgpack) takes the rest of its frame with it, as
 // one Reject. The error is only ever from frames, w or the compressor.
@@ -230,20 +228,6 @@ func (e *Encoder) putState(st *encodeState) {
 	}
 	st.tag = ""
 	e.states.Put(st)
-}
-
-// readEntryHead reads the [time, part of an entry and returns the event
-// time and the rest, starting at the record.
-func readEntryHead(b []byte) (sec, nsec int64, rest []byte, err error) {
-	rest = b[1:]
-	if b[0] != 0x92 { // a non-canonical header (array16/32) of two elements
-		var n uint32
-		if n, rest, err = msgp.ReadArrayHeaderBytes(b); err != nil || n != 2 {
-			return 0, 0, b, fmt.Errorf("%w: entry is not a [time, record] array", codec.ErrEntry)
-		}
-	}
-	rest, sec, nsec, err = codec.ReadTime(rest)
-	return sec, nsec, rest, err
 }
 
 // countWriter counts the bytes written through it.

@@ -9,7 +9,7 @@ import (
 )
 
 // recordFormat turns one record into bytes. b is the record's msgpack map,
-// which the Encoder checked (well-formed, nested at most codec.MaxDepth
+// which the Encoder checked (well-formed, nested at most event.MaxDepth
 // levels); appendRecord returns the rest of b after the record.
 type recordFormat interface {
 	appendRecord(dst []byte, st *encodeState, sec, nsec int64, b []byte) ([]byte, []byte, error)
@@ -68,7 +68,7 @@ func (f *jsonFormat) appendRecord(dst []byte, st *encodeState, sec, nsec int64, 
 		key, rest, kerr := readBytesValue(b)
 		if kerr == nil && f.inj != nil && f.inj.has(key) {
 			if b, err = msgp.Skip(rest); err != nil {
-				return dst, b, fmt.Errorf("%w: %v", ErrMsgpack, err)
+				return dst, b, fmt.Errorf("%w: %v", errMsgpack, err)
 			}
 			continue
 		}
@@ -137,11 +137,11 @@ func (f *msgpackFormat) appendRecord(dst []byte, st *encodeState, sec, nsec int6
 		}
 		if kerr != nil {
 			if rest, err = msgp.Skip(p); err != nil {
-				return dst, b, fmt.Errorf("%w: %v", ErrMsgpack, err)
+				return dst, b, fmt.Errorf("%w: %v", errMsgpack, err)
 			}
 		}
 		if p, err = msgp.Skip(rest); err != nil {
-			return dst, b, fmt.Errorf("%w: %v", ErrMsgpack, err)
+			return dst, b, fmt.Errorf("%w: %v", errMsgpack, err)
 		}
 	}
 	dst = appendMapHeader(dst, n-dropped+len(f.inj.fields))
@@ -189,7 +189,7 @@ func (f *ltsvFormat) appendRecord(dst []byte, st *encodeState, sec, nsec int64, 
 		key, rest, kerr := readBytesValue(b)
 		if kerr == nil && f.inj != nil && f.inj.has(key) {
 			if b, err = msgp.Skip(rest); err != nil {
-				return dst, b, fmt.Errorf("%w: %v", ErrMsgpack, err)
+				return dst, b, fmt.Errorf("%w: %v", errMsgpack, err)
 			}
 			continue
 		}
@@ -250,7 +250,7 @@ func (f *singleValueFormat) appendRecord(dst []byte, st *encodeState, sec, nsec 
 			if fl := &f.inj.fields[i]; fl.key == f.key {
 				rest, err := msgp.Skip(b)
 				if err != nil {
-					return dst, b, fmt.Errorf("%w: %v", ErrMsgpack, err)
+					return dst, b, fmt.Errorf("%w: %v", errMsgpack, err)
 				}
 				dst = f.inj.appendTextValue(dst, fl, &st.inj, sec, nsec)
 				if f.newline {
@@ -269,7 +269,7 @@ func (f *singleValueFormat) appendRecord(dst []byte, st *encodeState, sec, nsec 
 		key, rest, kerr := readBytesValue(b)
 		if kerr != nil {
 			if rest, err = msgp.Skip(b); err != nil {
-				return dst, b, fmt.Errorf("%w: %v", ErrMsgpack, err)
+				return dst, b, fmt.Errorf("%w: %v", errMsgpack, err)
 			}
 		}
 		if !found && kerr == nil && string(key) == f.key {
@@ -280,7 +280,7 @@ func (f *singleValueFormat) appendRecord(dst []byte, st *encodeState, sec, nsec 
 			continue
 		}
 		if b, err = msgp.Skip(rest); err != nil {
-			return dst, b, fmt.Errorf("%w: %v", ErrMsgpack, err)
+			return dst, b, fmt.Errorf("%w: %v", errMsgpack, err)
 		}
 	}
 	if f.newline {

@@ -8,7 +8,7 @@ import (
 
 	"go.uber.org/goleak"
 
-	"github.com/barge-dev/barge/forwarder/codec"
+	"github.com/barge-dev/barge/buffer/event"
 	"github.com/tinylib/msgp/msgp"
 )
 
@@ -39,7 +39,7 @@ func (s *sliceFrames) Next() (string, []byte, error) {
 
 // entry appends one [EventTime, record] entry; rec is a msgpack map.
 func entry(dst []byte, sec, nsec int64, rec []byte) []byte {
-	return codec.AppendEntry(dst, codec.AppendEventTime(nil, sec, nsec), rec)
+	return event.AppendEntry(dst, event.AppendEventTime(nil, sec, nsec), rec)
 }
 
 // kvs is an ordered map for record.

@@ -3,18 +3,17 @@ package output
 import (
 	"encoding/base64"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"math"
 	"strconv"
 
-	"github.com/barge-dev/barge/forwarder/codec"
+	"github.com/barge-dev/barge/buffer/event"
 )
 
-// ErrMsgpack is wrapped by every error about malformed msgpack in a record.
-var ErrMsgpack = errors.New("output: malformed msgpack")
+// errMsgpack is wrapped by every error about malformed msgpack in a record.
+var errMsgpack = fmt.Errorf("%w: malformed msgpack", event.ErrEntry)
 
-var errShort = fmt.Errorf("%w: truncated", ErrMsgpack)
+var errShort = fmt.Errorf("%w: truncated", errMsgpack)
 
 // AppendJSON transcodes the msgpack value at the front of b to JSON, appends
 // it to dst and returns the rest of b. It works on the raw bytes, without
@@ -31,8 +30,8 @@ var errShort = fmt.Errorf("%w: truncated", ErrMsgpack)
 //   - map keys that are not strings are written as their JSON text in a
 //     string ("1", "true"), nil as "".
 //
-// Maps and arrays may nest codec.MaxDepth levels, the value itself (when
-// it is one) being level 1; deeper is an error wrapping ErrTooDeep.
+// Maps and arrays may nest event.MaxDepth levels, the value itself (when
+// it is one) being level 1; deeper is an error wrapping event.ErrTooDeep.
 func AppendJSON(dst, b []byte) ([]byte, []byte, error) {
 	return appendJSON(dst, b, 0)
 }
@@ -111,12 +110,12 @@ func appendJSON(dst, b []byte, depth int) ([]byte, []byte, error) {
 		}
 		return appendExt(dst, typ, data), rest, nil
 	}
-	return dst, b, fmt.Errorf("%w: invalid type byte 0x%02x", ErrMsgpack, c)
+	return dst, b, fmt.Errorf("%w: invalid type byte 0x%02x", errMsgpack, c)
 }
 
 func appendJSONMap(dst, b []byte, n, depth int) ([]byte, []byte, error) {
-	if depth >= codec.MaxDepth {
-		return dst, b, ErrTooDeep
+	if depth >= event.MaxDepth {
+		return dst, b, event.ErrTooDeep
 	}
 	dst = append(dst, '{')
 	var err error
@@ -136,8 +135,8 @@ func appendJSONMap(dst, b []byte, n, depth int) ([]byte, []byte, error) {
 }
 
 func appendJSONArray(dst, b []byte, n, depth int) ([]byte, []byte, error) {
-	if depth >= codec.MaxDepth {
-		return dst, b, ErrTooDeep
+	if depth >= event.MaxDepth {
+		return dst, b, event.ErrTooDeep
 	}
 	dst = append(dst, '[')
 	var err error

@@ -10,7 +10,7 @@ import (
 	"strconv"
 	"testing"
 
-	"github.com/barge-dev/barge/forwarder/codec"
+	"github.com/barge-dev/barge/buffer/event"
 	"github.com/tinylib/msgp/msgp"
 )
 
@@ -47,7 +47,7 @@ func TestAppendJSONValues(t *testing.T) {
 		{"empty map", msgp.AppendMapHeader(nil, 0), `{}`},
 		{"nested", record(t, "a", kvs{"b", []any{int64(1), nil}}), `{"a":{"b":[1,null]}}`},
 		{"int key", appendValue(t, msgp.AppendMapHeader(nil, 1), int64(1)), ``},
-		{"event time", codec.AppendEventTime(nil, 1795341845, 5), `1795341845.000000005`},
+		{"event time", event.AppendEventTime(nil, 1795341845, 5), `1795341845.000000005`},
 		{"timestamp64 ext", []byte{0xd7, 0xff, 0x1d, 0x6f, 0x34, 0x54, 0x6b, 0x02, 0xbe, 0x15}, `1795341845.123456789`},
 		{"timestamp32 ext", []byte{0xd6, 0xff, 0x6b, 0x02, 0xbe, 0x15}, `1795341845.000000000`},
 		{"other ext", []byte{0xd4, 0x05, 0xff}, `{"ext":5,"data":"/w=="}`},
@@ -96,7 +96,7 @@ func TestAppendJSONNonStringKeys(t *testing.T) {
 }
 
 func TestAppendJSONMalformed(t *testing.T) {
-	deep := bytes.Repeat([]byte{0x91}, codec.MaxDepth+1)
+	deep := bytes.Repeat([]byte{0x91}, event.MaxDepth+1)
 	deep = append(deep, 0xc0)
 	tests := map[string][]byte{
 		"empty":          {},
@@ -111,16 +111,16 @@ func TestAppendJSONMalformed(t *testing.T) {
 	}
 	for name, in := range tests {
 		t.Run(name, func(t *testing.T) {
-			if _, _, err := AppendJSON(nil, in); !errors.Is(err, ErrMsgpack) {
-				t.Errorf("err = %v, want ErrMsgpack", err)
+			if _, _, err := AppendJSON(nil, in); !errors.Is(err, event.ErrEntry) {
+				t.Errorf("err = %v, want event.ErrEntry", err)
 			}
 		})
 	}
-	if _, _, err := AppendJSON(nil, deep); !errors.Is(err, ErrTooDeep) {
-		t.Errorf("%d levels: err = %v, want ErrTooDeep", codec.MaxDepth+1, err)
+	if _, _, err := AppendJSON(nil, deep); !errors.Is(err, event.ErrTooDeep) {
+		t.Errorf("%d levels: err = %v, want event.ErrTooDeep", event.MaxDepth+1, err)
 	}
-	if out, rest, err := AppendJSON(nil, deep[1:]); err != nil || len(rest) != 0 || len(out) != 2*codec.MaxDepth+len("null") {
-		t.Errorf("%d levels: %q, %v", codec.MaxDepth, out, err)
+	if out, rest, err := AppendJSON(nil, deep[1:]); err != nil || len(rest) != 0 || len(out) != 2*event.MaxDepth+len("null") {
+		t.Errorf("%d levels: %q, %v", event.MaxDepth, out, err)
 	}
 }
 
@@ -323,8 +323,8 @@ func FuzzJSON(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte) {
 		out, rest, err := AppendJSON(nil, b)
 		if err != nil {
-			if !errors.Is(err, ErrMsgpack) {
-				t.Fatalf("error %v does not wrap ErrMsgpack", err)
+			if !errors.Is(err, event.ErrEntry) {
+				t.Fatalf("error %v does not wrap event.ErrEntry", err)
 			}
 			return
 		}

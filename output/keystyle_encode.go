@@ -5,7 +5,7 @@ import (
 	"slices"
 	"sync"
 
-	"github.com/barge-dev/barge/forwarder/codec"
+	"github.com/barge-dev/barge/buffer/event"
 	"github.com/tinylib/msgp/msgp"
 )
 
@@ -67,7 +67,7 @@ func (k *bigQueryKeys) mapNames(ks *keyScratch, b []byte, n int, top bool) (name
 		case kerr != nil:
 			slow = true
 			if rest, err = msgp.Skip(p); err != nil {
-				return nil, 0, b, fmt.Errorf("%w: %v", ErrMsgpack, err)
+				return nil, 0, b, fmt.Errorf("%w: %v", errMsgpack, err)
 			}
 		case inj != nil && inj.has(key):
 			dropped++
@@ -78,7 +78,7 @@ func (k *bigQueryKeys) mapNames(ks *keyScratch, b []byte, n int, top bool) (name
 			ks.hashes = append(ks.hashes, foldHash(key))
 		}
 		if p, err = msgp.Skip(rest); err != nil {
-			return nil, 0, b, fmt.Errorf("%w: %v", ErrMsgpack, err)
+			return nil, 0, b, fmt.Errorf("%w: %v", errMsgpack, err)
 		}
 	}
 	if !slow && !hasDuplicate(ks.hashes) {
@@ -202,8 +202,8 @@ func (k *bigQueryKeys) appendJSONBQ(dst []byte, ks *keyScratch, b []byte, depth 
 }
 
 func (k *bigQueryKeys) appendJSONArrayBQ(dst []byte, ks *keyScratch, b []byte, n, depth int) ([]byte, []byte, error) {
-	if depth >= codec.MaxDepth {
-		return dst, b, ErrTooDeep
+	if depth >= event.MaxDepth {
+		return dst, b, event.ErrTooDeep
 	}
 	dst = append(dst, '[')
 	var err error
@@ -222,8 +222,8 @@ func (k *bigQueryKeys) appendJSONArrayBQ(dst []byte, ks *keyScratch, b []byte, n
 // record itself, where injected keys replace record keys; comma means
 // members were written before (the injected ones).
 func (k *bigQueryKeys) appendJSONMapBQ(dst []byte, ks *keyScratch, b []byte, n, depth int, top, comma bool) ([]byte, []byte, error) {
-	if depth >= codec.MaxDepth {
-		return dst, b, ErrTooDeep
+	if depth >= event.MaxDepth {
+		return dst, b, event.ErrTooDeep
 	}
 	names, _, _, err := k.mapNames(ks, b, n, top)
 	if err != nil {
@@ -238,7 +238,7 @@ func (k *bigQueryKeys) appendJSONMapBQ(dst []byte, ks *keyScratch, b []byte, n, 
 			rest, _ = msgp.Skip(b)
 		} else if top && k.inj != nil && k.inj.has(key) {
 			if b, err = msgp.Skip(rest); err != nil {
-				return dst, b, fmt.Errorf("%w: %v", ErrMsgpack, err)
+				return dst, b, fmt.Errorf("%w: %v", errMsgpack, err)
 			}
 			continue
 		}
@@ -303,12 +303,12 @@ func (k *bigQueryKeys) appendMsgpackBQ(dst []byte, ks *keyScratch, b []byte, dep
 	default:
 		rest, err := msgp.Skip(b)
 		if err != nil {
-			return dst, b, fmt.Errorf("%w: %v", ErrMsgpack, err)
+			return dst, b, fmt.Errorf("%w: %v", errMsgpack, err)
 		}
 		return append(dst, b[:len(b)-len(rest)]...), rest, nil
 	}
-	if depth >= codec.MaxDepth {
-		return dst, b, ErrTooDeep
+	if depth >= event.MaxDepth {
+		return dst, b, event.ErrTooDeep
 	}
 	dst = append(dst, b[:len(b)-len(rest)]...) // the same header
 	b = rest
@@ -338,7 +338,7 @@ func (k *bigQueryKeys) appendMsgpackPairs(dst []byte, ks *keyScratch, b []byte, 
 			rest, _ = msgp.Skip(b)
 		} else if top && k.inj != nil && k.inj.has(key) {
 			if b, err = msgp.Skip(rest); err != nil {
-				return dst, b, fmt.Errorf("%w: %v", ErrMsgpack, err)
+				return dst, b, fmt.Errorf("%w: %v", errMsgpack, err)
 			}
 			continue
 		}
@@ -377,7 +377,7 @@ func (k *bigQueryKeys) appendMsgpackRecord(dst []byte, st *encodeState, sec, nse
 				p, err = msgp.Skip(rest)
 			}
 			if err != nil {
-				return dst, b, fmt.Errorf("%w: %v", ErrMsgpack, err)
+				return dst, b, fmt.Errorf("%w: %v", errMsgpack, err)
 			}
 		}
 	}
@@ -419,7 +419,7 @@ func (f *ltsvFormat) appendRecordBQ(dst []byte, st *encodeState, sec, nsec int64
 			rest, _ = msgp.Skip(b)
 		} else if k.inj != nil && k.inj.has(key) {
 			if b, err = msgp.Skip(rest); err != nil {
-				return dst, b, fmt.Errorf("%w: %v", ErrMsgpack, err)
+				return dst, b, fmt.Errorf("%w: %v", errMsgpack, err)
 			}
 			continue
 		}

@@ -11,7 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/barge-dev/barge/buffer"
-	"github.com/barge-dev/barge/forwarder/codec"
+	"github.com/barge-dev/barge/buffer/event"
 )
 
 func TestMetadata(t *testing.T) {
@@ -87,7 +87,7 @@ func TestMetadataHostileValues(t *testing.T) {
 	}
 
 	// Longest values: cut, bounded, distinct, deterministic.
-	long := strings.Repeat("日", codec.MaxTagLen/3)
+	long := strings.Repeat("日", event.MaxTagLen/3)
 	many := map[string]string{}
 	for i := range 12 {
 		many[fmt.Sprintf("key_%02d", i)] = strings.Repeat("\n", 1000) + strconv.Itoa(i)

@@ -8,7 +8,7 @@ import (
 // Small zero-copy msgpack readers for the hot path. Each takes b starting at
 // a value's type byte and returns the rest after what it read.
 
-var errNotBytes = fmt.Errorf("%w: not a str or bin", ErrMsgpack)
+var errNotBytes = fmt.Errorf("%w: not a str or bin", errMsgpack)
 
 // readBytesValue reads a str or bin and returns its bytes (aliasing b).
 func readBytesValue(b []byte) (v, rest []byte, err error) {
@@ -115,7 +115,7 @@ func readMapHeader(b []byte) (int, []byte, error) {
 	case c == 0xde || c == 0xdf:
 		return readContainerLen(b)
 	}
-	return 0, b, fmt.Errorf("%w: record is not a map (0x%02x)", ErrMsgpack, b[0])
+	return 0, b, fmt.Errorf("%w: record is not a map (0x%02x)", errMsgpack, b[0])
 }
 
 // readExt reads an extension's type and data.

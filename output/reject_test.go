@@ -9,7 +9,7 @@ import (
 	"testing"
 
 	"github.com/barge-dev/barge/buffer"
-	"github.com/barge-dev/barge/forwarder/codec"
+	"github.com/barge-dev/barge/buffer/event"
 	"github.com/tinylib/msgp/msgp"
 )
 
@@ -72,11 +72,11 @@ func maxLevel(v any) int {
 	return d + 1
 }
 
-// TestEncodeDepth checks that a record nested exactly codec.MaxDepth levels
+// TestEncodeDepth checks that a record nested exactly event.MaxDepth levels
 // is written in every format, and that one level deeper is rejected alone.
 func TestEncodeDepth(t *testing.T) {
-	deepest := entry(nil, 1795341845, 0, nested(t, codec.MaxDepth))
-	tooDeep := entry(nil, 1795341846, 0, nested(t, codec.MaxDepth+1))
+	deepest := entry(nil, 1795341845, 0, nested(t, event.MaxDepth))
+	tooDeep := entry(nil, 1795341846, 0, nested(t, event.MaxDepth+1))
 	for _, tc := range formatCases() {
 		t.Run(tc.name, func(t *testing.T) {
 			enc, err := NewEncoder(EncoderConfig{Format: tc.format, Inject: tc.inject, Compress: "none"}, EncoderOptions{})
@@ -113,7 +113,7 @@ func TestEncodeDepth(t *testing.T) {
 }
 
 // checkDeepOutput checks that out holds two well-formed records of
-// nested(codec.MaxDepth).
+// nested(event.MaxDepth).
 func checkDeepOutput(t *testing.T, format string, out []byte) {
 	t.Helper()
 	if format == "msgpack" {
@@ -125,8 +125,8 @@ func checkDeepOutput(t *testing.T, format string, out []byte) {
 			b, _ := json.Marshal(v)
 			var j any
 			json.Unmarshal(b, &j)
-			if d := maxLevel(j); d != codec.MaxDepth {
-				t.Errorf("record %d nests %d levels, want %d", i, d, codec.MaxDepth)
+			if d := maxLevel(j); d != event.MaxDepth {
+				t.Errorf("record %d nests %d levels, want %d", i, d, event.MaxDepth)
 			}
 			out = rest
 		}
@@ -141,18 +141,18 @@ func checkDeepOutput(t *testing.T, format string, out []byte) {
 	}
 	for _, line := range lines {
 		var text string
-		want := codec.MaxDepth
+		want := event.MaxDepth
 		switch format {
 		case "json":
 			text = line
 		case "stdout":
 			_, text, _ = strings.Cut(line, ": ")
 		case "single_value": // the message's value: level 2 of the record
-			text, want = line, codec.MaxDepth-1
+			text, want = line, event.MaxDepth-1
 		case "ltsv":
 			for _, f := range strings.Split(line, "\t") {
 				if v, ok := strings.CutPrefix(f, "message:"); ok {
-					text, want = v, codec.MaxDepth-1
+					text, want = v, event.MaxDepth-1
 				}
 			}
 		}
@@ -285,7 +285,7 @@ func TestStatsErr(t *testing.T) {
 	}
 }
 
-// TestCheckRecordAgreesWithSkip compares checkRecord with msgp.Skip on
+// TestCheckRecordAgreesWithSkip compares event.CheckRecord (the encoder's record check) with msgp.Skip on
 // records of every msgpack type.
 func TestCheckRecordAgreesWithSkip(t *testing.T) {
 	for _, rec := range [][]byte{
@@ -295,32 +295,32 @@ func TestCheckRecordAgreesWithSkip(t *testing.T) {
 			"u8", uint8(200), "u16", uint16(60000), "u32", uint32(1<<31), "u64", uint64(1<<63), "s8", strings.Repeat("x", 40), "s16", strings.Repeat("x", 300),
 			"s32", raw(msgp.AppendString(nil, strings.Repeat("y", 70000))), "b8", []byte("bin"), "arr16", raw(append([]byte{0xdc, 0, 1}, 0xc3)), "arr32", raw(append([]byte{0xdd, 0, 0, 0, 1}, 0xc2)),
 			"map16", raw([]byte{0xde, 0, 1, 0xa1, 'k', 0xc0}), "map32", raw([]byte{0xdf, 0, 0, 0, 1, 0xa1, 'k', 0xc0}), "neg", -5, "nil", nil),
-		nested(t, codec.MaxDepth),
+		nested(t, event.MaxDepth),
 	} {
 		want, err := msgp.Skip(append(append([]byte{}, rec...), 0xc0))
 		if err != nil {
 			t.Fatal(err)
 		}
-		got, err := checkRecord(append(append([]byte{}, rec...), 0xc0))
+		got, err := event.CheckRecord(append(append([]byte{}, rec...), 0xc0))
 		if err != nil || len(got) != len(want) {
 			t.Errorf("checkRecord: %v, %d left, want %d", err, len(got), len(want))
 		}
 		for i := 1; i < len(rec); i++ {
-			if _, err := checkRecord(rec[:i]); err == nil {
+			if _, err := event.CheckRecord(rec[:i]); err == nil {
 				t.Fatalf("record cut to %d of %d bytes accepted", i, len(rec))
 			}
 		}
 	}
-	if _, err := checkRecord(nested(t, codec.MaxDepth+1)); !errors.Is(err, ErrTooDeep) {
+	if _, err := event.CheckRecord(nested(t, event.MaxDepth+1)); !errors.Is(err, event.ErrTooDeep) {
 		t.Errorf("too deep: %v", err)
 	}
-	empty := bytes.Repeat([]byte{0x91}, codec.MaxDepth-1) // record, then 99 arrays, the last empty
+	empty := bytes.Repeat([]byte{0x91}, event.MaxDepth-1) // record, then 99 arrays, the last empty
 	empty = append(append([]byte{0x81, 0xa1, 'k'}, empty[:len(empty)-1]...), 0x90)
-	if _, err := checkRecord(empty); err != nil {
-		t.Errorf("empty array at level %d: %v", codec.MaxDepth, err)
+	if _, err := event.CheckRecord(empty); err != nil {
+		t.Errorf("empty array at level %d: %v", event.MaxDepth, err)
 	}
-	if _, err := checkRecord(append(append([]byte{0x81, 0xa1, 'k'}, bytes.Repeat([]byte{0x91}, codec.MaxDepth-1)...), 0x90)); !errors.Is(err, ErrTooDeep) {
-		t.Errorf("empty array at level %d: %v", codec.MaxDepth+1, err)
+	if _, err := event.CheckRecord(append(append([]byte{0x81, 0xa1, 'k'}, bytes.Repeat([]byte{0x91}, event.MaxDepth-1)...), 0x90)); !errors.Is(err, event.ErrTooDeep) {
+		t.Errorf("empty array at level %d: %v", event.MaxDepth+1, err)
 	}
 }
 
@@ -329,7 +329,10 @@ func goldenRecordBytes(t testing.TB) []byte {
 	f := goldenFrames(t)
 	_, entries, _ := f.Next()
 	_, entries, _ = f.Next()
-	_, _, rec, err := readEntryHead(entries)
+	rec, err := event.ReadHead(entries)
+	if err == nil {
+		rec, _, _, err = event.ReadTime(rec)
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -348,18 +351,18 @@ func FuzzCheckRecord(f *testing.F) {
 	f.Add(record(f, "a", 1, "b", kvs{"c", []any{1, "x"}}))
 	f.Add([]byte{0x81, 0xa1, 'k', 0xc7, 0x01, 0x05, 0x00})
 	f.Add([]byte{0x81, 0xa1, 'k', 0xdb, 0xff, 0xff, 0xff, 0xff})
-	f.Add(nested(f, codec.MaxDepth+1))
+	f.Add(nested(f, event.MaxDepth+1))
 	enc, err := NewEncoder(EncoderConfig{Format: DefaultFormatConfig(), Compress: "none"}, EncoderOptions{})
 	if err != nil {
 		f.Fatal(err)
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		rest, err := checkRecord(b)
+		rest, err := event.CheckRecord(b)
 		mrest, merr := msgp.Skip(b)
 		switch {
 		case err == nil && (merr != nil || len(rest) != len(mrest)):
 			t.Fatalf("checkRecord accepted what msgp reads as %v, %d left (ours %d)", merr, len(mrest), len(rest))
-		case err != nil && !errors.Is(err, ErrTooDeep) && merr == nil && len(b) > 0 && msgp.NextType(b) == msgp.MapType:
+		case err != nil && !errors.Is(err, event.ErrTooDeep) && merr == nil && len(b) > 0 && msgp.NextType(b) == msgp.MapType:
 			t.Fatalf("checkRecord refused a map msgp reads: %v", err)
 		}
 		exact := err == nil && len(rest) == 0

@@ -1,4 +1,4 @@
-package codec
+package event
 
 import (
 	"encoding/binary"
@@ -12,16 +12,15 @@ import (
 // EventTimeExt is the msgpack extension type of Fluentd's EventTime.
 const EventTimeExt = 0
 
-// ErrEntry is wrapped by every error about an entry's shape.
-var ErrEntry = errors.New("codec: malformed entry")
+// ErrEntry is wrapped by every error about a malformed entry: not a
+// [time, record] array, a time that is not canonical, a record that is not
+// a well-formed msgpack map, or one nested deeper than MaxDepth. Retrying
+// cannot help such an entry; it is refused at the door or rejected alone.
+var ErrEntry = errors.New("malformed entry")
 
-// ErrTooDeep is wrapped, with ErrEntry, by the error of a record nested
-// deeper than MaxDepth.
-var ErrTooDeep = errors.New("codec: record nested too deeply")
-
-// errTooDeep is the error of every record nested too deeply (one value, so
-// that refusing many costs no allocation).
-var errTooDeep = fmt.Errorf("%w: %w: deeper than %d levels", ErrEntry, ErrTooDeep, MaxDepth)
+// ErrTooDeep is the error of a record nested deeper than MaxDepth. It wraps
+// ErrEntry, and is one value so that refusing many costs no allocation.
+var ErrTooDeep = fmt.Errorf("%w: record nested deeper than %d levels", ErrEntry, MaxDepth)
 
 // Entry is one event of a canonical entries stream. Its slices alias the
 // stream it was read from.
@@ -43,15 +42,12 @@ func (e Entry) UnixNano() int64 { return e.Sec*1e9 + e.Nsec }
 // Next reads one entry from the front of a canonical stream and returns it
 // with the rest of the stream. It checks the shape of the entry ([time, map])
 // and that the record is well-formed msgpack, without recursing, so that
-// deep nesting costs no stack.
+// deep nesting costs no stack (CheckRecord also bounds the nesting).
 func Next(b []byte) (Entry, []byte, error) {
 	var e Entry
-	n, rest, err := msgp.ReadArrayHeaderBytes(b)
+	rest, err := ReadHead(b)
 	if err != nil {
-		return e, b, fmt.Errorf("%w: %v", ErrEntry, err)
-	}
-	if n != 2 {
-		return e, b, fmt.Errorf("%w: array of %d elements, want [time, record]", ErrEntry, n)
+		return e, b, err
 	}
 	tail, sec, nsec, err := ReadTime(rest)
 	if err != nil {
@@ -59,22 +55,52 @@ func Next(b []byte) (Entry, []byte, error) {
 	}
 	e.RawTime = rest[:len(rest)-len(tail)]
 	e.Sec, e.Nsec = sec, nsec
-	if msgp.NextType(tail) != msgp.MapType {
+	if len(tail) == 0 || !(tail[0]&0xf0 == 0x80 || tail[0] == 0xde || tail[0] == 0xdf) {
 		return e, b, fmt.Errorf("%w: record is %s, want map", ErrEntry, msgp.NextType(tail))
 	}
 	rl, err := Skip(tail)
 	if err != nil {
-		return e, b, fmt.Errorf("%w: record: %v", ErrEntry, err)
+		return e, b, fmt.Errorf("record: %w", err)
 	}
 	e.Record = tail[:rl]
 	return e, tail[rl:], nil
 }
 
-// ReadTime reads a canonical time (a non-negative integer or an EventTime)
-// from the front of b and returns the rest.
+// ReadHead reads the array header of an entry, which must have two
+// elements, and returns the rest (the time, then the record).
+func ReadHead(b []byte) ([]byte, error) {
+	if len(b) > 0 && b[0] == 0x92 {
+		return b[1:], nil
+	}
+	n, rest, err := msgp.ReadArrayHeaderBytes(b)
+	if err != nil || n != 2 {
+		return b, errNotPair
+	}
+	return rest, nil
+}
+
+var errNotPair = fmt.Errorf("%w: entry is not a [time, record] array", ErrEntry)
+
+// ReadTime reads a canonical time (a non-negative integer of at most 2^40
+// seconds, or an EventTime) from the front of b and returns the rest.
 func ReadTime(b []byte) (rest []byte, sec, nsec int64, err error) {
-	switch msgp.NextType(b) {
-	case msgp.UintType:
+	if len(b) == 0 {
+		return b, 0, 0, fmt.Errorf("%w: missing time", ErrEntry)
+	}
+	switch c := b[0]; {
+	case c == 0xd7 && len(b) >= 10: // fixext8, the common case
+		if int8(b[1]) != EventTimeExt {
+			return b, 0, 0, fmt.Errorf("%w: time is ext type %d, want EventTime (0)", ErrEntry, int8(b[1]))
+		}
+		sec, nsec, rest = int64(binary.BigEndian.Uint32(b[2:])), int64(binary.BigEndian.Uint32(b[6:])), b[10:]
+	case c <= 0x7f:
+		return b[1:], int64(c), 0, nil
+	case c == 0xc7 && len(b) >= 11 && b[1] == 8: // ext8 of 8 bytes
+		if int8(b[2]) != EventTimeExt {
+			return b, 0, 0, fmt.Errorf("%w: time is ext type %d, want EventTime (0)", ErrEntry, int8(b[2]))
+		}
+		sec, nsec, rest = int64(binary.BigEndian.Uint32(b[3:])), int64(binary.BigEndian.Uint32(b[7:])), b[11:]
+	case c >= 0xcc && c <= 0xcf:
 		u, rest, err := msgp.ReadUint64Bytes(b)
 		if err != nil {
 			return b, 0, 0, fmt.Errorf("%w: time: %v", ErrEntry, err)
@@ -83,7 +109,7 @@ func ReadTime(b []byte) (rest []byte, sec, nsec int64, err error) {
 			return b, 0, 0, fmt.Errorf("%w: time %d out of range", ErrEntry, u)
 		}
 		return rest, int64(u), 0, nil
-	case msgp.IntType:
+	case c >= 0xd0 && c <= 0xd3 || c >= 0xe0:
 		i, rest, err := msgp.ReadInt64Bytes(b)
 		if err != nil {
 			return b, 0, 0, fmt.Errorf("%w: time: %v", ErrEntry, err)
@@ -92,32 +118,15 @@ func ReadTime(b []byte) (rest []byte, sec, nsec int64, err error) {
 			return b, 0, 0, fmt.Errorf("%w: time %d out of range", ErrEntry, i)
 		}
 		return rest, i, 0, nil
-	case msgp.ExtensionType:
-		// fixext8 (0xd7) or ext8 (0xc7) with length 8.
-		var data []byte
-		switch {
-		case len(b) >= 10 && b[0] == 0xd7:
-			if int8(b[1]) != EventTimeExt {
-				return b, 0, 0, fmt.Errorf("%w: time is ext type %d, want EventTime (0)", ErrEntry, int8(b[1]))
-			}
-			data, rest = b[2:10], b[10:]
-		case len(b) >= 11 && b[0] == 0xc7 && b[1] == 8:
-			if int8(b[2]) != EventTimeExt {
-				return b, 0, 0, fmt.Errorf("%w: time is ext type %d, want EventTime (0)", ErrEntry, int8(b[2]))
-			}
-			data, rest = b[3:11], b[11:]
-		default:
-			return b, 0, 0, fmt.Errorf("%w: time extension is not an 8-byte EventTime", ErrEntry)
-		}
-		sec = int64(binary.BigEndian.Uint32(data[0:4]))
-		nsec = int64(binary.BigEndian.Uint32(data[4:8]))
-		if nsec >= 1e9 {
-			return b, 0, 0, fmt.Errorf("%w: EventTime nanoseconds %d out of range", ErrEntry, nsec)
-		}
-		return rest, sec, nsec, nil
+	case msgp.NextType(b) == msgp.ExtensionType:
+		return b, 0, 0, fmt.Errorf("%w: time extension is not an 8-byte EventTime", ErrEntry)
 	default:
 		return b, 0, 0, fmt.Errorf("%w: time is %s, want integer or EventTime", ErrEntry, msgp.NextType(b))
 	}
+	if nsec >= 1e9 {
+		return b, 0, 0, fmt.Errorf("%w: EventTime nanoseconds %d out of range", ErrEntry, nsec)
+	}
+	return rest, sec, nsec, nil
 }
 
 // AppendEventTime appends an EventTime (fixext8, type 0).

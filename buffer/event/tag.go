@@ -1,4 +1,4 @@
-package codec
+package event
 
 import (
 	"errors"
@@ -7,7 +7,7 @@ import (
 )
 
 // ErrTag is wrapped by the error of a tag that inputs refuse.
-var ErrTag = errors.New("codec: invalid tag")
+var ErrTag = errors.New("event: invalid tag")
 
 // CheckTag checks a tag that an input received: at most MaxTagLen bytes of
 // valid UTF-8 without control characters (below 0x20, and 0x7f). The empty

@@ -16,7 +16,7 @@ import (
 
 	"github.com/tinylib/msgp/msgp"
 
-	"github.com/barge-dev/barge/forwarder/codec"
+	"github.com/barge-dev/barge/buffer/event"
 )
 
 // catBatch is how many records `barge cat` sends per acked message.
@@ -99,7 +99,7 @@ type catSender struct {
 
 func (s *catSender) add(rec []byte) error {
 	now := time.Now()
-	s.entries = codec.AppendEntry(s.entries, codec.AppendEventTime(nil, now.Unix(), int64(now.Nanosecond())), rec)
+	s.entries = event.AppendEntry(s.entries, event.AppendEventTime(nil, now.Unix(), int64(now.Nanosecond())), rec)
 	s.n++
 	if s.n >= catBatch || len(s.entries) >= 1<<20 {
 		return s.flush()

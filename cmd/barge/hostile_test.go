@@ -25,6 +25,7 @@ import (
 	"github.com/tinylib/msgp/msgp"
 
 	"github.com/barge-dev/barge/buffer"
+	"github.com/barge-dev/barge/buffer/event"
 	"github.com/barge-dev/barge/cmd/barge/bargetest"
 	"github.com/barge-dev/barge/forwarder/codec"
 )
@@ -89,13 +90,13 @@ func TestLongTagNeverBlocksOutput(t *testing.T) {
 		t.Fatal("a 256-byte tag was not acked")
 	}
 	bargetest.SendAcked(t, p.Addr, "app.good", 0, 500)
-	for _, bad := range []string{strings.Repeat("T", codec.MaxTagLen+1), "app.\nforged", "app.\x00nul"} {
+	for _, bad := range []string{strings.Repeat("T", event.MaxTagLen+1), "app.\nforged", "app.\x00nul"} {
 		acked, closed := exchange(t, p.Addr, messageMode(bad, 0, "bad"))
 		if acked || !closed {
 			t.Errorf("tag %.20q (%d bytes): acked %v, closed %v; want refused and closed", bad, len(bad), acked, closed)
 		}
 	}
-	if acked, _ := exchange(t, p.Addr, messageMode(strings.Repeat("M", codec.MaxTagLen), 0, "max")); !acked {
+	if acked, _ := exchange(t, p.Addr, messageMode(strings.Repeat("M", event.MaxTagLen), 0, "max")); !acked {
 		t.Fatal("a tag of exactly MaxTagLen bytes was not acked")
 	}
 	bargetest.SendAcked(t, p.Addr, "app.good", 500, 1000)
@@ -148,21 +149,21 @@ func TestDeepRecordIsRefusedOrIsolated(t *testing.T) {
 	dir := t.TempDir()
 	// A chunk left by an earlier process: good records and one nested too
 	// deep for any encoder, in the same chunk.
-	seedChunk(t, filepath.Join(dir, "buf"), "app.good", 1000, 1010, codec.MaxDepth+50)
+	seedChunk(t, filepath.Join(dir, "buf"), "app.good", 1000, 1010, event.MaxDepth+50)
 
 	p := startBarge(t, dir, fileConfig("flush_mode interval\n flush_interval 1s"))
 	for i := 0; i < 24; i++ {
 		bargetest.SendAcked(t, p.Addr, "app.good", 2*i, 2*i+1)
 		// Depth MaxDepth is the deepest record accepted: nest MaxDepth-1
 		// maps around the innermost {"a": 1}.
-		if acked, _ := exchange(t, p.Addr, messageMode("app.good", codec.MaxDepth-1, "deep-ok")); !acked {
-			t.Fatalf("a record nested %d levels was not acked", codec.MaxDepth)
+		if acked, _ := exchange(t, p.Addr, messageMode("app.good", event.MaxDepth-1, "deep-ok")); !acked {
+			t.Fatalf("a record nested %d levels was not acked", event.MaxDepth)
 		}
 		bargetest.SendAcked(t, p.Addr, "app.good", 2*i+1, 2*i+2)
 	}
-	acked, closed := exchange(t, p.Addr, messageMode("app.good", codec.MaxDepth, "too-deep"))
+	acked, closed := exchange(t, p.Addr, messageMode("app.good", event.MaxDepth, "too-deep"))
 	if acked || !closed {
-		t.Fatalf("a record nested %d levels: acked %v, closed %v; want refused and closed", codec.MaxDepth+1, acked, closed)
+		t.Fatalf("a record nested %d levels: acked %v, closed %v; want refused and closed", event.MaxDepth+1, acked, closed)
 	}
 	huge, _ := exchange(t, p.Addr, messageMode("app.good", 99_999, "very-deep"))
 	if huge {
@@ -184,7 +185,7 @@ func TestDeepRecordIsRefusedOrIsolated(t *testing.T) {
 	}
 	bargetest.CheckSeqs(t, good, 48)
 	if deep != 24 {
-		t.Errorf("%d records of depth %d written, want 24", deep, codec.MaxDepth)
+		t.Errorf("%d records of depth %d written, want 24", deep, event.MaxDepth)
 	}
 	if n := len(recs) - len(good) - deep; n != 10 {
 		t.Errorf("%d of the 10 good records of the seeded chunk written", n)

@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/tinylib/msgp/msgp"
+
+	"github.com/barge-dev/barge/buffer/event"
 )
 
 // stockAlloc hands out buffers made before the test measures, and counts
@@ -63,7 +65,7 @@ func TestAllocatorHoldsEveryLargeBuffer(t *testing.T) {
 	for i := range n {
 		e := entry(uint64(1700000000+i), "k", strings.Repeat("v", 120))
 		stream = append(stream, e...)
-		entries = append(entries, AppendEntry(nil, msgp.AppendUint64(nil, 0), record("k", strings.Repeat("v", 120))))
+		entries = append(entries, event.AppendEntry(nil, msgp.AppendUint64(nil, 0), record("k", strings.Repeat("v", 120))))
 	}
 	v15 := cat(v15Entry(1, 2, "a", "b"), stream) // needs re-encoding
 	big := record("k", strings.Repeat("v", 1<<20))
@@ -97,7 +99,7 @@ func TestAllocatorHoldsEveryLargeBuffer(t *testing.T) {
 				if err != nil || m.Records == 0 {
 					t.Fatalf("decode: %d records, %v", m.Records, err)
 				}
-				if _, _, _, err := Count(m.Entries); err != nil {
+				if _, _, _, err := event.Count(m.Entries); err != nil {
 					t.Fatal(err)
 				}
 				d.Release()

@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"github.com/tinylib/msgp/msgp"
+
+	"github.com/barge-dev/barge/buffer/event"
 )
 
 // benchRecords returns n entries of about 200 bytes each.
@@ -19,7 +21,7 @@ func benchRecords(n int) []byte {
 			"message", "request completed with status 200 in 12.5 ms by upstream pool a",
 			"trace", "4bf92f3577b34da6a3ce929d0e0e4736",
 		)
-		b = AppendEntry(b, AppendEventTime(nil, 1700000000+int64(i), 123456789), rec)
+		b = event.AppendEntry(b, event.AppendEventTime(nil, 1700000000+int64(i), 123456789), rec)
 	}
 	return b
 }

@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"github.com/tinylib/msgp/msgp"
+
+	"github.com/barge-dev/barge/buffer/event"
 )
 
 // nested returns a record nested levels deep: {"a": {"a": ... {}}}, with
@@ -50,7 +52,10 @@ func depthOf(b []byte) (int, []byte) {
 	return 0, rest
 }
 
-func TestNestedDeeper(t *testing.T) {
+// TestCheckRecordDepth: event.CheckRecord refuses a record exactly when it
+// nests deeper than event.MaxDepth, wherever the depth is, and event.Skim's
+// container count bounds the depth (the decoder's cheap pre-check).
+func TestCheckRecordDepth(t *testing.T) {
 	objs := [][]byte{
 		msgp.AppendInt(nil, 1), record(), record("a", "b"), nested(2), nested(5), nested(100), nested(101),
 		cat([]byte{0x92}, nested(4), nested(7)),          // the deeper element second
@@ -63,21 +68,25 @@ func TestNestedDeeper(t *testing.T) {
 		if len(rest) != 0 {
 			t.Fatalf("obj %d: bad test input", i)
 		}
-		for max := 1; max <= MaxDepth+1; max++ {
-			if got := nestedDeeper(o, max); got != (want > max) {
-				t.Fatalf("obj %d (depth %d): nestedDeeper(%d) = %v", i, want, max, got)
+		// o under `wrap` maps {"k": ...}: a record of depth want+wrap
+		rec := o
+		for wrap := 1; wrap <= event.MaxDepth+1; wrap++ {
+			rec = cat([]byte{0x81, 0xa1, 'k'}, rec)
+			_, err := event.CheckRecord(rec)
+			if deeper := want+wrap > event.MaxDepth; deeper != (err == event.ErrTooDeep) || !deeper && err != nil {
+				t.Fatalf("obj %d (depth %d) in %d maps: CheckRecord = %v", i, want, wrap, err)
 			}
 		}
-		// skim's count bounds the depth
-		if _, c, err := skim(o); err != nil || want > c+1 {
-			t.Fatalf("obj %d: depth %d, skim counted %d containers (%v)", i, want, c, err)
+		// Skim's count bounds the depth
+		if _, c, err := event.Skim(o); err != nil || want > c+1 {
+			t.Fatalf("obj %d: depth %d, Skim counted %d containers (%v)", i, want, c, err)
 		}
 	}
 }
 
 func TestDecodeNesting(t *testing.T) {
-	ok, deep := nested(MaxDepth), nested(MaxDepth+1)
-	if d, _ := depthOf(ok); d != MaxDepth {
+	ok, deep := nested(event.MaxDepth), nested(event.MaxDepth+1)
+	if d, _ := depthOf(ok); d != event.MaxDepth {
 		t.Fatalf("test record depth %d", d)
 	}
 	good := entry(1, "a", "b")
@@ -87,10 +96,14 @@ func TestDecodeNesting(t *testing.T) {
 		msg  func(rec []byte) []byte
 	}{
 		{"message", func(r []byte) []byte { return messageMsg("t", tm, r, nil) }},
-		{"forward", func(r []byte) []byte { return forwardMsg("t", [][]byte{good, AppendEntry(nil, tm, r), good}, nil) }},
-		{"packed", func(r []byte) []byte { return packedMsg("t", cat(good, AppendEntry(nil, tm, r), good), true, nil) }},
+		{"forward", func(r []byte) []byte {
+			return forwardMsg("t", [][]byte{good, event.AppendEntry(nil, tm, r), good}, nil)
+		}},
+		{"packed", func(r []byte) []byte {
+			return packedMsg("t", cat(good, event.AppendEntry(nil, tm, r), good), true, nil)
+		}},
 		{"compressed", func(r []byte) []byte {
-			return packedMsg("t", gz(cat(good, AppendEntry(nil, tm, r), good)), true, options(nil, "compressed", "gzip"))
+			return packedMsg("t", gz(cat(good, event.AppendEntry(nil, tm, r), good)), true, options(nil, "compressed", "gzip"))
 		}},
 	}
 	for _, c := range cases {
@@ -98,10 +111,10 @@ func TestDecodeNesting(t *testing.T) {
 			var d Decoder
 			m, err := d.Decode(c.msg(ok))
 			if err != nil || m.Deep != 0 {
-				t.Fatalf("%d levels: %v", MaxDepth, err)
+				t.Fatalf("%d levels: %v", event.MaxDepth, err)
 			}
-			if _, err := d.Decode(c.msg(deep)); !errors.Is(err, ErrTooDeep) || !errors.Is(err, ErrEntry) {
-				t.Fatalf("%d levels: err = %v, want ErrTooDeep and ErrEntry", MaxDepth+1, err)
+			if _, err := d.Decode(c.msg(deep)); !errors.Is(err, event.ErrTooDeep) || !errors.Is(err, event.ErrEntry) {
+				t.Fatalf("%d levels: err = %v, want event.ErrTooDeep and ErrEntry", event.MaxDepth+1, err)
 			}
 			d.SkipInvalid = true
 			m, err = d.Decode(c.msg(deep))
@@ -123,7 +136,7 @@ func TestDecodeVeryDeep(t *testing.T) {
 	rec := cat(bytes.Repeat([]byte{0x81, 0xa1, 'a'}, levels-1), []byte{0x80})
 	msgs := map[string][]byte{
 		"message": messageMsg("t", msgp.AppendUint64(nil, 1), rec, nil),
-		"packed":  packedMsg("t", AppendEntry(nil, msgp.AppendUint64(nil, 1), rec), true, nil),
+		"packed":  packedMsg("t", event.AppendEntry(nil, msgp.AppendUint64(nil, 1), rec), true, nil),
 	}
 	for name, msg := range msgs {
 		t.Run(name, func(t *testing.T) {
@@ -145,7 +158,7 @@ func TestDecodeVeryDeep(t *testing.T) {
 				done <- result{err, int64(after.StackInuse) - int64(before.StackInuse)}
 			}()
 			r := <-done
-			if !errors.Is(r.err, ErrTooDeep) {
+			if !errors.Is(r.err, event.ErrTooDeep) {
 				t.Fatalf("err = %v, want ErrTooDeep", r.err)
 			}
 			if r.grown > 256<<10 {
@@ -158,7 +171,7 @@ func TestDecodeVeryDeep(t *testing.T) {
 func TestNextDoesNotRecurse(t *testing.T) {
 	// canonical streams from elsewhere (chunks) are read without recursion too
 	rec := cat(bytes.Repeat([]byte{0x81, 0xa1, 'a'}, 99998), []byte{0x80})
-	e, rest, err := Next(AppendEntry(nil, msgp.AppendUint64(nil, 1), rec))
+	e, rest, err := event.Next(event.AppendEntry(nil, msgp.AppendUint64(nil, 1), rec))
 	if err != nil || len(rest) != 0 || len(e.Record) != len(rec) {
 		t.Fatalf("Next: %v", err)
 	}

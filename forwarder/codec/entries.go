@@ -1,11 +1,12 @@
 package codec
 
 import (
-	"encoding/binary"
 	"fmt"
 	"time"
 
 	"github.com/tinylib/msgp/msgp"
+
+	"github.com/barge-dev/barge/buffer/event"
 )
 
 // walk validates the entries in src (count of them, or until src ends when
@@ -21,7 +22,7 @@ func (d *Decoder) walk(src []byte, count int, zeroIsNow, inPlace bool) (out []by
 	pos := 0
 	for i := 0; count < 0 && pos < len(src) || i < count; i++ {
 		e, end, norm, useNow, err := parseEntry(src[pos:], zeroIsNow)
-		if err == errTooDeep {
+		if err == event.ErrTooDeep {
 			deep++
 		}
 		if err != nil && end < 0 {
@@ -66,7 +67,7 @@ func (d *Decoder) walk(src []byte, count int, zeroIsNow, inPlace bool) (out []by
 			if out, err = d.room(out, 1+len(e.RawTime)+len(e.Record), inPlace); err != nil {
 				return nil, 0, 0, deep, err
 			}
-			out = AppendEntry(out, e.RawTime, e.Record) // in place: memmove backwards
+			out = event.AppendEntry(out, e.RawTime, e.Record) // in place: memmove backwards
 			records++
 		default:
 			if copied {
@@ -90,7 +91,7 @@ func (d *Decoder) walk(src []byte, count int, zeroIsNow, inPlace bool) (out []by
 
 // retime sets e.RawTime to an EventTime (in d.tbuf, until the next
 // retime): of e.Sec and e.Nsec, or of the current time when useNow.
-func (d *Decoder) retime(e *Entry, useNow bool) {
+func (d *Decoder) retime(e *event.Entry, useNow bool) {
 	if useNow {
 		now := time.Now
 		if d.Now != nil {
@@ -99,7 +100,7 @@ func (d *Decoder) retime(e *Entry, useNow bool) {
 		t := now()
 		e.Sec, e.Nsec = t.Unix(), int64(t.Nanosecond())
 	}
-	e.RawTime = AppendEventTime(d.tbuf[:0], e.Sec, e.Nsec)
+	e.RawTime = event.AppendEventTime(d.tbuf[:0], e.Sec, e.Nsec)
 }
 
 // startCopy begins the output of walk with the pos canonical bytes of src
@@ -132,34 +133,36 @@ func (d *Decoder) room(out []byte, n int, inPlace bool) ([]byte, error) {
 // parseEntry reads one entry. end is its length, or -1 when not even that
 // can be found. norm reports that the entry must be re-encoded with a time
 // built from e.Sec and e.Nsec, or from the current time when useNow. A
-// record nested deeper than MaxDepth is errTooDeep, with its end.
-func parseEntry(b []byte, zeroIsNow bool) (e Entry, end int, norm, useNow bool, err error) {
-	end, containers, serr := skim(b)
+// record nested deeper than event.MaxDepth is event.ErrTooDeep, with its end.
+func parseEntry(b []byte, zeroIsNow bool) (e event.Entry, end int, norm, useNow bool, err error) {
+	end, containers, serr := event.Skim(b)
 	if serr != nil {
-		return e, -1, false, false, fmt.Errorf("%w: %v", ErrEntry, serr)
+		return e, -1, false, false, serr
 	}
 	b = b[:end]
-	// the entry's array is level 1 and its record level 2
-	if containers > MaxDepth && nestedDeeper(b, MaxDepth+1) {
-		return e, end, false, false, errTooDeep
-	}
+	// the entry's array is level 1 and its record level 2: only an entry
+	// with more containers than event.MaxDepth can nest its record too deeply
+	deep := containers > event.MaxDepth
 	var rest []byte
 	if len(b) > 0 && b[0] == 0x92 {
 		rest = b[1:]
 	} else {
 		n, r, err := msgp.ReadArrayHeaderBytes(b)
 		if err != nil || n != 2 {
-			return e, end, false, false, fmt.Errorf("%w: not [time, record]", ErrEntry)
+			return e, end, false, false, fmt.Errorf("%w: not [time, record]", event.ErrEntry)
 		}
 		rest = r
 	}
 	e, norm, useNow, err = parseFields(rest, zeroIsNow)
+	if err == nil && deep {
+		_, err = event.CheckRecord(e.Record)
+	}
 	return e, end, norm, useNow, err
 }
 
 // parseFields reads the time and the record of an entry from rest, which
 // holds exactly them (the entry without its array header).
-func parseFields(rest []byte, zeroIsNow bool) (e Entry, norm, useNow bool, err error) {
+func parseFields(rest []byte, zeroIsNow bool) (e event.Entry, norm, useNow bool, err error) {
 	tail := rest
 	switch rest[0] {
 	case 0xc0: // nil time
@@ -168,28 +171,18 @@ func parseFields(rest []byte, zeroIsNow bool) (e Entry, norm, useNow bool, err e
 		}
 		tail, norm, useNow = rest[1:], true, true
 	case 0x92: // Forward Protocol v1.5: [EventTime, metadata]
-		t, sec, nsec, err := ReadTime(rest[1:])
+		t, sec, nsec, err := event.ReadTime(rest[1:])
 		if err != nil {
 			return e, false, false, err
 		}
 		if msgp.NextType(t) != msgp.MapType {
-			return e, false, false, fmt.Errorf("%w: time metadata is %s, want map", ErrEntry, msgp.NextType(t))
+			return e, false, false, fmt.Errorf("%w: time metadata is %s, want map", event.ErrEntry, msgp.NextType(t))
 		}
-		mlen, _ := Skip(t)
+		mlen, _ := event.Skip(t)
 		tail, norm = t[mlen:], true
 		e.Sec, e.Nsec = sec, nsec
-	case 0xd7: // EventTime, the common case: read here, not by ReadTime
-		if len(rest) < 10 || rest[1] != EventTimeExt {
-			return e, false, false, fmt.Errorf("%w: time extension is not an EventTime", ErrEntry)
-		}
-		e.Sec = int64(binary.BigEndian.Uint32(rest[2:6]))
-		e.Nsec = int64(binary.BigEndian.Uint32(rest[6:10]))
-		if e.Nsec >= 1e9 {
-			return e, false, false, fmt.Errorf("%w: EventTime nanoseconds %d out of range", ErrEntry, e.Nsec)
-		}
-		e.RawTime, tail = rest[:10], rest[10:]
 	default:
-		t, sec, nsec, err := ReadTime(rest)
+		t, sec, nsec, err := event.ReadTime(rest)
 		if err != nil {
 			return e, false, false, err
 		}
@@ -201,10 +194,10 @@ func parseFields(rest []byte, zeroIsNow bool) (e Entry, norm, useNow bool, err e
 		e.RawTime, norm, useNow = nil, true, true
 	}
 	if len(tail) == 0 || tail[0]&0xf0 != 0x80 && tail[0] != 0xde && tail[0] != 0xdf {
-		return e, false, false, fmt.Errorf("%w: record is %s, want map", ErrEntry, msgp.NextType(tail))
+		return e, false, false, fmt.Errorf("%w: record is %s, want map", event.ErrEntry, msgp.NextType(tail))
 	}
 	e.Record = tail
 	return e, norm, useNow, nil
 }
 
-var errNilTime = fmt.Errorf("%w: time is nil", ErrEntry)
+var errNilTime = fmt.Errorf("%w: time is nil", event.ErrEntry)

@@ -8,6 +8,8 @@ import (
 	"testing/iotest"
 
 	"github.com/tinylib/msgp/msgp"
+
+	"github.com/barge-dev/barge/buffer/event"
 )
 
 func TestFrameReader(t *testing.T) {
@@ -86,11 +88,11 @@ func TestFrameReaderLimits(t *testing.T) {
 func TestSkipMatchesMsgp(t *testing.T) {
 	objs := [][]byte{
 		record("a", "b"), msgp.AppendFloat64(nil, 1.5), msgp.AppendInt64(nil, -1<<40),
-		AppendEventTime(nil, 1, 2), msgp.AppendBytes(nil, make([]byte, 300)),
+		event.AppendEventTime(nil, 1, 2), msgp.AppendBytes(nil, make([]byte, 300)),
 		msgp.AppendString(nil, string(make([]byte, 70000))), entry(1, "x", "y"),
 	}
 	for i, o := range objs {
-		n, err := Skip(append(o, 0xc0))
+		n, err := event.Skip(append(o, 0xc0))
 		if err != nil || n != len(o) {
 			t.Errorf("obj %d: Skip = %d, %v; want %d", i, n, err, len(o))
 		}

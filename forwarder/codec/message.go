@@ -7,6 +7,8 @@ import (
 
 	"github.com/klauspost/compress/gzip"
 	"github.com/tinylib/msgp/msgp"
+
+	"github.com/barge-dev/barge/buffer/event"
 )
 
 // ErrMessage is wrapped by every error about a forward-protocol message's shape.
@@ -49,7 +51,7 @@ type Message struct {
 	Records int
 	// Invalid is the number of entries dropped by SkipInvalid.
 	Invalid int
-	// Deep is how many of them were nested deeper than MaxDepth.
+	// Deep is how many of them were nested deeper than event.MaxDepth.
 	Deep int
 	// Chunk is the msgpack encoding of the chunk option, exactly as sent
 	// (str or bin, byte for byte), or nil when the sender wants no ack.
@@ -157,7 +159,7 @@ func (d *Decoder) Decode(frame []byte) (Message, error) {
 		if err != nil {
 			return m, fmt.Errorf("%w: entries: %v", ErrMessage, err)
 		}
-		end, err := Skip(b)
+		end, err := event.Skip(b)
 		if err != nil {
 			return m, fmt.Errorf("%w: entries: %v", ErrMessage, err)
 		}
@@ -174,11 +176,11 @@ func (d *Decoder) Decode(frame []byte) (Message, error) {
 		if n < 3 {
 			return m, fmt.Errorf("%w: Message of %d elements", ErrMessage, n)
 		}
-		end, err := Skip(b)
+		end, err := event.Skip(b)
 		if err != nil {
 			return m, fmt.Errorf("%w: time: %v", ErrMessage, err)
 		}
-		rec, containers, err := skim(b[end:])
+		rec, containers, err := event.Skim(b[end:])
 		if err != nil {
 			return m, fmt.Errorf("%w: record: %v", ErrMessage, err)
 		}
@@ -199,9 +201,10 @@ func (d *Decoder) Decode(frame []byte) (Message, error) {
 // arrays), with a single copy: [time, record] needs an array header.
 func (d *Decoder) message(m *Message, b []byte, containers int) error {
 	e, _, useNow, err := parseFields(b, true)
-	if err == nil && containers >= MaxDepth && nestedDeeper(e.Record, MaxDepth) {
-		err = errTooDeep
-		m.Deep = 1
+	if err == nil && containers >= event.MaxDepth {
+		if _, err = event.CheckRecord(e.Record); err == event.ErrTooDeep {
+			m.Deep = 1
+		}
 	}
 	if err != nil {
 		if !d.SkipInvalid {
@@ -221,7 +224,7 @@ func (d *Decoder) message(m *Message, b []byte, containers int) error {
 	if err != nil {
 		return err
 	}
-	d.one = AppendEntry(out, e.RawTime, e.Record)
+	d.one = event.AppendEntry(out, e.RawTime, e.Record)
 	m.Entries, m.Records = d.one, 1
 	return nil
 }
@@ -261,7 +264,7 @@ func readOptions(b []byte) (compressed, chunk []byte, size int64, err error) {
 		if err != nil {
 			return nil, nil, size, fmt.Errorf("%w: option key: %v", ErrMessage, err)
 		}
-		end, err := Skip(b)
+		end, err := event.Skip(b)
 		if err != nil {
 			return nil, nil, size, fmt.Errorf("%w: option %q: %v", ErrMessage, key, err)
 		}
@@ -302,7 +305,7 @@ func DecodeAck(b []byte) ([]byte, error) {
 		if key, b, err = readRaw(b); err != nil {
 			return nil, fmt.Errorf("%w: ack key: %v", ErrMessage, err)
 		}
-		end, err := Skip(b)
+		end, err := event.Skip(b)
 		if err != nil {
 			return nil, fmt.Errorf("%w: ack value: %v", ErrMessage, err)
 		}

@@ -10,21 +10,31 @@ import (
 
 	"github.com/klauspost/compress/gzip"
 	"github.com/tinylib/msgp/msgp"
+
+	"github.com/barge-dev/barge/buffer/event"
 )
 
+func record(kv ...string) []byte {
+	b := msgp.AppendMapHeader(nil, uint32(len(kv)/2))
+	for _, s := range kv {
+		b = msgp.AppendString(b, s)
+	}
+	return b
+}
+
 func entry(sec uint64, kv ...string) []byte {
-	return AppendEntry(nil, msgp.AppendUint64(nil, sec), record(kv...))
+	return event.AppendEntry(nil, msgp.AppendUint64(nil, sec), record(kv...))
 }
 
 func evEntry(sec, nsec int64, kv ...string) []byte {
-	return AppendEntry(nil, AppendEventTime(nil, sec, nsec), record(kv...))
+	return event.AppendEntry(nil, event.AppendEventTime(nil, sec, nsec), record(kv...))
 }
 
 // v15Entry is [[EventTime, metadata], record].
 func v15Entry(sec, nsec int64, kv ...string) []byte {
 	b := msgp.AppendArrayHeader(nil, 2)
 	b = msgp.AppendArrayHeader(b, 2)
-	b = AppendEventTime(b, sec, nsec)
+	b = event.AppendEventTime(b, sec, nsec)
 	b = append(b, record("otlp", "x")...)
 	return append(b, record(kv...)...)
 }
@@ -113,7 +123,7 @@ func TestDecodeModes(t *testing.T) {
 		records int
 	}{
 		{"message int time", messageMsg("t", msgp.AppendUint64(nil, 1700000000), record("a", "1"), nil), ModeMessage, e1, nil, 1},
-		{"message EventTime with ack", messageMsg("t", AppendEventTime(nil, 1700000001, 5), record("b", "2"), options(chunk)), ModeMessage, e2, chunk, 1},
+		{"message EventTime with ack", messageMsg("t", event.AppendEventTime(nil, 1700000001, 5), record("b", "2"), options(chunk)), ModeMessage, e2, chunk, 1},
 		{"message v1.5 time", messageMsg("t", v15Entry(1700000001, 5)[1:12+len(record("otlp", "x"))], record("b", "2"), nil), ModeMessage, e2, nil, 1},
 		{"forward", forwardMsg("t", [][]byte{e1, e2}, options(binChunk)), ModeForward, canon, binChunk, 2},
 		{"forward v1.5", forwardMsg("t", [][]byte{e1, v15Entry(1700000001, 5, "b", "2")}, nil), ModeForward, canon, nil, 2},
@@ -142,7 +152,7 @@ func TestDecodeModes(t *testing.T) {
 			if !bytes.Equal(m.Chunk, c.chunk) {
 				t.Fatalf("chunk %x, want %x", m.Chunk, c.chunk)
 			}
-			if n, _, _, err := Count(m.Entries); err != nil || n != c.records {
+			if n, _, _, err := event.Count(m.Entries); err != nil || n != c.records {
 				t.Fatalf("Count = %d, %v", n, err)
 			}
 		})
@@ -156,11 +166,11 @@ func TestDecodeZeroTimeIsNow(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e, _, err := Next(m.Entries)
+	e, _, err := event.Next(m.Entries)
 	if err != nil || e.Sec != 1800000000 || e.Nsec != 42 {
 		t.Fatalf("entry %+v, %v", e, err)
 	}
-	m, err = d.Decode(forwardMsg("t", [][]byte{AppendEntry(nil, msgp.AppendNil(nil), record())}, nil))
+	m, err = d.Decode(forwardMsg("t", [][]byte{event.AppendEntry(nil, msgp.AppendNil(nil), record())}, nil))
 	if err != nil || m.Records != 1 {
 		t.Fatalf("nil time: %v", err)
 	}
@@ -168,7 +178,7 @@ func TestDecodeZeroTimeIsNow(t *testing.T) {
 
 func TestDecodeRejects(t *testing.T) {
 	good := entry(1, "a", "b")
-	bad := AppendEntry(nil, msgp.AppendString(nil, "now"), record())
+	bad := event.AppendEntry(nil, msgp.AppendString(nil, "now"), record())
 	cases := map[string][]byte{
 		"not array":        msgp.AppendString(nil, "x"),
 		"one element":      cat(msgp.AppendArrayHeader(nil, 1), msgp.AppendString(nil, "t")),
@@ -195,8 +205,8 @@ func TestDecodeRejects(t *testing.T) {
 
 func TestDecodeSkipInvalid(t *testing.T) {
 	good := entry(1, "a", "b")
-	bad := AppendEntry(nil, msgp.AppendString(nil, "now"), record())
-	notMap := AppendEntry(nil, msgp.AppendUint64(nil, 1), msgp.AppendInt(nil, 3))
+	bad := event.AppendEntry(nil, msgp.AppendString(nil, "now"), record())
+	notMap := event.AppendEntry(nil, msgp.AppendUint64(nil, 1), msgp.AppendInt(nil, 3))
 	d := Decoder{SkipInvalid: true}
 	for _, msg := range [][]byte{
 		forwardMsg("t", [][]byte{good, bad, notMap, good}, nil),
@@ -284,8 +294,8 @@ func FuzzDecodeMessage(f *testing.F) {
 	f.Add(packedMsg("t", e, true, nil))
 	f.Add(packedMsg("t", gz(e, e), true, options(chunk, "compressed", "gzip")))
 	f.Add([]byte{0x93, 0xa1, 't', 0xdd, 0xff, 0xff, 0xff, 0xff})
-	f.Add(packedMsg("t", AppendEntry(nil, msgp.AppendUint64(nil, 1), nested(MaxDepth+1)), true, nil))
-	f.Add(messageMsg("t", msgp.AppendUint64(nil, 0), nested(MaxDepth), nil))
+	f.Add(packedMsg("t", event.AppendEntry(nil, msgp.AppendUint64(nil, 1), nested(event.MaxDepth+1)), true, nil))
+	f.Add(messageMsg("t", msgp.AppendUint64(nil, 0), nested(event.MaxDepth), nil))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		// frame it as the server does, then decode
 		fr := NewFrameReader(bytes.NewReader(b), 1<<16)
@@ -300,7 +310,7 @@ func FuzzDecodeMessage(f *testing.F) {
 				if err != nil {
 					continue
 				}
-				n, _, _, err := Count(m.Entries)
+				n, _, _, err := event.Count(m.Entries)
 				if err != nil || n != m.Records {
 					t.Fatalf("decoded stream not canonical: %d/%d %v", n, m.Records, err)
 				}

@@ -1,14 +1,14 @@
 package route
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
-	"math"
 	"strconv"
 	"strings"
 
 	"github.com/tinylib/msgp/msgp"
+
+	"github.com/barge-dev/barge/buffer/event"
 )
 
 // accessor is a parsed Fluentd record_accessor: "key", "$.a.b", "$['a']['b']",
@@ -160,74 +160,12 @@ func readKey(b []byte) (key []byte, isStr bool, rest []byte, err error) {
 	}
 }
 
-// appendText appends the text form of the msgpack value v, as Ruby's to_s
-// would give it: strings as they are, nil as "", numbers and booleans in
-// their usual form. Maps, arrays and extensions become JSON.
+// appendText appends the text form of the msgpack value v by event's one
+// rule (event.AppendText); a malformed value appends nothing.
 func appendText(dst, v []byte) []byte {
-	switch msgp.NextType(v) {
-	case msgp.StrType:
-		s, _, err := msgp.ReadStringZC(v)
-		if err == nil {
-			return append(dst, s...)
-		}
-	case msgp.BinType:
-		s, _, err := msgp.ReadBytesZC(v)
-		if err == nil {
-			return append(dst, s...)
-		}
-	case msgp.NilType:
-		return dst
-	case msgp.BoolType:
-		b, _, err := msgp.ReadBoolBytes(v)
-		if err == nil {
-			return strconv.AppendBool(dst, b)
-		}
-	case msgp.IntType:
-		i, _, err := msgp.ReadInt64Bytes(v)
-		if err == nil {
-			return strconv.AppendInt(dst, i, 10)
-		}
-	case msgp.UintType:
-		u, _, err := msgp.ReadUint64Bytes(v)
-		if err == nil {
-			return strconv.AppendUint(dst, u, 10)
-		}
-	case msgp.Float64Type, msgp.Float32Type:
-		f, _, err := msgp.ReadFloat64Bytes(v)
-		if err == nil {
-			return appendRubyFloat(dst, f)
-		}
-	}
-	var w bytes.Buffer
-	if _, err := msgp.UnmarshalAsJSON(&w, v); err != nil {
+	out, _, err := event.AppendText(dst, v)
+	if err != nil {
 		return dst
 	}
-	return append(dst, w.Bytes()...)
-}
-
-// appendRubyFloat formats f as Ruby's Float#to_s does: "1.0", "0.5", "1.0e+20".
-func appendRubyFloat(dst []byte, f float64) []byte {
-	switch {
-	case math.IsNaN(f):
-		return append(dst, "NaN"...)
-	case math.IsInf(f, 1):
-		return append(dst, "Infinity"...)
-	case math.IsInf(f, -1):
-		return append(dst, "-Infinity"...)
-	}
-	abs := math.Abs(f)
-	if abs == 0 || (abs >= 1e-4 && abs < 1e16) {
-		start := len(dst)
-		dst = strconv.AppendFloat(dst, f, 'f', -1, 64)
-		if bytes.IndexByte(dst[start:], '.') < 0 {
-			dst = append(dst, ".0"...)
-		}
-		return dst
-	}
-	s := strconv.FormatFloat(f, 'e', -1, 64) // 1e+20, 1.5e-05
-	mant, exp, _ := strings.Cut(s, "e")
-	if !strings.Contains(mant, ".") {
-		mant += ".0"
-	}
-	return append(append(append(dst, mant...), 'e'), exp...)
+	return out
 }

@@ -6,7 +6,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/barge-dev/barge/forwarder/codec"
+	"github.com/barge-dev/barge/buffer/event"
 )
 
 // GrepExpr is a <regexp> or <exclude> section of filter_grep.
@@ -212,7 +212,7 @@ func NewGrep(cfg GrepConfig) (*Grep, error) {
 func (g *Grep) Filter(tag string, entries []byte, dst []byte) ([]byte, error) {
 	var scratch [256]byte
 	for len(entries) > 0 {
-		e, rest, err := codec.Next(entries)
+		e, rest, err := event.Next(entries)
 		if err != nil {
 			return dst, err
 		}

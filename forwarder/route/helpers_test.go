@@ -4,7 +4,7 @@ import (
 	"reflect"
 	"testing"
 
-	"github.com/barge-dev/barge/forwarder/codec"
+	"github.com/barge-dev/barge/buffer/event"
 	"github.com/tinylib/msgp/msgp"
 )
 
@@ -30,11 +30,11 @@ func stream(recs ...kv) []byte {
 	for i, r := range recs {
 		var raw []byte
 		if i%2 == 1 {
-			raw = codec.AppendEventTime(nil, int64(1000+i), 5)
+			raw = event.AppendEventTime(nil, int64(1000+i), 5)
 		} else {
 			raw = msgp.AppendInt64(nil, int64(1000+i))
 		}
-		b = codec.AppendEntry(b, raw, appendRecord(nil, r))
+		b = event.AppendEntry(b, raw, appendRecord(nil, r))
 	}
 	return b
 }
@@ -48,7 +48,7 @@ func decode(t *testing.T, b []byte) []decoded {
 	t.Helper()
 	var out []decoded
 	for len(b) > 0 {
-		e, rest, err := codec.Next(b)
+		e, rest, err := event.Next(b)
 		if err != nil {
 			t.Fatalf("output stream: %v", err)
 		}

@@ -10,7 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/barge-dev/barge/forwarder/codec"
+	"github.com/barge-dev/barge/buffer/event"
 )
 
 // Sink receives a canonical entries stream. It has the method set of
@@ -224,7 +224,7 @@ func (r *Router) resolve(tag string) *resolution {
 }
 
 func (r *Router) dropUnmatched(tag string, entries []byte) {
-	n, _, _, _ := codec.Count(entries) // on a malformed tail, the entries before it
+	n, _, _, _ := event.Count(entries) // on a malformed tail, the entries before it
 	r.unmatched.Add(int64(n))
 	now := r.clock.Now()
 	r.warnMu.Lock()

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/barge-dev/barge/forwarder/codec"
+	"github.com/barge-dev/barge/buffer/event"
 	"github.com/tinylib/msgp/msgp"
 )
 
@@ -128,7 +128,7 @@ func (t *RecordTransformer) Filter(tag string, entries []byte, dst []byte) ([]by
 		scratch []byte
 	)
 	for len(entries) > 0 {
-		ent, rest, err := codec.Next(entries)
+		ent, rest, err := event.Next(entries)
 		if err != nil {
 			return dst, err
 		}

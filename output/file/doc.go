@@ -28,7 +28,7 @@
 //     too long.
 //   - Memory does not grow with the chunk's size.
 //   - Records the encoder rejects (malformed, or nested deeper than
-//     codec.MaxDepth) are left out and returned with buffer.Rejected after
+//     event.MaxDepth) are left out and returned with buffer.Rejected after
 //     the file is in place; a chunk of nothing but such records writes no
 //     file and is buffer.Permanent. A name the file system refuses
 //     (ENAMETOOLONG, EINVAL, EILSEQ: a path element longer than 255 bytes,

@@ -22,7 +22,7 @@ import (
 
 	"github.com/barge-dev/barge/buffer"
 	"github.com/barge-dev/barge/buffer/buffertest"
-	"github.com/barge-dev/barge/forwarder/codec"
+	"github.com/barge-dev/barge/buffer/event"
 	"github.com/barge-dev/barge/output"
 )
 
@@ -56,7 +56,7 @@ func entries(from, n int) []byte {
 		rec = msgp.AppendInt(rec, i)
 		rec = msgp.AppendString(rec, "msg")
 		rec = msgp.AppendString(rec, fmt.Sprintf("hello %d", i))
-		b = codec.AppendEntry(b, codec.AppendEventTime(nil, 1795341845, int64(i)), rec)
+		b = event.AppendEntry(b, event.AppendEventTime(nil, 1795341845, int64(i)), rec)
 	}
 	return b
 }
@@ -261,7 +261,7 @@ func TestUnwritablePathNamesIt(t *testing.T) {
 func TestMalformedRecordsRejected(t *testing.T) {
 	o := newOutput(t, func(c *Config) { c.Compress = "none" })
 	bad := []byte{0x92, 0xa1, 'x', 0x80} // [ "x", {} ]: a string time
-	deep := bytes.Repeat([]byte{0x91}, codec.MaxDepth)
+	deep := bytes.Repeat([]byte{0x91}, event.MaxDepth)
 	deep = append(append([]byte{0x92, 0x01, 0x81, 0xa1, 'k'}, deep...), 0xc0) // 101 levels
 	chunk := append(append(append(entries(0, 2), bad...), deep...), entries(2, 2)...)
 	err := flushFrames(o, context.Background(), vars(), &frames{tags: []string{"a"}, entries: [][]byte{chunk}})

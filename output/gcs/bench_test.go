@@ -19,7 +19,7 @@ import (
 
 	"github.com/tinylib/msgp/msgp"
 
-	"github.com/barge-dev/barge/forwarder/codec"
+	"github.com/barge-dev/barge/buffer/event"
 )
 
 // logWords make messages that compress like real logs, not like one
@@ -50,7 +50,7 @@ func logBlock(seed uint64, size int) []byte {
 		rec = msgp.AppendString(rec, strconv.FormatUint(rng.Uint64(), 16))
 		rec = msgp.AppendString(rec, "msg")
 		rec = msgp.AppendString(rec, msg.String())
-		b = codec.AppendEntry(b, codec.AppendEventTime(nil, 1795341845, int64(i)), rec)
+		b = event.AppendEntry(b, event.AppendEventTime(nil, 1795341845, int64(i)), rec)
 	}
 	return b
 }

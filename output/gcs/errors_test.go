@@ -16,7 +16,7 @@ import (
 	"google.golang.org/api/googleapi"
 
 	"github.com/barge-dev/barge/buffer"
-	"github.com/barge-dev/barge/forwarder/codec"
+	"github.com/barge-dev/barge/buffer/event"
 	"github.com/barge-dev/barge/output"
 )
 
@@ -61,7 +61,7 @@ func TestErrorClassification(t *testing.T) {
 		{"token 400 invalid_grant", &auth.Error{Response: &http.Response{StatusCode: 400}, Err: errors.New("invalid_grant")}, true, ""},
 		{"token 503", &auth.Error{Response: &http.Response{StatusCode: 503}}, false, ""},
 		{"keyfile", fmt.Errorf("%w: 'keyfile': no such file", errCredentials), true, ""},
-		{"malformed records", fmt.Errorf("record 3: %w", codec.ErrEntry), true, ""},
+		{"malformed records", fmt.Errorf("record 3: %w", event.ErrEntry), true, ""},
 		{"unknown", errors.New("something odd"), false, ""},
 	} {
 		t.Run(tt.name, func(t *testing.T) {

@@ -28,7 +28,7 @@ import (
 	"google.golang.org/api/option"
 
 	"github.com/barge-dev/barge/buffer/buffertest"
-	"github.com/barge-dev/barge/forwarder/codec"
+	"github.com/barge-dev/barge/buffer/event"
 	"github.com/barge-dev/barge/output"
 )
 
@@ -194,7 +194,7 @@ func putFrames(ctx context.Context, o *Output, v output.ChunkVars, f output.Fram
 	if ff, ok := f.(*frames); ok { // as the buffer counts a chunk's records
 		n := 0
 		for _, b := range ff.entries {
-			c, _, _, _ := codec.Count(b)
+			c, _, _, _ := event.Count(b)
 			n += c
 		}
 		meta[output.MetaRecords] = strconv.Itoa(n)
@@ -241,7 +241,7 @@ func entries(from, n, pad int) []byte {
 		rec = msgp.AppendInt(rec, i)
 		rec = msgp.AppendString(rec, "msg")
 		rec = msgp.AppendString(rec, fmt.Sprintf("hello %d %s", i, noise))
-		b = codec.AppendEntry(b, codec.AppendEventTime(nil, 1795341845, int64(i)), rec)
+		b = event.AppendEntry(b, event.AppendEventTime(nil, 1795341845, int64(i)), rec)
 	}
 	return b
 }

@@ -10,14 +10,14 @@ import (
 	"testing"
 
 	"github.com/barge-dev/barge/buffer"
-	"github.com/barge-dev/barge/forwarder/codec"
+	"github.com/barge-dev/barge/buffer/event"
 	"github.com/barge-dev/barge/output"
 )
 
 // deepEntry is an entry whose record nests one level deeper than
-// codec.MaxDepth: the encoder rejects it.
+// event.MaxDepth: the encoder rejects it.
 func deepEntry() []byte {
-	b := append([]byte{0x92, 0x01, 0x81, 0xa1, 'k'}, bytes.Repeat([]byte{0x91}, codec.MaxDepth)...)
+	b := append([]byte{0x92, 0x01, 0x81, 0xa1, 'k'}, bytes.Repeat([]byte{0x91}, event.MaxDepth)...)
 	return append(b, 0xc0)
 }
 

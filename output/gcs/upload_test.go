@@ -14,7 +14,7 @@ import (
 	"testing"
 
 	"github.com/barge-dev/barge/buffer"
-	"github.com/barge-dev/barge/forwarder/codec"
+	"github.com/barge-dev/barge/buffer/event"
 	"github.com/barge-dev/barge/output"
 )
 
@@ -105,7 +105,7 @@ func TestMalformedChunkIsPermanent(t *testing.T) {
 			bad = append(bad, 0x92, 0xa1, 'x', 0x81, 0xa1, 'k', 0xa1, 'v')
 		}
 		_, err := putFrames(context.Background(), o, vars(), oneFrame(bad))
-		if !buffer.IsPermanent(err) || !errors.Is(err, output.ErrAllRejected) || !errors.Is(err, codec.ErrEntry) && !strings.Contains(err.Error(), "time is") {
+		if !buffer.IsPermanent(err) || !errors.Is(err, output.ErrAllRejected) || !errors.Is(err, event.ErrEntry) && !strings.Contains(err.Error(), "time is") {
 			t.Fatalf("err = %v, want permanent ErrAllRejected", err)
 		}
 		if keys := srv.keys(t); len(keys) != 0 {

@@ -11,7 +11,7 @@ import (
 
 	"github.com/barge-dev/barge/buffer"
 	"github.com/barge-dev/barge/buffer/buffertest"
-	"github.com/barge-dev/barge/forwarder/codec"
+	"github.com/barge-dev/barge/buffer/event"
 )
 
 func TestMain(m *testing.M) {
@@ -24,7 +24,7 @@ func entries(n int) []byte {
 		rec := msgp.AppendMapHeader(nil, 1)
 		rec = msgp.AppendString(rec, "i")
 		rec = msgp.AppendInt(rec, i)
-		b = codec.AppendEntry(b, codec.AppendEventTime(nil, 1795341845, 0), rec)
+		b = event.AppendEntry(b, event.AppendEventTime(nil, 1795341845, 0), rec)
 	}
 	return b
 }

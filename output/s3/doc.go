@@ -89,7 +89,7 @@
 //     values, the host name) go through output.CleanPathValue: no "/",
 //     "\", control characters or invalid UTF-8, at most 200 bytes.
 //   - Rejected records: records the encoder rejects (malformed, or nested
-//     deeper than codec.MaxDepth) are left out of the object and returned
+//     deeper than event.MaxDepth) are left out of the object and returned
 //     with buffer.Rejected once it is stored; barge-records counts the
 //     records in the object. A PutObject sends its metadata after the
 //     whole object is encoded, so the count is known. A multipart upload

@@ -16,6 +16,7 @@ import (
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 
 	"github.com/barge-dev/barge/buffer"
+	"github.com/barge-dev/barge/buffer/event"
 	"github.com/barge-dev/barge/output"
 )
 
@@ -72,7 +73,7 @@ func TestIsPermanent(t *testing.T) {
 		{"unexpected EOF", fmt.Errorf("read body: %w", io.ErrUnexpectedEOF), false},
 		{"deadline", context.DeadlineExceeded, false},
 		{"canceled", context.Canceled, false},
-		{"malformed records", fmt.Errorf("record 3: %w", output.ErrMsgpack), true},
+		{"malformed records", fmt.Errorf("record 3: %w", event.ErrEntry), true},
 		{"already permanent", buffer.Permanent(errors.New("x")), true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -27,7 +27,7 @@ import (
 
 	"github.com/barge-dev/barge/buffer"
 	"github.com/barge-dev/barge/buffer/buffertest"
-	"github.com/barge-dev/barge/forwarder/codec"
+	"github.com/barge-dev/barge/buffer/event"
 	"github.com/barge-dev/barge/output"
 )
 
@@ -97,7 +97,7 @@ func (g *genFrames) Next() (string, []byte, error) {
 		rec = msgp.AppendString(rec, fmt.Sprintf("%016x%016x", g.rng.Uint64(), g.rng.Uint64()))
 		rec = msgp.AppendString(rec, "bytes")
 		rec = msgp.AppendInt(rec, g.rng.IntN(1<<20))
-		g.buf = codec.AppendEntry(g.buf, codec.AppendEventTime(nil, 1795341845+int64(g.done/1000), int64(g.done%1000)), rec)
+		g.buf = event.AppendEntry(g.buf, event.AppendEventTime(nil, 1795341845+int64(g.done/1000), int64(g.done%1000)), rec)
 		g.done++
 	}
 	g.served += int64(len(g.buf))

@@ -19,7 +19,7 @@ import (
 	"github.com/klauspost/compress/zstd"
 
 	"github.com/barge-dev/barge/buffer"
-	"github.com/barge-dev/barge/forwarder/codec"
+	"github.com/barge-dev/barge/buffer/event"
 	"github.com/barge-dev/barge/output"
 	"github.com/barge-dev/barge/output/internal/minio"
 )
@@ -317,7 +317,7 @@ func TestMinIOHostileMetadata(t *testing.T) {
 			})
 			o.hostname = strings.Repeat("ホ", 100)
 			c := testChunk(chunkID, tc.n)
-			c.Tag = strings.Repeat("日", codec.MaxTagLen/3)
+			c.Tag = strings.Repeat("日", event.MaxTagLen/3)
 			c.Keys = map[string]string{"region": "eu\n" + strings.Repeat("🙂", 1000), "team": strings.Repeat("\"", 800)}
 			if err := flushFrames(context.Background(), o, c, newGen(tc.n, 1)); err != nil {
 				t.Fatal(err)

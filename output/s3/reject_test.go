@@ -16,14 +16,14 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/barge-dev/barge/buffer"
-	"github.com/barge-dev/barge/forwarder/codec"
+	"github.com/barge-dev/barge/buffer/event"
 	"github.com/barge-dev/barge/output"
 )
 
 // deepEntry is an entry whose record nests one level deeper than
-// codec.MaxDepth: the encoder rejects it.
+// event.MaxDepth: the encoder rejects it.
 func deepEntry() []byte {
-	b := append([]byte{0x92, 0x01, 0x81, 0xa1, 'k'}, bytes.Repeat([]byte{0x91}, codec.MaxDepth)...)
+	b := append([]byte{0x92, 0x01, 0x81, 0xa1, 'k'}, bytes.Repeat([]byte{0x91}, event.MaxDepth)...)
 	return append(b, 0xc0)
 }
 
@@ -180,7 +180,7 @@ func TestMetadataFitsS3(t *testing.T) {
 		keys[k] = strings.Repeat("🙂\n", 500)
 	}
 	c := testChunk(chunkID, 1<<40)
-	c.Tag, c.Keys = strings.Repeat("日", codec.MaxTagLen/3), keys
+	c.Tag, c.Keys = strings.Repeat("日", event.MaxTagLen/3), keys
 	size := 0
 	for k, v := range o.metadata(c) {
 		size += len("X-Amz-Meta-"+k) + len(v)

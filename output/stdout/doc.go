@@ -7,6 +7,6 @@
 // single_value), with <inject>. The writer is given in Options (os.Stdout
 // by default). Chunks are printed one at a time, so lines never interleave.
 // A record the encoder rejects (malformed, or nested deeper than
-// codec.MaxDepth) is not printed and is returned with buffer.Rejected, the
+// event.MaxDepth) is not printed and is returned with buffer.Rejected, the
 // rest of the chunk printed; a chunk of nothing else is buffer.Permanent.
 package stdout

@@ -14,7 +14,7 @@ import (
 
 	"github.com/barge-dev/barge/buffer"
 	"github.com/barge-dev/barge/buffer/buffertest"
-	"github.com/barge-dev/barge/forwarder/codec"
+	"github.com/barge-dev/barge/buffer/event"
 	"github.com/barge-dev/barge/output"
 )
 
@@ -40,7 +40,7 @@ func oneEntry() []byte {
 	rec := msgp.AppendMapHeader(nil, 1)
 	rec = msgp.AppendString(rec, "msg")
 	rec = msgp.AppendString(rec, "hello")
-	return codec.AppendEntry(nil, codec.AppendEventTime(nil, 1795341845, 123456789), rec)
+	return event.AppendEntry(nil, event.AppendEventTime(nil, 1795341845, 123456789), rec)
 }
 
 func TestStdoutFormats(t *testing.T) {
@@ -111,7 +111,7 @@ func TestKeyCollisionsAreLogged(t *testing.T) {
 	rec = msgp.AppendString(rec, "x")
 	rec = msgp.AppendString(rec, "a.b")
 	rec = msgp.AppendString(rec, "y")
-	entry := codec.AppendEntry(nil, codec.AppendEventTime(nil, 1795341845, 0), rec)
+	entry := event.AppendEntry(nil, event.AppendEventTime(nil, 1795341845, 0), rec)
 	var out, logs bytes.Buffer
 	cfg := DefaultConfig()
 	cfg.Format.Type = "json"
@@ -136,11 +136,11 @@ func TestKeyCollisionsAreLogged(t *testing.T) {
 	}
 }
 
-// TestStdoutRejects: a record nested deeper than codec.MaxDepth is not
+// TestStdoutRejects: a record nested deeper than event.MaxDepth is not
 // printed and comes back with buffer.Rejected; a chunk of nothing else is
 // a permanent error.
 func TestStdoutRejects(t *testing.T) {
-	deep := append(append([]byte{0x92, 0x01, 0x81, 0xa1, 'k'}, bytes.Repeat([]byte{0x91}, codec.MaxDepth)...), 0xc0)
+	deep := append(append([]byte{0x92, 0x01, 0x81, 0xa1, 'k'}, bytes.Repeat([]byte{0x91}, event.MaxDepth)...), 0xc0)
 	var out bytes.Buffer
 	o, err := New(DefaultConfig(), Options{Writer: &out, Location: time.UTC})
 	if err != nil {

@@ -7,7 +7,7 @@ import (
 	"math/rand/v2"
 	"testing"
 
-	"github.com/barge-dev/barge/forwarder/codec"
+	"github.com/barge-dev/barge/buffer/event"
 	"github.com/barge-dev/barge/output"
 	"github.com/tinylib/msgp/msgp"
 )
@@ -58,8 +58,8 @@ func TestInferKeyStyleOutput(t *testing.T) {
 		return msgp.Raw(b)
 	}
 	var entries []byte
-	entries = codec.AppendEntry(entries, codec.AppendEventTime(nil, 1795341845, 5), rec("@timestamp", "x", "a.b", 1, "a-b", 2.5, "k8s", rec("app.kubernetes.io/name", "web", "App_Kubernetes_io_name", "w"), "time", "dropped"))
-	entries = codec.AppendEntry(entries, codec.AppendEventTime(nil, 1795341846, 0), rec("1st", true, "list", []any{rec("x-y", 1)}))
+	entries = event.AppendEntry(entries, event.AppendEventTime(nil, 1795341845, 5), rec("@timestamp", "x", "a.b", 1, "a-b", 2.5, "k8s", rec("app.kubernetes.io/name", "web", "App_Kubernetes_io_name", "w"), "time", "dropped"))
+	entries = event.AppendEntry(entries, event.AppendEventTime(nil, 1795341846, 0), rec("1st", true, "list", []any{rec("x-y", 1)}))
 	format := output.DefaultFormatConfig()
 	format.KeyStyle = output.KeyStyleBigQuery
 	enc, err := output.NewEncoder(output.EncoderConfig{
