@@ -137,7 +137,9 @@ func runLoaders(ctx context.Context, loaders []*bigquery.Loader) error {
 	}
 	wg.Wait()
 	for _, l := range loaders {
-		l.Close()
+		if err := l.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("close loader %s: %w", l.Name(), err))
+		}
 	}
 	return errors.Join(errs...)
 }
@@ -253,9 +255,7 @@ func (pl *pipeline) run(ctx context.Context) error {
 	}
 	for _, in := range pl.inputs {
 		if err := in.Listen(); err != nil {
-			for _, in := range pl.inputs {
-				in.Close()
-			}
+			pl.closeInputs()
 			stopBuffers()
 			bufWG.Wait()
 			return err
@@ -309,9 +309,7 @@ func (pl *pipeline) run(ctx context.Context) error {
 	case <-drainCtx.Done():
 		pl.log.Warn("inputs did not stop within shutdown_timeout; closing them")
 	}
-	for _, in := range pl.inputs {
-		in.Close()
-	}
+	pl.closeInputs()
 	<-inputsDone
 	var drainWG sync.WaitGroup
 	for _, s := range pl.sinks {
@@ -336,6 +334,15 @@ func (pl *pipeline) run(ctx context.Context) error {
 	errMu.Lock()
 	defer errMu.Unlock()
 	return errors.Join(runErrs...)
+}
+
+// closeInputs closes every input, logging each error once.
+func (pl *pipeline) closeInputs() {
+	for _, in := range pl.inputs {
+		if err := in.Close(); err != nil {
+			pl.log.Warn("close input", "err", err)
+		}
+	}
 }
 
 // closeSinks closes buffers and outputs, joining every error.
