@@ -64,7 +64,7 @@
 // made safe for HTTP headers and JSON alike, so metadata never fails an
 // upload: within S3's 2 KiB of user metadata even after RFC 2047.
 //
-// Strftime is Ruby's Time#strftime, as Fluentd's time formats use it.
+// Time formats are Ruby's Time#strftime, compiled by package output/strftime.
 //
 // Configuration structs (FormatConfig, InjectConfig) carry Fluentd's
 // parameter names in their conf tags and Fluentd's defaults in

@@ -167,7 +167,7 @@ func (e *Encoder) Encode(w io.Writer, frames Frames) (Stats, error) {
 	st := e.states.Get().(*encodeState)
 	defer e.putState(st)
 	st.buf = st.buf[:0]
-	st.inj.timeCache.valid = false
+	st.inj.timeCache.Reset()
 
 	for {
 		tag, entries, err := frames.Next()

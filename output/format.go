@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/tinylib/msgp/msgp"
+
+	"github.com/barge-dev/barge/output/strftime"
 )
 
 // recordFormat turns one record into bytes. b is the record's msgpack map,
@@ -33,7 +35,7 @@ func newFormat(cfg FormatConfig, inj *injector, opts EncoderOptions) recordForma
 		if local == nil {
 			local = time.Local
 		}
-		return &stdoutFormat{json: jsonFormat{inj: inj, bq: bq}, timeFmt: CompileStrftime("%Y-%m-%d %H:%M:%S.%N %z"), loc: local}
+		return &stdoutFormat{json: jsonFormat{inj: inj, bq: bq}, timeFmt: strftime.Compile("%Y-%m-%d %H:%M:%S.%N %z"), loc: local}
 	default:
 		return &jsonFormat{inj: inj, bq: bq, newline: nl}
 	}
@@ -96,7 +98,7 @@ func (f *jsonFormat) appendRecord(dst []byte, st *encodeState, sec, nsec int64, 
 // stdoutFormat is Fluentd's stdout formatter: "TIME TAG: JSON\n".
 type stdoutFormat struct {
 	json    jsonFormat
-	timeFmt *Strftime
+	timeFmt *strftime.Layout
 	loc     *time.Location
 }
 

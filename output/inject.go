@@ -4,6 +4,8 @@ import (
 	"math"
 	"strconv"
 	"time"
+
+	"github.com/barge-dev/barge/output/strftime"
 )
 
 // injector adds the <inject> fields to records. It is immutable and shared;
@@ -11,7 +13,7 @@ import (
 type injector struct {
 	cfg      InjectConfig
 	loc      *time.Location
-	timeFmt  *Strftime
+	timeFmt  *strftime.Layout
 	hostname string
 	// keys in injection order (hostname, tag, time: Fluentd's order), as
 	// JSON strings with the colon ("key":) and as msgpack strs.
@@ -49,7 +51,7 @@ func newInjector(cfg InjectConfig, hostname string, local *time.Location) *injec
 		if f == "" {
 			f = DefaultTimeFormat
 		}
-		in.timeFmt = CompileStrftime(f)
+		in.timeFmt = strftime.Compile(f)
 	}
 	add := func(kind injKind, key string) {
 		if key == "" {
@@ -80,7 +82,7 @@ func (in *injector) has(key []byte) bool {
 type injectState struct {
 	tag       string
 	tagJSON   []byte
-	timeCache timeCache
+	timeCache strftime.Cache
 }
 
 func (st *injectState) setTag(tag string) {
@@ -96,7 +98,7 @@ func (st *injectState) setTag(tag string) {
 func (in *injector) appendTimeText(dst []byte, st *injectState, sec, nsec int64) []byte {
 	switch in.cfg.TimeType {
 	case "string":
-		return in.timeFmt.appendCached(dst, sec, nsec, in.loc, &st.timeCache)
+		return in.timeFmt.AppendCached(dst, sec, nsec, in.loc, &st.timeCache)
 	case "float":
 		return appendFloat(dst, float64(sec)+float64(nsec)/1e9, 64)
 	default:

@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/barge-dev/barge/output/strftime"
 )
 
 // DefaultObjectKeyFormat names each chunk's file or object after its time
@@ -52,7 +54,7 @@ type ChunkVars struct {
 // KeyFormat computes the names of a chunk's file or object.
 type KeyFormat struct {
 	path, key *template
-	timeSlice *Strftime
+	timeSlice *strftime.Layout
 	hexLen    int
 	clean     func(string) string
 }
@@ -93,7 +95,7 @@ func NewKeyFormat(cfg KeyConfig) (*KeyFormat, error) {
 		!slices.Contains(path.vars, "chunk_id") && !slices.Contains(path.vars, "uuid_flush") {
 		return nil, fmt.Errorf("'object_key_format' %q must contain %%{chunk_id} or %%{uuid_flush}: %w", cfg.ObjectKeyFormat, ErrNotUnique)
 	}
-	return &KeyFormat{path: path, key: key, timeSlice: CompileStrftime(cfg.TimeSliceFormat), hexLen: cfg.HexRandomLength, clean: cfg.Clean}, nil
+	return &KeyFormat{path: path, key: key, timeSlice: strftime.Compile(cfg.TimeSliceFormat), hexLen: cfg.HexRandomLength, clean: cfg.Clean}, nil
 }
 
 // CheckChunkKeys reports the first placeholder of path or object_key_format

@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/barge-dev/barge/output/strftime"
 )
 
 // template is a parsed path or object key: literal text with strftime
@@ -30,11 +32,11 @@ const (
 
 type tmplPart struct {
 	kind  partKind
-	text  string    // partText without conversions
-	sf    *Strftime // partText with conversions
-	name  string    // partVar, partKey
-	index int       // partTag
-	whole bool      // partTag: ${tag}
+	text  string           // partText without conversions
+	sf    *strftime.Layout // partText with conversions
+	name  string           // partVar, partKey
+	index int              // partTag
+	whole bool             // partTag: ${tag}
 }
 
 // keyVars are the %{name} placeholders of object_key_format.
@@ -49,11 +51,11 @@ func parseTemplate(param, s string, vars []string) (*template, error) {
 		if text.Len() == 0 {
 			return
 		}
-		sf := CompileStrftime(text.String())
+		sf := strftime.Compile(text.String())
 		p := tmplPart{kind: partText, text: text.String()}
-		if sf.usesConversion() {
+		if sf.UsesConversion() {
 			p.sf = sf
-			t.usesTime = t.usesTime || sf.usesTime()
+			t.usesTime = t.usesTime || sf.UsesTime()
 		} else {
 			p.text = sf.Format(time.Time{}) // %% -> %
 		}
@@ -185,27 +187,4 @@ func tagPart(tag string, n int) string {
 		return ""
 	}
 	return parts[n]
-}
-
-// usesConversion reports whether the format has any conversion at all.
-func (s *Strftime) usesConversion() bool {
-	for i := range s.ops {
-		if s.ops[i].conv != 0 {
-			return true
-		}
-	}
-	return false
-}
-
-// usesTime reports whether the format prints anything of the time (not
-// only %%, %n, %t).
-func (s *Strftime) usesTime() bool {
-	for i := range s.ops {
-		switch s.ops[i].conv {
-		case 0, '%', 'n', 't':
-		default:
-			return true
-		}
-	}
-	return false
 }

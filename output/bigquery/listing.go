@@ -5,7 +5,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/barge-dev/barge/output"
+	"github.com/barge-dev/barge/output/strftime"
 )
 
 // A source prefix may hold the time: gs://BUCKET/logs/%Y%m%d/ (as an
@@ -19,7 +19,7 @@ import (
 type prefixTemplate struct {
 	format string
 	static string // up to the last '/' before the first '%'
-	sf     *output.Strftime
+	sf     *strftime.Layout
 	unit   byte // the finest conversion: 'H', 'd', 'm' or 'Y'
 }
 
@@ -40,7 +40,7 @@ func parsePrefixTemplate(prefix string) (*prefixTemplate, error) {
 	if i < 0 {
 		return nil, nil
 	}
-	t := &prefixTemplate{format: prefix, static: prefix[:strings.LastIndexByte(prefix[:i], '/')+1], sf: output.CompileStrftime(prefix)}
+	t := &prefixTemplate{format: prefix, static: prefix[:strings.LastIndexByte(prefix[:i], '/')+1], sf: strftime.Compile(prefix)}
 	rank := map[byte]int{'Y': 1, 'm': 2, 'd': 3, 'H': 4}
 	hasYear := false
 	for j := i; j < len(prefix); j++ {

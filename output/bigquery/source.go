@@ -8,6 +8,7 @@ import (
 
 	"github.com/barge-dev/barge/output"
 	"github.com/barge-dev/barge/output/bigquery/bqschema"
+	"github.com/barge-dev/barge/output/strftime"
 )
 
 // What a source must be for a loader to load its objects, as far as the
@@ -302,7 +303,7 @@ func timeFormatProblem(spec SourceSpec, o *OutputSpec, s bqschema.Schema) (msg s
 // than the microsecond (%N, %9N, %7N, %12N...), by formatting instants 1,
 // 10 and 100 ns apart with the outputs' own strftime.
 func subMicrosecond(format string) bool {
-	f := output.CompileStrftime(format)
+	f := strftime.Compile(format)
 	t := time.Date(2001, 2, 3, 4, 5, 6, 0, time.UTC)
 	base := f.Format(t)
 	for _, d := range []time.Duration{1, 10, 100} {

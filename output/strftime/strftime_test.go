@@ -1,4 +1,4 @@
-package output
+package strftime
 
 import (
 	"testing"
@@ -44,7 +44,7 @@ func TestStrftime(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.format, func(t *testing.T) {
-			if got := CompileStrftime(tt.format).Format(tt.t); got != tt.want {
+			if got := Compile(tt.format).Format(tt.t); got != tt.want {
 				t.Errorf("strftime(%q) = %q, want %q", tt.format, got, tt.want)
 			}
 		})
@@ -64,10 +64,10 @@ func TestStrftimeFlags(t *testing.T) {
 		{"logs/", false, false, false, false},
 	}
 	for _, tt := range tests {
-		s := CompileStrftime(tt.format)
-		if s.Subsecond() != tt.subsec || s.Clock() != tt.clock || s.usesConversion() != tt.conv || s.usesTime() != tt.timeUsed {
+		s := Compile(tt.format)
+		if s.Subsecond() != tt.subsec || s.Clock() != tt.clock || s.UsesConversion() != tt.conv || s.UsesTime() != tt.timeUsed {
 			t.Errorf("%q: subsec %v clock %v conv %v time %v, want %v %v %v %v", tt.format,
-				s.Subsecond(), s.Clock(), s.usesConversion(), s.usesTime(), tt.subsec, tt.clock, tt.conv, tt.timeUsed)
+				s.Subsecond(), s.Clock(), s.UsesConversion(), s.UsesTime(), tt.subsec, tt.clock, tt.conv, tt.timeUsed)
 		}
 	}
 }
@@ -81,12 +81,12 @@ func FuzzStrftime(f *testing.F) {
 			return
 		}
 		tm := time.Unix(sec%(1<<40), nsec%1e9).UTC()
-		s := CompileStrftime(format)
+		s := Compile(format)
 		out := s.Format(tm)
 		if len(out) > 256*1100 {
 			t.Fatalf("output of %d bytes for a %d-byte format", len(out), len(format))
 		}
-		if !s.usesConversion() && out != format {
+		if !s.UsesConversion() && out != format {
 			t.Fatalf("format without conversions %q gave %q", format, out)
 		}
 	})
@@ -96,13 +96,13 @@ func TestStrftimeCached(t *testing.T) {
 	loc := time.FixedZone("X", 5*3600+1800)
 	formats := []string{"%Y-%m-%dT%H:%M:%S.%N%z", "%s.%L|%3N|%6N|%N%%", "%N", "%Y", "%L%L"}
 	for _, f := range formats {
-		s := CompileStrftime(f)
-		var c timeCache
+		s := Compile(f)
+		var c Cache
 		for i := range 200 {
 			sec := int64(1795341845 + i/7)
 			nsec := int64(i * 4999999 % 1e9)
 			want := s.Append(nil, time.Unix(sec, nsec).In(loc))
-			if got := s.appendCached(nil, sec, nsec, loc, &c); string(got) != string(want) {
+			if got := s.AppendCached(nil, sec, nsec, loc, &c); string(got) != string(want) {
 				t.Fatalf("%q at %d.%09d: cached %q, want %q", f, sec, nsec, got, want)
 			}
 		}

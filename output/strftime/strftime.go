@@ -1,10 +1,13 @@
-package output
+// Package strftime is Ruby's Time#strftime, as Fluentd's time_format,
+// time_slice_format and path placeholders use it: Compile a format once,
+// then Append or AppendCached times.
+package strftime
 
 import (
 	"time"
 )
 
-// Strftime is a compiled Ruby strftime format (Time#strftime), as Fluentd's
+// Layout is a compiled Ruby strftime format (Time#strftime), as Fluentd's
 // time_format, time_slice_format and path placeholders use it.
 //
 // Supported: %Y %C %y %m %B %b %h %d %e %j %H %k %I %l %P %p %M %S %L %N
@@ -13,7 +16,7 @@ import (
 // with the flags - (no padding), _ (spaces), 0 (zeros), ^ (upper case),
 // # (change case) and a width. An unknown conversion is copied as written,
 // as Ruby does.
-type Strftime struct {
+type Layout struct {
 	ops    []sfOp
 	subsec bool // uses %L or %N
 	clock  bool // uses anything finer than the day
@@ -31,8 +34,8 @@ type sfOp struct {
 
 // CompileStrftime compiles a strftime format. It never fails: what is not a
 // conversion is literal text.
-func CompileStrftime(format string) *Strftime {
-	s := &Strftime{}
+func Compile(format string) *Layout {
+	s := &Layout{}
 	lit := make([]byte, 0, len(format))
 	flushLit := func() {
 		if len(lit) > 0 {
@@ -84,7 +87,7 @@ func CompileStrftime(format string) *Strftime {
 		}
 		if exp, ok := sfCombined[conv]; ok && op == (sfOp{width: -1}) {
 			flushLit()
-			sub := CompileStrftime(exp)
+			sub := Compile(exp)
 			s.ops = append(s.ops, sub.ops...)
 			s.subsec = s.subsec || sub.subsec
 			s.clock = s.clock || sub.clock
@@ -113,13 +116,13 @@ func CompileStrftime(format string) *Strftime {
 }
 
 // Subsecond reports whether the format prints fractions of a second.
-func (s *Strftime) Subsecond() bool { return s.subsec }
+func (s *Layout) Subsecond() bool { return s.subsec }
 
 // Clock reports whether the format prints anything finer than the day.
-func (s *Strftime) Clock() bool { return s.clock }
+func (s *Layout) Clock() bool { return s.clock }
 
 // Format formats t.
-func (s *Strftime) Format(t time.Time) string { return string(s.Append(nil, t)) }
+func (s *Layout) Format(t time.Time) string { return string(s.Append(nil, t)) }
 
 var sfCombined = map[byte]string{
 	'c': "%a %b %e %H:%M:%S %Y",
@@ -141,6 +144,29 @@ func sfKnown(c byte) bool {
 		'V', 'U', 'W', 's', 'Q', 'n', 't', '%',
 		'c', 'D', 'x', 'F', 'T', 'X', 'R', 'r', 'v', '+':
 		return true
+	}
+	return false
+}
+
+// UsesConversion reports whether the format has any conversion at all.
+func (s *Layout) UsesConversion() bool {
+	for i := range s.ops {
+		if s.ops[i].conv != 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// UsesTime reports whether the format prints anything of the time (not
+// only %%, %n, %t).
+func (s *Layout) UsesTime() bool {
+	for i := range s.ops {
+		switch s.ops[i].conv {
+		case 0, '%', 'n', 't':
+		default:
+			return true
+		}
 	}
 	return false
 }

@@ -1,4 +1,4 @@
-package output
+package strftime
 
 import (
 	"strconv"
@@ -6,22 +6,25 @@ import (
 )
 
 // Append appends t formatted to dst.
-func (s *Strftime) Append(dst []byte, t time.Time) []byte {
+func (s *Layout) Append(dst []byte, t time.Time) []byte {
 	return appendOps(dst, s.ops, t)
 }
 
-// timeCache holds a format's output for one second, cut around its
+// Cache holds a format's output for one second, cut around its
 // fraction conversions (%L, %N), so that formatting many times within the
 // same second costs a copy and the fraction digits.
-type timeCache struct {
+type Cache struct {
 	sec   int64
 	valid bool
 	segs  [][]byte // text between fraction conversions; len = fractions+1
 }
 
-// appendCached appends the time sec.nsec in loc, reusing c while the
+// Reset forgets the cached second (the zone or the layout changed).
+func (c *Cache) Reset() { c.valid = false }
+
+// AppendCached appends the time sec.nsec in loc, reusing c while the
 // second does not change.
-func (s *Strftime) appendCached(dst []byte, sec, nsec int64, loc *time.Location, c *timeCache) []byte {
+func (s *Layout) AppendCached(dst []byte, sec, nsec int64, loc *time.Location, c *Cache) []byte {
 	if !c.valid || c.sec != sec {
 		t := time.Unix(sec, 0).In(loc)
 		from, k := 0, 0
