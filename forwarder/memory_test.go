@@ -72,7 +72,9 @@ func TestBudgetAllowanceAndCache(t *testing.T) {
 }
 
 // TestBudgetWaitsInOrder shows that a connection over the budget waits,
-// in order of arrival, while one within its allowance never does.
+// in order of arrival, while one within its allowance never does. Each
+// waiter asks for more than half the budget, so one holds it at a time and
+// the order in which they record their turn is the order of their grants.
 func TestBudgetWaitsInOrder(t *testing.T) {
 	b := newBudget(1 << 20)
 	halt := make(chan struct{})
@@ -87,7 +89,7 @@ func TestBudgetWaitsInOrder(t *testing.T) {
 	for i := range 3 {
 		m := account(b, halt)
 		wg.Go(func() {
-			buf, err := m.Get(500 << 10)
+			buf, err := m.Get(600 << 10)
 			if err != nil {
 				t.Error(err)
 				return
