@@ -26,7 +26,7 @@ type FormatConfig struct {
 	AddNewline bool `conf:"add_newline"`
 	// KeyStyle is as_is (keys are written as they are) or bigquery: the
 	// keys of records, of the maps nested in them and the injected keys are
-	// rewritten to BigQuery column names (see BigQueryName) and made unique
+	// rewritten to BigQuery column names (see bqschema.Name) and made unique
 	// within each map, case-insensitively. It applies to json, ltsv,
 	// msgpack and stdout; single_value writes no keys.
 	KeyStyle string `conf:"key_style" enum:"as_is,bigquery"`

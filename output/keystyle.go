@@ -6,7 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"unicode/utf8"
+
+	"github.com/barge-dev/barge/output/bigquery/bqschema"
 )
 
 // Key styles of <format> key_style.
@@ -15,112 +16,17 @@ const (
 	KeyStyleBigQuery = "bigquery"
 )
 
-// MaxBigQueryName is the longest column name BigQuery accepts, in bytes
-// (the names BigQueryName returns are ASCII, so also in characters).
-const MaxBigQueryName = 300
-
-// bigQueryReserved are the column name prefixes BigQuery refuses, compared
-// case-insensitively (https://cloud.google.com/bigquery/docs/schemas#column_names).
-var bigQueryReserved = [...]string{
-	"_TABLE_", "_FILE_", "_PARTITION", "_ROW_TIMESTAMP", "__ROOT__",
-	"_COLIDENTIFIER", "_CHANGE_SEQUENCE_NUMBER", "_CHANGE_TYPE", "_CHANGE_TIMESTAMP",
-}
-
-// nameByte marks the bytes of [A-Za-z0-9_].
-var nameByte = func() (t [256]bool) {
-	for c := 0; c < 256; c++ {
-		t[c] = c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
-	}
-	return t
-}()
-
-// IsBigQueryName reports whether name is a valid BigQuery column name:
-// [A-Za-z_][A-Za-z0-9_]*, at most 300 bytes, no reserved prefix.
-func IsBigQueryName[T string | []byte](name T) bool {
-	if len(name) == 0 || len(name) > MaxBigQueryName || name[0] >= '0' && name[0] <= '9' {
-		return false
-	}
-	for i := 0; i < len(name); i++ {
-		if !nameByte[name[i]] {
-			return false
-		}
-	}
-	return name[0] != '_' || !bigQueryReservedPrefix(name)
-}
-
-// bigQueryReservedPrefix reports whether name starts with a reserved prefix.
-func bigQueryReservedPrefix[T string | []byte](name T) bool {
-	for _, p := range bigQueryReserved {
-		if len(name) >= len(p) && strings.EqualFold(string(name[:len(p)]), p) {
-			return true
-		}
-	}
-	return false
-}
-
-// BigQueryName rewrites a record key to a valid BigQuery column name:
-//   - every character other than [A-Za-z0-9_] becomes "_" (one "_" per
-//     UTF-8 character, or per invalid byte): "a.b", "a-b" and "a b" become
-//     "a_b", "#TH" becomes "_TH", "café" becomes "caf_";
-//   - an empty key becomes "_";
-//   - a leading digit gets a "_" in front: "1st" becomes "_1st";
-//   - a reserved prefix (_TABLE_, _FILE_, _PARTITION, _ROW_TIMESTAMP,
-//     __ROOT__, _COLIDENTIFIER, _CHANGE_SEQUENCE_NUMBER, _CHANGE_TYPE,
-//     _CHANGE_TIMESTAMP, in any case) gets a "_" in front:
-//     "_PARTITIONTIME" becomes "__PARTITIONTIME";
-//   - the result is cut to 300 bytes.
-//
-// A valid name is returned as it is. Different keys can give the same name;
-// the encoder makes the names of one map unique (see FormatConfig.KeyStyle).
-func BigQueryName(key string) string {
-	if IsBigQueryName(key) {
-		return key
-	}
-	return string(appendBigQueryName(nil, []byte(key)))
-}
-
-// appendBigQueryName appends the BigQueryName of key to dst.
-func appendBigQueryName(dst, key []byte) []byte {
-	start := len(dst)
-	if len(key) == 0 || key[0] >= '0' && key[0] <= '9' {
-		dst = append(dst, '_')
-	}
-	for i := 0; i < len(key) && len(dst)-start <= MaxBigQueryName; {
-		c := key[i]
-		if c < utf8.RuneSelf {
-			if !nameByte[c] {
-				c = '_'
-			}
-			dst = append(dst, c)
-			i++
-			continue
-		}
-		_, size := utf8.DecodeRune(key[i:])
-		dst = append(dst, '_')
-		i += size
-	}
-	if bigQueryReservedPrefix(dst[start:]) {
-		dst = append(dst, 0)
-		copy(dst[start+1:], dst[start:])
-		dst[start] = '_'
-	}
-	if len(dst)-start > MaxBigQueryName {
-		dst = dst[:start+MaxBigQueryName]
-	}
-	return dst
-}
-
 // suffixedName returns base with "_k", cut so that the whole fits in 300
 // bytes, and with a "_" in front if the suffix completes a reserved prefix
 // ("_TABLE" + "_2").
 func suffixedName(base string, k int) string {
 	var sfx [24]byte
 	s := strconv.AppendInt(append(sfx[:0], '_'), int64(k), 10)
-	if bigQueryReservedPrefix(base + string(s)) {
+	if bqschema.HasReservedPrefix(base + string(s)) {
 		base = "_" + base
 	}
-	if len(base)+len(s) > MaxBigQueryName {
-		base = base[:MaxBigQueryName-len(s)]
+	if len(base)+len(s) > bqschema.MaxNameLen {
+		base = base[:bqschema.MaxNameLen-len(s)]
 	}
 	return base + string(s)
 }
@@ -192,7 +98,7 @@ func resolveNames(keys []string, fixed []string, fixedKeys []string, rep *collis
 	names := make([]string, len(keys))
 	lower := make([]string, len(keys))
 	for i, k := range keys {
-		names[i] = BigQueryName(k)
+		names[i] = bqschema.Name(k)
 		lower[i] = strings.ToLower(names[i])
 	}
 	taken := make(map[string]int, len(keys)+len(fixed)) // lower name -> fixed index+1, or 0

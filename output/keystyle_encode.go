@@ -6,6 +6,7 @@ import (
 	"sync"
 
 	"github.com/barge-dev/barge/buffer/event"
+	"github.com/barge-dev/barge/output/bigquery/bqschema"
 	"github.com/tinylib/msgp/msgp"
 )
 
@@ -72,7 +73,7 @@ func (k *bigQueryKeys) mapNames(ks *keyScratch, b []byte, n int, top bool) (name
 		case inj != nil && inj.has(key):
 			dropped++
 		case slow:
-		case !IsBigQueryName(key) || top && hasFold(k.injNames, key):
+		case !bqschema.IsName(key) || top && hasFold(k.injNames, key):
 			slow = true
 		default:
 			ks.hashes = append(ks.hashes, foldHash(key))

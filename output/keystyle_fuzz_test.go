@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"github.com/tinylib/msgp/msgp"
+
+	"github.com/barge-dev/barge/output/bigquery/bqschema"
 )
 
 func FuzzBigQueryKey(f *testing.F) {
@@ -17,24 +19,24 @@ func FuzzBigQueryKey(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, key string) {
-		name := BigQueryName(key)
-		if !validBigQueryName.MatchString(name) || !IsBigQueryName(name) {
-			t.Fatalf("BigQueryName(%q) = %q is not a valid name", key, name)
+		name := bqschema.Name(key)
+		if !validBigQueryName.MatchString(name) || !bqschema.IsName(name) {
+			t.Fatalf("bqschema.Name(%q) = %q is not a valid name", key, name)
 		}
-		if bigQueryReservedPrefix(name) {
-			t.Fatalf("BigQueryName(%q) = %q is reserved", key, name)
+		if bqschema.HasReservedPrefix(name) {
+			t.Fatalf("bqschema.Name(%q) = %q is reserved", key, name)
 		}
-		if again := BigQueryName(key); again != name {
-			t.Fatalf("BigQueryName(%q) = %q, then %q", key, name, again)
+		if again := bqschema.Name(key); again != name {
+			t.Fatalf("bqschema.Name(%q) = %q, then %q", key, name, again)
 		}
-		if again := BigQueryName(name); again != name {
-			t.Fatalf("BigQueryName(%q) = %q is not a fixed point", name, again)
+		if again := bqschema.Name(name); again != name {
+			t.Fatalf("bqschema.Name(%q) = %q is not a fixed point", name, again)
 		}
-		if IsBigQueryName(key) && name != key {
+		if bqschema.IsName(key) && name != key {
 			t.Fatalf("valid %q became %q", key, name)
 		}
 		for k := 2; k < 200; k += 97 {
-			if s := suffixedName(name, k); !IsBigQueryName(s) {
+			if s := suffixedName(name, k); !bqschema.IsName(s) {
 				t.Fatalf("suffixedName(%q, %d) = %q is not valid", name, k, s)
 			}
 		}
@@ -156,7 +158,7 @@ func checkKeys(t *testing.T, text []byte) {
 				continue
 			}
 			k := tok.(string)
-			if !validBigQueryName.MatchString(k) || !IsBigQueryName(k) {
+			if !validBigQueryName.MatchString(k) || !bqschema.IsName(k) {
 				t.Fatalf("key %q is not a valid name in %s", k, text)
 			}
 			if top.keys[strings.ToLower(k)] {

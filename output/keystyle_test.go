@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/tinylib/msgp/msgp"
+
+	"github.com/barge-dev/barge/output/bigquery/bqschema"
 )
 
 // list builds a msgpack array of values (as record takes them).
@@ -65,15 +67,15 @@ func TestBigQueryName(t *testing.T) {
 		{strings.Repeat("é", 400), strings.Repeat("_", 300)},
 	}
 	for _, tt := range tests {
-		got := BigQueryName(tt.in)
+		got := bqschema.Name(tt.in)
 		if got != tt.want {
-			t.Errorf("BigQueryName(%q) = %q, want %q", tt.in, got, tt.want)
+			t.Errorf("bqschema.Name(%q) = %q, want %q", tt.in, got, tt.want)
 		}
-		if !IsBigQueryName(got) || !validBigQueryName.MatchString(got) {
-			t.Errorf("BigQueryName(%q) = %q is not valid", tt.in, got)
+		if !bqschema.IsName(got) || !validBigQueryName.MatchString(got) {
+			t.Errorf("bqschema.Name(%q) = %q is not valid", tt.in, got)
 		}
-		if IsBigQueryName(tt.in) != (tt.in == tt.want) {
-			t.Errorf("IsBigQueryName(%q) = %v", tt.in, IsBigQueryName(tt.in))
+		if bqschema.IsName(tt.in) != (tt.in == tt.want) {
+			t.Errorf("bqschema.IsName(%q) = %v", tt.in, bqschema.IsName(tt.in))
 		}
 	}
 }
@@ -93,7 +95,7 @@ func TestSuffixedName(t *testing.T) {
 		{long, 123, long[:296] + "_123"},
 	}
 	for _, tt := range tests {
-		if got := suffixedName(tt.base, tt.k); got != tt.want || !IsBigQueryName(got) {
+		if got := suffixedName(tt.base, tt.k); got != tt.want || !bqschema.IsName(got) {
 			t.Errorf("suffixedName(%q, %d) = %q, want %q", tt.base, tt.k, got, tt.want)
 		}
 	}

@@ -1,19 +1,21 @@
-package bqschema
+package bqschema_test
 
 import (
 	"bufio"
 	"bytes"
+	"encoding/json"
 	"io"
 	"math/rand/v2"
 	"testing"
 
 	"github.com/barge-dev/barge/buffer/event"
 	"github.com/barge-dev/barge/output"
+	"github.com/barge-dev/barge/output/bigquery/bqschema"
 	"github.com/tinylib/msgp/msgp"
 )
 
-// TestKeyStyleNames checks that the names output.BigQueryName makes are
-// names CheckName accepts, so the two packages agree on the rules.
+// TestKeyStyleNames checks that the names Name makes are names CheckName
+// accepts: rewriting and checking agree on the rules.
 func TestKeyStyleNames(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
 	alphabet := []rune("aZ_0.-#é日 \x00_tTaAbBlLeE_PARTITION_ROOT")
@@ -22,8 +24,8 @@ func TestKeyStyleNames(t *testing.T) {
 		for i := range key {
 			key[i] = alphabet[r.IntN(len(alphabet))]
 		}
-		name := output.BigQueryName(string(key))
-		if err := CheckName(name); err != nil {
+		name := bqschema.Name(string(key))
+		if err := bqschema.CheckName(name); err != nil {
 			t.Fatalf("BigQueryName(%q) = %q: %v", string(key), name, err)
 		}
 	}
@@ -74,7 +76,7 @@ func TestInferKeyStyleOutput(t *testing.T) {
 	if _, err := enc.Encode(&out, &oneFrame{entries: entries}); err != nil {
 		t.Fatal(err)
 	}
-	var in Inferrer
+	var in bqschema.Inferrer
 	sc := bufio.NewScanner(&out)
 	for sc.Scan() {
 		if err := in.AddJSONLine(sc.Bytes()); err != nil {
@@ -82,11 +84,12 @@ func TestInferKeyStyleOutput(t *testing.T) {
 		}
 	}
 	s := in.Schema()
-	if _, err := Parse(s.JSON()); err != nil {
+	if _, err := bqschema.Parse(s.JSON()); err != nil {
 		t.Fatal(err)
 	}
 	want := `[{"name":"time","type":"TIMESTAMP","mode":"NULLABLE"},{"name":"_timestamp","type":"STRING","mode":"NULLABLE"},{"name":"a_b_2","type":"INTEGER","mode":"NULLABLE"},{"name":"a_b","type":"FLOAT","mode":"NULLABLE"},{"name":"k8s","type":"RECORD","mode":"NULLABLE","fields":[{"name":"app_kubernetes_io_name_2","type":"STRING","mode":"NULLABLE"},{"name":"App_Kubernetes_io_name","type":"STRING","mode":"NULLABLE"}]},{"name":"_1st","type":"BOOLEAN","mode":"NULLABLE"},{"name":"list","type":"RECORD","mode":"REPEATED","fields":[{"name":"x_y","type":"INTEGER","mode":"NULLABLE"}]}]`
-	if got := compact(t, s.JSON()); got != want {
-		t.Errorf("got  %s\nwant %s", got, want)
+	var got bytes.Buffer
+	if err := json.Compact(&got, s.JSON()); err != nil || got.String() != want {
+		t.Errorf("got  %s (%v)\nwant %s", got.String(), err, want)
 	}
 }

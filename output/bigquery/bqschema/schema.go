@@ -52,7 +52,9 @@ var canonicalType = map[string]string{
 }
 
 // reservedPrefixes are the column name prefixes BigQuery refuses, in any
-// case (https://cloud.google.com/bigquery/docs/schemas#column_names).
+// case (https://cloud.google.com/bigquery/docs/schemas#column_names). These
+// rules (with IsName, HasReservedPrefix and Name) are the one copy that
+// key_style bigquery, barge schema infer and schema files all use.
 var reservedPrefixes = [...]string{
 	"_TABLE_", "_FILE_", "_PARTITION", "_ROW_TIMESTAMP", "__ROOT__",
 	"_COLIDENTIFIER", "_CHANGE_SEQUENCE_NUMBER", "_CHANGE_TYPE", "_CHANGE_TIMESTAMP",
@@ -69,8 +71,7 @@ func CheckName(name string) error {
 		return errors.New("name starts with a digit")
 	}
 	for i := 0; i < len(name); i++ {
-		c := name[i]
-		if !(c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9') {
+		if !nameByte[name[i]] {
 			return errors.New("name has characters other than letters, digits and _")
 		}
 	}
