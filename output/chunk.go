@@ -21,19 +21,6 @@ func (e *Encoder) EncodeChunk(w io.Writer, c *buffer.Chunk) (Stats, error) {
 	return stats, err
 }
 
-// Vars returns the values that name c's file or object.
-func Vars(c *buffer.Chunk, hostname, fileExtension string) ChunkVars {
-	return ChunkVars{
-		ID:            c.ID,
-		Tag:           c.Tag,
-		Keys:          c.Keys,
-		TimeKey:       c.TimeKey,
-		Created:       c.Created,
-		Hostname:      hostname,
-		FileExtension: fileExtension,
-	}
-}
-
 // IsDataError reports whether err is about malformed records (it wraps
 // event.ErrEntry): retrying cannot help. Encode no longer
 // returns such errors, it rejects the records (Stats.Rejects); their

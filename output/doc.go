@@ -1,6 +1,8 @@
-// Package output holds what the outputs that write chunks as files or
-// objects (file, s3, gcs) share: one code path from a chunk to bytes, and
-// one way to name them.
+// Package output holds the encoder that the outputs writing chunks as
+// files or objects (file, s3, gcs, stdout) share: one code path from a
+// chunk to bytes. How those files and objects are named, and the metadata
+// they carry, is package output/objkey; BigQuery's column-name rules
+// (key_style bigquery) are package output/bigquery/bqschema's.
 //
 // Encoder streams a chunk's frames (tag, canonical entries stream) through a
 // record format (<format>: json, ltsv, msgpack, single_value, stdout), the
@@ -37,32 +39,7 @@
 // buffer.Rejected(Stats.Rejects), so the buffer sets those records aside
 // alone, or, when no record was written, a buffer.Permanent error, and
 // then it writes nothing. An object's barge-records metadata counts the
-// records it holds, rejects excluded (SetRecords).
-//
-// KeyFormat names a chunk's file or object from path and object_key_format
-// with fluent-plugin-s3's placeholders (%{path}, %{time_slice},
-// %{chunk_id}, %{uuid_flush}, %{hex_random}, %{hostname},
-// %{file_extension}, %{index}) and Fluentd's ${tag}, ${tag[N]}, ${KEY} and
-// strftime conversions of the chunk's time key. Every name derives from the
-// chunk id, never from randomness or a counter: %{uuid_flush} is the id as a
-// UUID, %{hex_random} its reversed prefix, %{index} is always 0. So a
-// retried flush writes the same name again, and NewKeyFormat refuses a key
-// without %{chunk_id} or %{uuid_flush}.
-//
-// Values from the data (the tag and its parts, record chunk key values,
-// the host name) go into names through CleanPathValue, which the file, s3
-// and gcs outputs set as KeyConfig.Clean: at most MaxValueLen (200) bytes
-// (longer values are cut on a UTF-8 boundary and end with "~" and 16 hex
-// digits of the SHA-256 of the whole value), valid UTF-8 without "/", "\"
-// or control characters, never "", "." or "..", the same on every retry.
-// CheckObjectKey refuses a key longer than MaxObjectKeyLen (1024) bytes,
-// S3's and GCS's limit; s3 and gcs return it as buffer.Permanent before
-// any upload.
-//
-// Metadata is the object metadata the BigQuery loader reads. Values from
-// the data are bounded (MaxMetaTagLen, MaxMetaKeysLen, MaxMetaHostLen) and
-// made safe for HTTP headers and JSON alike, so metadata never fails an
-// upload: within S3's 2 KiB of user metadata even after RFC 2047.
+// records it holds, rejects excluded (objkey.SetRecords).
 //
 // Time formats are Ruby's Time#strftime, compiled by package output/strftime.
 //

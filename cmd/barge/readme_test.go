@@ -14,6 +14,7 @@ import (
 	"github.com/barge-dev/barge/output/file"
 	"github.com/barge-dev/barge/output/gcs"
 	"github.com/barge-dev/barge/output/null"
+	"github.com/barge-dev/barge/output/objkey"
 	"github.com/barge-dev/barge/output/s3"
 	"github.com/barge-dev/barge/output/stdout"
 )
@@ -30,9 +31,9 @@ func TestREADMEDocumentsEveryParameter(t *testing.T) {
 	// The object metadata the BigQuery loader depends on.
 	t.Run("object metadata", func(t *testing.T) {
 		section := readmeSection(string(readme), "### Object names and metadata")
-		for _, key := range []string{output.MetaChunkID, output.MetaRecords, output.MetaFirst, output.MetaLast,
-			output.MetaTimeKey, output.MetaTag, output.MetaKeys, output.MetaHost, output.MetaVersion,
-			output.MetaFormat, output.MetaCompress} {
+		for _, key := range []string{objkey.MetaChunkID, objkey.MetaRecords, objkey.MetaFirst, objkey.MetaLast,
+			objkey.MetaTimeKey, objkey.MetaTag, objkey.MetaKeys, objkey.MetaHost, objkey.MetaVersion,
+			objkey.MetaFormat, objkey.MetaCompress} {
 			if !strings.Contains(section, "`"+key+"`") {
 				t.Errorf("README section on object metadata does not document `%s`", key)
 			}

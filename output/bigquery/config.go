@@ -7,7 +7,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/barge-dev/barge/output"
+	"github.com/barge-dev/barge/output/objkey"
 	s3out "github.com/barge-dev/barge/output/s3"
 )
 
@@ -117,7 +117,7 @@ func DefaultConfig() Config {
 		Lateness:              time.Hour,
 		MaxJobsPerTablePerDay: 1000,
 		MaxObjectsPerJob:      10000,
-		TimeSliceFormat:       output.DefaultTimeSliceFormat,
+		TimeSliceFormat:       objkey.DefaultTimeSliceFormat,
 		RequestTimeout:        time.Minute,
 		PollInterval:          2 * time.Second,
 	}

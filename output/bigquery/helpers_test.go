@@ -16,8 +16,8 @@ import (
 	"github.com/klauspost/compress/gzip"
 	"google.golang.org/api/option"
 
-	"github.com/barge-dev/barge/output"
 	"github.com/barge-dev/barge/output/internal/bqtest"
+	"github.com/barge-dev/barge/output/objkey"
 )
 
 const (
@@ -135,12 +135,12 @@ func (e *env) uploadRaw(at time.Time, raw []byte, n int) string {
 	w := e.gcs.Bucket(testBucket).Object(name).NewWriter(ctx)
 	w.ContentType = "application/gzip"
 	w.Metadata = map[string]string{
-		output.MetaChunkID:  fmt.Sprintf("%032x", e.seq),
-		output.MetaRecords:  strconv.Itoa(n),
-		output.MetaFirst:    at.UTC().Format(time.RFC3339Nano),
-		output.MetaLast:     at.Add(time.Duration(n) * time.Millisecond).UTC().Format(time.RFC3339Nano),
-		output.MetaFormat:   "json",
-		output.MetaCompress: "gzip",
+		objkey.MetaChunkID:  fmt.Sprintf("%032x", e.seq),
+		objkey.MetaRecords:  strconv.Itoa(n),
+		objkey.MetaFirst:    at.UTC().Format(time.RFC3339Nano),
+		objkey.MetaLast:     at.Add(time.Duration(n) * time.Millisecond).UTC().Format(time.RFC3339Nano),
+		objkey.MetaFormat:   "json",
+		objkey.MetaCompress: "gzip",
 	}
 	if _, err := w.Write(gz.Bytes()); err != nil {
 		e.t.Fatal(err)

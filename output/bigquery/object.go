@@ -12,7 +12,7 @@ import (
 	"cloud.google.com/go/storage"
 	"google.golang.org/api/iterator"
 
-	"github.com/barge-dev/barge/output"
+	"github.com/barge-dev/barge/output/objkey"
 )
 
 // object is one archived source object.
@@ -78,27 +78,27 @@ func (l *Loader) place(a *storage.ObjectAttrs) object {
 // metadata and content type, wherever it is stored.
 func (l *Loader) placeMeta(name string, size int64, created time.Time, md map[string]string, contentType string) object {
 	o := object{Name: name, Size: size, Created: created, Records: -1}
-	o.Gzip = md[output.MetaCompress] == "gzip" || (md[output.MetaCompress] == "" && (strings.HasSuffix(name, ".gz") || contentType == "application/gzip" || contentType == "application/x-gzip"))
-	if first, ok := md[output.MetaFirst]; ok {
-		if n, err := strconv.ParseInt(md[output.MetaRecords], 10, 64); err == nil {
+	o.Gzip = md[objkey.MetaCompress] == "gzip" || (md[objkey.MetaCompress] == "" && (strings.HasSuffix(name, ".gz") || contentType == "application/gzip" || contentType == "application/x-gzip"))
+	if first, ok := md[objkey.MetaFirst]; ok {
+		if n, err := strconv.ParseInt(md[objkey.MetaRecords], 10, 64); err == nil {
 			o.Records = n
 		}
 		ft, err1 := time.Parse(time.RFC3339Nano, first)
-		lt, err2 := time.Parse(time.RFC3339Nano, md[output.MetaLast])
+		lt, err2 := time.Parse(time.RFC3339Nano, md[objkey.MetaLast])
 		switch {
 		case err1 != nil || err2 != nil:
-			o.Problem = fmt.Sprintf("metadata %s/%s do not parse", output.MetaFirst, output.MetaLast)
+			o.Problem = fmt.Sprintf("metadata %s/%s do not parse", objkey.MetaFirst, objkey.MetaLast)
 		case l.part.id(ft) != l.part.id(lt):
 			o.Problem = fmt.Sprintf("records span partitions %s to %s: the output's timekey mixes partitions", l.part.id(ft), l.part.id(lt))
 		default:
 			o.Partition = l.part.id(ft)
 		}
-		switch f := md[output.MetaFormat]; f {
+		switch f := md[objkey.MetaFormat]; f {
 		case "json", "":
 		default:
 			o.Problem = fmt.Sprintf("format %q is not loadable: use <format> @type json", f)
 		}
-		switch c := md[output.MetaCompress]; c {
+		switch c := md[objkey.MetaCompress]; c {
 		case "gzip", "none", "":
 		default:
 			o.Problem = fmt.Sprintf("compression %q is not loadable by BigQuery: use store_as gzip or json", c)

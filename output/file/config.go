@@ -7,6 +7,7 @@ import (
 	"strconv"
 
 	"github.com/barge-dev/barge/output"
+	"github.com/barge-dev/barge/output/objkey"
 )
 
 // Config is the configuration of @type file.
@@ -39,8 +40,8 @@ type Config struct {
 func DefaultConfig() Config {
 	return Config{
 		Type:            "file",
-		ObjectKeyFormat: output.DefaultObjectKeyFormat,
-		TimeSliceFormat: output.DefaultTimeSliceFormat,
+		ObjectKeyFormat: objkey.DefaultObjectKeyFormat,
+		TimeSliceFormat: objkey.DefaultTimeSliceFormat,
 		HexRandomLength: 4,
 		Compress:        "gzip",
 		DirPermission:   "0755",
@@ -73,7 +74,7 @@ func (c *Config) Validate() error {
 	if err := c.Inject.Validate(); err != nil {
 		return err
 	}
-	_, err := output.NewKeyFormat(c.keyConfig())
+	_, err := objkey.NewKeyFormat(c.keyConfig())
 	return err
 }
 
@@ -84,13 +85,13 @@ func (c *Config) CheckChunkKeys(chunkKeys []string) error {
 	return c.keyConfig().CheckChunkKeys(chunkKeys)
 }
 
-func (c *Config) keyConfig() output.KeyConfig {
-	return output.KeyConfig{
+func (c *Config) keyConfig() objkey.KeyConfig {
+	return objkey.KeyConfig{
 		Path:            c.Path,
 		ObjectKeyFormat: c.ObjectKeyFormat,
 		TimeSliceFormat: c.TimeSliceFormat,
 		HexRandomLength: c.HexRandomLength,
-		Clean:           output.CleanPathValue,
+		Clean:           objkey.CleanPathValue,
 	}
 }
 

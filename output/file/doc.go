@@ -1,6 +1,6 @@
 // Package file is barge's @type file output: each flushed chunk becomes one
 // file, encoded by output.Encoder (<format>, <inject>, compress) and named
-// by output.KeyFormat (path, object_key_format, time_slice_format).
+// by objkey.KeyFormat (path, object_key_format, time_slice_format).
 //
 //	<match **>
 //	  @type file
@@ -20,7 +20,7 @@
 //     fsynced: a reader never sees half a file under a final name, and
 //     readers can skip names starting with ".".
 //   - Values from the data (the tag and its parts, chunk keys, host name)
-//     go through output.CleanPathValue before they become path elements:
+//     go through objkey.CleanPathValue before they become path elements:
 //     "/", "\", control characters and bytes that are not UTF-8 become
 //     "_", "", "." and ".." become "_", and a value longer than 200 bytes
 //     is cut and ends with "~" and a hash of the whole value. So a tag

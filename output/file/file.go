@@ -13,6 +13,7 @@ import (
 
 	"github.com/barge-dev/barge/buffer"
 	"github.com/barge-dev/barge/output"
+	"github.com/barge-dev/barge/output/objkey"
 )
 
 // Options are the run-time inputs of an Output.
@@ -27,7 +28,7 @@ type Options struct {
 // Output writes each chunk as one file.
 type Output struct {
 	enc      *output.Encoder
-	keys     *output.KeyFormat
+	keys     *objkey.KeyFormat
 	dirPerm  os.FileMode
 	filePerm os.FileMode
 	hostname string
@@ -46,7 +47,7 @@ func New(cfg Config, opts Options) (*Output, error) {
 	if err != nil {
 		return nil, err
 	}
-	keys, err := output.NewKeyFormat(cfg.keyConfig())
+	keys, err := objkey.NewKeyFormat(cfg.keyConfig())
 	if err != nil {
 		return nil, err
 	}
@@ -72,12 +73,12 @@ func New(cfg Config, opts Options) (*Output, error) {
 // too, naming the path; anything else (a directory that cannot be
 // created, a full disk, permission denied) is retried.
 func (o *Output) Flush(ctx context.Context, c *buffer.Chunk) error {
-	vars := output.Vars(c, o.hostname, o.enc.FileExtension())
+	vars := objkey.Vars(c, o.hostname, o.enc.FileExtension())
 	return o.flush(ctx, vars, func(w io.Writer) (output.Stats, error) { return o.enc.EncodeChunk(w, c) })
 }
 
 // Name returns the file name of the chunk vars describe.
-func (o *Output) Name(vars output.ChunkVars) string {
+func (o *Output) Name(vars objkey.ChunkVars) string {
 	if vars.FileExtension == "" {
 		vars.FileExtension = o.enc.FileExtension()
 	}
@@ -87,7 +88,7 @@ func (o *Output) Name(vars output.ChunkVars) string {
 	return o.keys.Key(vars)
 }
 
-func (o *Output) flush(ctx context.Context, vars output.ChunkVars, encode func(io.Writer) (output.Stats, error)) error {
+func (o *Output) flush(ctx context.Context, vars objkey.ChunkVars, encode func(io.Writer) (output.Stats, error)) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -96,7 +97,7 @@ func (o *Output) flush(ctx context.Context, vars output.ChunkVars, encode func(i
 	if err := os.MkdirAll(dir, o.dirPerm); err != nil {
 		return nameErr(fmt.Errorf("create directory %q: %w", dir, err))
 	}
-	tmp := filepath.Join(dir, ".tmp-"+output.CleanPathValue(vars.ID))
+	tmp := filepath.Join(dir, ".tmp-"+objkey.CleanPathValue(vars.ID))
 	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, o.filePerm)
 	if err != nil {
 		return nameErr(fmt.Errorf("create %q: %w", tmp, err))

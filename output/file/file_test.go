@@ -24,6 +24,7 @@ import (
 	"github.com/barge-dev/barge/buffer/buffertest"
 	"github.com/barge-dev/barge/buffer/event"
 	"github.com/barge-dev/barge/output"
+	"github.com/barge-dev/barge/output/objkey"
 )
 
 func TestMain(m *testing.M) {
@@ -61,8 +62,8 @@ func entries(from, n int) []byte {
 	return b
 }
 
-func vars() output.ChunkVars {
-	return output.ChunkVars{ID: chunkID, Tag: "app.web", TimeKey: time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC), Created: time.Now()}
+func vars() objkey.ChunkVars {
+	return objkey.ChunkVars{ID: chunkID, Tag: "app.web", TimeKey: time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC), Created: time.Now()}
 }
 
 func newOutput(t *testing.T, mod func(*Config)) *Output {
@@ -79,7 +80,7 @@ func newOutput(t *testing.T, mod func(*Config)) *Output {
 	return o
 }
 
-func flushFrames(o *Output, ctx context.Context, v output.ChunkVars, f output.Frames) error {
+func flushFrames(o *Output, ctx context.Context, v objkey.ChunkVars, f output.Frames) error {
 	v.FileExtension = o.enc.FileExtension()
 	v.Hostname = o.hostname
 	return o.flush(ctx, v, func(w io.Writer) (output.Stats, error) { return o.enc.Encode(w, f) })
@@ -303,7 +304,7 @@ func TestLongTag(t *testing.T) {
 		}
 	}
 	name := o.Name(v)
-	if d := filepath.Base(filepath.Dir(name)); len(d) != output.MaxValueLen || !strings.HasPrefix(d, "LLL") {
+	if d := filepath.Base(filepath.Dir(name)); len(d) != objkey.MaxValueLen || !strings.HasPrefix(d, "LLL") {
 		t.Errorf("directory %q", d)
 	}
 	if files := listFiles(t, filepath.Dir(name)); len(files) != 1 || len(readJSONLines(t, name)) != 3 {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/barge-dev/barge/output"
+	"github.com/barge-dev/barge/output/objkey"
 )
 
 // Config is the configuration of @type gcs, with fluent-plugin-gcs's
@@ -100,8 +101,8 @@ func DefaultConfig() Config {
 		Type:            "gcs",
 		ClientRetries:   2,
 		ClientTimeout:   60 * time.Second,
-		ObjectKeyFormat: output.DefaultObjectKeyFormat,
-		TimeSliceFormat: output.DefaultTimeSliceFormat,
+		ObjectKeyFormat: objkey.DefaultObjectKeyFormat,
+		TimeSliceFormat: objkey.DefaultTimeSliceFormat,
 		HexRandomLength: 4,
 		StoreAs:         "gzip",
 		ChunkSize:       defaultChunkSize,
@@ -196,7 +197,7 @@ func (c *Config) Validate() error {
 	if err := c.Inject.Validate(); err != nil {
 		return err
 	}
-	_, err := output.NewKeyFormat(c.keyConfig())
+	_, err := objkey.NewKeyFormat(c.keyConfig())
 	return err
 }
 
@@ -207,13 +208,13 @@ func (c *Config) CheckChunkKeys(chunkKeys []string) error {
 	return c.keyConfig().CheckChunkKeys(chunkKeys)
 }
 
-func (c *Config) keyConfig() output.KeyConfig {
-	return output.KeyConfig{
+func (c *Config) keyConfig() objkey.KeyConfig {
+	return objkey.KeyConfig{
 		Path:            c.Path,
 		ObjectKeyFormat: c.ObjectKeyFormat,
 		TimeSliceFormat: c.TimeSliceFormat,
 		HexRandomLength: c.HexRandomLength,
-		Clean:           output.CleanPathValue,
+		Clean:           objkey.CleanPathValue,
 	}
 }
 

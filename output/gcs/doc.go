@@ -1,6 +1,6 @@
 // Package gcs is barge's @type gcs output: each flushed chunk becomes one
 // Google Cloud Storage object, encoded by output.Encoder (<format>,
-// <inject>, store_as) and named by output.KeyFormat, with
+// <inject>, store_as) and named by objkey.KeyFormat, with
 // fluent-plugin-gcs's parameter names.
 //
 //	<match app.**>
@@ -54,16 +54,16 @@
 //     backoff governs; a request stalled for client_timeout (60s) fails.
 //     Flush does not log failures (the buffer does); a put is logged at
 //     debug level.
-//   - Metadata: output.Metadata (barge-chunk-id, barge-records, barge-first-time,
+//   - Metadata: objkey.Metadata (barge-chunk-id, barge-records, barge-first-time,
 //     barge-last-time, barge-timekey, barge-tag, barge-keys, barge-host,
 //     barge-version, barge-format, barge-compress) on every object, plus the
 //     <object_metadata> pairs (keys starting with barge- are refused).
-//     output.Metadata bounds the values that come from the data
+//     objkey.Metadata bounds the values that come from the data
 //     (barge-tag 256 bytes, barge-keys 512, as printable ASCII JSON) and
 //     keeps them valid UTF-8 without control characters, far within
 //     GCS's 8 KiB of custom metadata.
 //   - Names: values from the data (the tag and its parts, chunk key
-//     values, the host name) go through output.CleanPathValue: no "/",
+//     values, the host name) go through objkey.CleanPathValue: no "/",
 //     "\", control characters (GCS refuses CR and LF in names) or invalid
 //     UTF-8, at most 200 bytes.
 //   - Rejected records: records the encoder rejects (malformed, or nested

@@ -17,7 +17,7 @@ import (
 
 	"github.com/barge-dev/barge/buffer"
 	"github.com/barge-dev/barge/buffer/event"
-	"github.com/barge-dev/barge/output"
+	"github.com/barge-dev/barge/output/objkey"
 )
 
 func TestErrorClassification(t *testing.T) {
@@ -40,7 +40,7 @@ func TestErrorClassification(t *testing.T) {
 		{"400 object name", gerr(400, "invalid", "The specified object name is not valid."), true, ""},
 		{"400 metadata too large", gerr(400, "invalid", "Metadata part is too large."), true, ""},
 		{"413 metadata too large", gerr(413, "", "Request Entity Too Large"), true, ""},
-		{"key too long", fmt.Errorf("%w: 1100 bytes", output.ErrObjectKey), true, ""},
+		{"key too long", fmt.Errorf("%w: 1100 bytes", objkey.ErrObjectKey), true, ""},
 		{"401 unauthenticated", gerr(401, "required", "Login Required"), true, ""},
 		{"403 access denied", gerr(403, "forbidden", "does not have storage.objects.create access"), true, ""},
 		{"403 rate limit", gerr(403, "rateLimitExceeded", "Rate limit exceeded"), false, ""},

@@ -14,6 +14,7 @@ import (
 
 	"github.com/barge-dev/barge/buffer"
 	"github.com/barge-dev/barge/output"
+	"github.com/barge-dev/barge/output/objkey"
 )
 
 // Options are the run-time inputs of an Output.
@@ -32,7 +33,7 @@ type Options struct {
 type Output struct {
 	cfg         Config
 	enc         *output.Encoder
-	keys        *output.KeyFormat
+	keys        *objkey.KeyFormat
 	contentType string
 	encoding    string // Content-Encoding: gzip with transcoding
 	userMeta    map[string]string
@@ -71,7 +72,7 @@ func New(cfg Config, opts Options) (*Output, error) {
 	if err != nil {
 		return nil, err
 	}
-	keys, err := output.NewKeyFormat(cfg.keyConfig())
+	keys, err := objkey.NewKeyFormat(cfg.keyConfig())
 	if err != nil {
 		return nil, err
 	}
@@ -113,13 +114,13 @@ func New(cfg Config, opts Options) (*Output, error) {
 // (a retry after a lost answer). Errors name gs://BUCKET/KEY; permanent
 // ones (see package doc) are wrapped with buffer.Permanent.
 func (o *Output) Flush(ctx context.Context, c *buffer.Chunk) error {
-	key := o.keys.Key(output.Vars(c, o.hostname, o.enc.FileExtension()))
-	meta := output.Metadata(c, o.enc, o.hostname, o.version)
+	key := o.keys.Key(objkey.Vars(c, o.hostname, o.enc.FileExtension()))
+	meta := objkey.Metadata(c, o.enc, o.hostname, o.version)
 	return o.put(ctx, key, meta, func(w io.Writer) (output.Stats, error) { return o.enc.EncodeChunk(w, c) })
 }
 
 // Key returns the object key of the chunk vars describe.
-func (o *Output) Key(vars output.ChunkVars) string {
+func (o *Output) Key(vars objkey.ChunkVars) string {
 	if vars.FileExtension == "" {
 		vars.FileExtension = o.enc.FileExtension()
 	}

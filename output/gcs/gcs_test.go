@@ -16,7 +16,7 @@ import (
 
 	"github.com/barge-dev/barge/buffer"
 	"github.com/barge-dev/barge/buffer/buffertest"
-	"github.com/barge-dev/barge/output"
+	"github.com/barge-dev/barge/output/objkey"
 )
 
 func TestPutStoreAs(t *testing.T) {
@@ -64,7 +64,7 @@ func TestPutStoreAs(t *testing.T) {
 			if attrs.StorageClass != "NEARLINE" {
 				t.Errorf("storage class %q", attrs.StorageClass)
 			}
-			for k, v := range map[string]string{"team": "payments", "env": "prod", output.MetaChunkID: chunkID, output.MetaTag: "app.web"} {
+			for k, v := range map[string]string{"team": "payments", "env": "prod", objkey.MetaChunkID: chunkID, objkey.MetaTag: "app.web"} {
 				if attrs.Metadata[k] != v {
 					t.Errorf("metadata %s = %q, want %q (all: %v)", k, attrs.Metadata[k], v, attrs.Metadata)
 				}
@@ -110,9 +110,9 @@ func TestFlushWithMemoryBuffer(t *testing.T) {
 		n := len(decodeLines(t, data, "zstd"))
 		total += n
 		m := attrs.Metadata
-		if m[output.MetaRecords] != strconv.Itoa(n) || m[output.MetaHost] != "node-1" ||
-			m[output.MetaVersion] != "test" || m[output.MetaCompress] != "zstd" || m[output.MetaFormat] != "json" ||
-			m[output.MetaTimeKey] == "" || !strings.Contains(k, "/"+m[output.MetaTag]+"/") || !strings.Contains(k, m[output.MetaChunkID]) {
+		if m[objkey.MetaRecords] != strconv.Itoa(n) || m[objkey.MetaHost] != "node-1" ||
+			m[objkey.MetaVersion] != "test" || m[objkey.MetaCompress] != "zstd" || m[objkey.MetaFormat] != "json" ||
+			m[objkey.MetaTimeKey] == "" || !strings.Contains(k, "/"+m[objkey.MetaTag]+"/") || !strings.Contains(k, m[objkey.MetaChunkID]) {
 			t.Errorf("%s: metadata %v (%d records)", k, m, n)
 		}
 	}
@@ -155,7 +155,7 @@ func TestCreateOnly(t *testing.T) {
 			o := newOutput(t, func(c *Config) { c.StoreAs = "json"; c.ChunkSize = 256 << 10 })
 			key := o.Key(vars())
 			w := srv.read.Bucket(bucketName).Object(key).NewWriter(context.Background())
-			w.Metadata = map[string]string{output.MetaChunkID: "ffffffffffffffffffffffffffffffff"}
+			w.Metadata = map[string]string{objkey.MetaChunkID: "ffffffffffffffffffffffffffffffff"}
 			io.WriteString(w, "someone else's object\n")
 			if err := w.Close(); err != nil {
 				t.Fatal(err)

@@ -30,6 +30,7 @@ import (
 	"github.com/barge-dev/barge/buffer/buffertest"
 	"github.com/barge-dev/barge/buffer/event"
 	"github.com/barge-dev/barge/output"
+	"github.com/barge-dev/barge/output/objkey"
 )
 
 func TestMain(m *testing.M) {
@@ -180,24 +181,24 @@ func newOutput(t testing.TB, mod func(*Config)) *Output {
 	return o
 }
 
-func vars() output.ChunkVars {
-	return output.ChunkVars{ID: chunkID, Tag: "app.web", TimeKey: time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC), Created: time.Now()}
+func vars() objkey.ChunkVars {
+	return objkey.ChunkVars{ID: chunkID, Tag: "app.web", TimeKey: time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC), Created: time.Now()}
 }
 
 // putFrames flushes frames as the chunk v describes, with the metadata a
 // chunk with v's id and f's entries would have; it returns the key. Each
 // pass of the upload reads the same frames, as EncodeChunk reopens the
 // chunk.
-func putFrames(ctx context.Context, o *Output, v output.ChunkVars, f output.Frames) (string, error) {
+func putFrames(ctx context.Context, o *Output, v objkey.ChunkVars, f output.Frames) (string, error) {
 	key := o.Key(v)
-	meta := map[string]string{output.MetaChunkID: v.ID, output.MetaTag: v.Tag}
+	meta := map[string]string{objkey.MetaChunkID: v.ID, objkey.MetaTag: v.Tag}
 	if ff, ok := f.(*frames); ok { // as the buffer counts a chunk's records
 		n := 0
 		for _, b := range ff.entries {
 			c, _, _, _ := event.Count(b)
 			n += c
 		}
-		meta[output.MetaRecords] = strconv.Itoa(n)
+		meta[objkey.MetaRecords] = strconv.Itoa(n)
 	}
 	rf := &buffertest.Replay{Src: f}
 	return key, o.put(ctx, key, meta, func(w io.Writer) (output.Stats, error) {

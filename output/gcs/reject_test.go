@@ -12,6 +12,7 @@ import (
 	"github.com/barge-dev/barge/buffer"
 	"github.com/barge-dev/barge/buffer/event"
 	"github.com/barge-dev/barge/output"
+	"github.com/barge-dev/barge/output/objkey"
 )
 
 // deepEntry is an entry whose record nests one level deeper than
@@ -46,8 +47,8 @@ func TestRejectedRecords(t *testing.T) {
 			}
 			data, attrs := srv.object(t, key)
 			checkSeq(t, decodeLines(t, data, "none"), tc.n)
-			if got := attrs.Metadata[output.MetaRecords]; got != strconv.Itoa(tc.n) {
-				t.Errorf("%s = %s, want %d: the records in the object", output.MetaRecords, got, tc.n)
+			if got := attrs.Metadata[objkey.MetaRecords]; got != strconv.Itoa(tc.n) {
+				t.Errorf("%s = %s, want %d: the records in the object", objkey.MetaRecords, got, tc.n)
 			}
 			if got := srv.reqs.count("POST", "uploadType=resumable", "ifGenerationMatch=0"); got != tc.uploads {
 				t.Errorf("%d resumable uploads, want %d: %v", got, tc.uploads, srv.reqs.reqs)
@@ -67,7 +68,7 @@ func TestKeyTooLong(t *testing.T) {
 	v := vars()
 	v.Tag = strings.Repeat("t", 256)
 	key, err := putFrames(context.Background(), o, v, oneFrame(entries(0, 10, 0)))
-	if !buffer.IsPermanent(err) || !errors.Is(err, output.ErrObjectKey) || !strings.Contains(err.Error(), "gs://"+bucketName+"/"+key[:100]) {
+	if !buffer.IsPermanent(err) || !errors.Is(err, objkey.ErrObjectKey) || !strings.Contains(err.Error(), "gs://"+bucketName+"/"+key[:100]) {
 		t.Fatalf("err = %v, want permanent naming the key", err)
 	}
 	if len(srv.reqs.reqs) != 0 {
@@ -83,26 +84,26 @@ func TestHostileTagAndKeys(t *testing.T) {
 	o := newOutput(t, func(c *Config) { c.Path = "logs/${tag}/${region}/" })
 	c := &buffer.Chunk{ID: chunkID, Tag: "../" + strings.Repeat("日本", 200), Records: 10,
 		Keys: map[string]string{"region": "eu\n/..\xff" + strings.Repeat("x", 3000)}}
-	v := output.Vars(c, "node-1", o.enc.FileExtension())
+	v := objkey.Vars(c, "node-1", o.enc.FileExtension())
 	key := o.Key(v)
-	meta := output.Metadata(c, o.enc, "node-1", "test")
+	meta := objkey.Metadata(c, o.enc, "node-1", "test")
 	if err := o.put(context.Background(), key, meta, func(w io.Writer) (output.Stats, error) {
 		return o.enc.Encode(w, oneFrame(entries(0, 10, 0)))
 	}); err != nil {
 		t.Fatal(err)
 	}
 	parts := strings.Split(key, "/")
-	if len(parts) != 4 || parts[0] != "logs" || len(parts[1]) > output.MaxValueLen || !strings.HasPrefix(parts[2], "eu__.._x") {
+	if len(parts) != 4 || parts[0] != "logs" || len(parts[1]) > objkey.MaxValueLen || !strings.HasPrefix(parts[2], "eu__.._x") {
 		t.Fatalf("key %q", key)
 	}
 	_, attrs := srv.object(t, key)
-	if tag := attrs.Metadata[output.MetaTag]; !strings.HasPrefix(tag, "../日本日本") || len(tag) > output.MaxMetaTagLen {
+	if tag := attrs.Metadata[objkey.MetaTag]; !strings.HasPrefix(tag, "../日本日本") || len(tag) > objkey.MaxMetaTagLen {
 		t.Errorf("tag metadata %q", tag)
 	}
-	if k := attrs.Metadata[output.MetaKeys]; !strings.HasPrefix(k, `{"region":"eu\n/..\ufffdxxx`) || len(k) > output.MaxMetaKeysLen {
+	if k := attrs.Metadata[objkey.MetaKeys]; !strings.HasPrefix(k, `{"region":"eu\n/..\ufffdxxx`) || len(k) > objkey.MaxMetaKeysLen {
 		t.Errorf("keys metadata %q", k)
 	}
-	if attrs.Metadata[output.MetaRecords] != "10" {
-		t.Errorf("records metadata %q", attrs.Metadata[output.MetaRecords])
+	if attrs.Metadata[objkey.MetaRecords] != "10" {
+		t.Errorf("records metadata %q", attrs.Metadata[objkey.MetaRecords])
 	}
 }

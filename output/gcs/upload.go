@@ -17,6 +17,7 @@ import (
 
 	"github.com/barge-dev/barge/buffer"
 	"github.com/barge-dev/barge/output"
+	"github.com/barge-dev/barge/output/objkey"
 )
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
@@ -41,7 +42,7 @@ func (o *Output) put(ctx context.Context, key string, meta map[string]string, en
 	if err := ctx.Err(); err != nil {
 		return o.wrap(where, err)
 	}
-	if err := output.CheckObjectKey(key); err != nil {
+	if err := objkey.CheckObjectKey(key); err != nil {
 		return buffer.Permanent(fmt.Errorf("put %s: %w", where, err))
 	}
 	cl, err := o.storageClient(ctx)
@@ -52,10 +53,10 @@ func (o *Output) put(ctx context.Context, key string, meta map[string]string, en
 	maps.Copy(meta, o.userMeta)
 	stats, u, err := o.attempt(ctx, cl, key, meta, encode)
 	if errors.Is(err, errRecount) {
-		output.SetRecords(meta, stats.Records)
+		objkey.SetRecords(meta, stats.Records)
 		stats, u, err = o.attempt(ctx, cl, key, meta, encode)
 		if errors.Is(err, errRecount) { // not deterministic after all: try again later
-			err = fmt.Errorf("%w: %s announced, %d encoded", err, meta[output.MetaRecords], stats.Records)
+			err = fmt.Errorf("%w: %s announced, %d encoded", err, meta[objkey.MetaRecords], stats.Records)
 		}
 	}
 	if err != nil {
@@ -66,7 +67,7 @@ func (o *Output) put(ctx context.Context, key string, meta map[string]string, en
 		}
 		return o.wrap(where, err)
 	}
-	o.log.Debug("put object", "path", where, "chunk_id", meta[output.MetaChunkID], "records", stats.Records, "bytes", u.size)
+	o.log.Debug("put object", "path", where, "chunk_id", meta[objkey.MetaChunkID], "records", stats.Records, "bytes", u.size)
 	return stats.Err()
 }
 
@@ -103,9 +104,9 @@ func (o *Output) attempt(ctx context.Context, cl *storage.Client, key string, me
 		u.abort()
 		err = stats.Err()
 	case u.w == nil: // one request, sent now: with the count
-		output.SetRecords(meta, stats.Records)
+		objkey.SetRecords(meta, stats.Records)
 		err = u.finish(ctx)
-	case meta[output.MetaRecords] != strconv.Itoa(stats.Records):
+	case meta[objkey.MetaRecords] != strconv.Itoa(stats.Records):
 		u.abort()
 		err = errRecount
 	default:
@@ -120,7 +121,7 @@ func (o *Output) wrap(where string, err error) error {
 	switch {
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return fmt.Errorf("put %s: %w", where, err)
-	case output.IsDataError(err), errors.Is(err, ErrObjectExists), errors.Is(err, output.ErrObjectKey):
+	case output.IsDataError(err), errors.Is(err, ErrObjectExists), errors.Is(err, objkey.ErrObjectKey):
 		return buffer.Permanent(fmt.Errorf("put %s: %w", where, err))
 	case errors.Is(err, storage.ErrBucketNotExist) || isNotFound(err):
 		return buffer.Permanent(fmt.Errorf("put %s: bucket %q does not exist: %w", where, o.cfg.Bucket, err))
@@ -322,12 +323,12 @@ func (u *upload) existing(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("read the attributes of the object already at the key: %w", err)
 	}
-	id := u.meta[output.MetaChunkID]
-	if a.Metadata[output.MetaChunkID] == id && a.CRC32C == u.crc && a.Size == u.size {
+	id := u.meta[objkey.MetaChunkID]
+	if a.Metadata[objkey.MetaChunkID] == id && a.CRC32C == u.crc && a.Size == u.size {
 		return nil
 	}
 	return fmt.Errorf("%w: it has chunk id %q, %d bytes, crc32c %08x; this chunk %q has %d bytes, crc32c %08x",
-		ErrObjectExists, a.Metadata[output.MetaChunkID], a.Size, a.CRC32C, id, u.size, u.crc)
+		ErrObjectExists, a.Metadata[objkey.MetaChunkID], a.Size, a.CRC32C, id, u.size, u.crc)
 }
 
 // release returns buf to the pool.

@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 
 	"github.com/barge-dev/barge/output"
+	"github.com/barge-dev/barge/output/objkey"
 )
 
 // Part size limits of S3 multipart uploads.
@@ -127,8 +128,8 @@ func DefaultConfig() Config {
 	return Config{
 		Type:                 "s3",
 		SSLVerifyPeer:        true,
-		S3ObjectKeyFormat:    output.DefaultObjectKeyFormat,
-		TimeSliceFormat:      output.DefaultTimeSliceFormat,
+		S3ObjectKeyFormat:    objkey.DefaultObjectKeyFormat,
+		TimeSliceFormat:      objkey.DefaultTimeSliceFormat,
 		HexRandomLength:      4,
 		StoreAs:              "gzip",
 		MultipartThreshold:   32 << 20,
@@ -203,10 +204,10 @@ func (c *Config) Validate() error {
 	return err
 }
 
-// keyFormat is output.NewKeyFormat with s3's name of the key parameter in
+// keyFormat is objkey.NewKeyFormat with s3's name of the key parameter in
 // its messages.
-func (c *Config) keyFormat() (*output.KeyFormat, error) {
-	kf, err := output.NewKeyFormat(c.keyConfig())
+func (c *Config) keyFormat() (*objkey.KeyFormat, error) {
+	kf, err := objkey.NewKeyFormat(c.keyConfig())
 	if err != nil {
 		return nil, renamedError{strings.Replace(err.Error(), "'object_key_format'", "'s3_object_key_format'", 1), err}
 	}
@@ -299,13 +300,13 @@ func (c *Config) CheckChunkKeys(chunkKeys []string) error {
 	return nil
 }
 
-func (c *Config) keyConfig() output.KeyConfig {
-	return output.KeyConfig{
+func (c *Config) keyConfig() objkey.KeyConfig {
+	return objkey.KeyConfig{
 		Path:            c.Path,
 		ObjectKeyFormat: c.S3ObjectKeyFormat,
 		TimeSliceFormat: c.TimeSliceFormat,
 		HexRandomLength: c.HexRandomLength,
-		Clean:           output.CleanPathValue,
+		Clean:           objkey.CleanPathValue,
 	}
 }
 

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/barge-dev/barge/output"
+	"github.com/barge-dev/barge/output/objkey"
 )
 
 func TestDefaultConfig(t *testing.T) {
@@ -83,7 +83,7 @@ func TestValidateKeepsErrNotUnique(t *testing.T) {
 	c := DefaultConfig()
 	c.S3Bucket = "b"
 	c.S3ObjectKeyFormat = "%{path}%{index}.gz"
-	if err := c.Validate(); !errors.Is(err, output.ErrNotUnique) {
+	if err := c.Validate(); !errors.Is(err, objkey.ErrNotUnique) {
 		t.Fatalf("err = %v", err)
 	}
 }

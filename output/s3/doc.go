@@ -1,6 +1,6 @@
 // Package s3 is barge's @type s3 output: each flushed chunk becomes one S3
 // object, encoded by output.Encoder (<format>, <inject>, store_as) and
-// named by output.KeyFormat (path, s3_object_key_format,
+// named by objkey.KeyFormat (path, s3_object_key_format,
 // time_slice_format), with fluent-plugin-s3's parameter names.
 //
 //	<match **>
@@ -75,18 +75,18 @@
 //     timeouts, connection resets. The SDK itself retries at most 3
 //     attempts with up to 500ms between them. Flush logs nothing on
 //     failure (the buffer logs the returned error once).
-//   - Metadata: every object carries output.Metadata (barge-chunk-id,
+//   - Metadata: every object carries objkey.Metadata (barge-chunk-id,
 //     barge-records, barge-first-time, barge-last-time, barge-timekey,
 //     barge-tag, barge-keys, barge-host, barge-version, barge-format,
 //     barge-compress) as user metadata (x-amz-meta-*). Values that are not
 //     printable ASCII (a UTF-8 tag) are RFC 2047 encoded
-//     ("=?utf-8?b?...?="); mime.WordDecoder decodes them. output.Metadata
+//     ("=?utf-8?b?...?="); mime.WordDecoder decodes them. objkey.Metadata
 //     bounds the values that come from the data (barge-tag 256 bytes,
 //     barge-keys 512, as printable ASCII JSON) so that, even encoded, the
 //     whole stays under S3's 2 KiB of user metadata: no chunk can fail
 //     with MetadataTooLarge, nor carry a header value HTTP cannot send.
 //   - Names: values from the data (the tag and its parts, chunk key
-//     values, the host name) go through output.CleanPathValue: no "/",
+//     values, the host name) go through objkey.CleanPathValue: no "/",
 //     "\", control characters or invalid UTF-8, at most 200 bytes.
 //   - Rejected records: records the encoder rejects (malformed, or nested
 //     deeper than event.MaxDepth) are left out of the object and returned

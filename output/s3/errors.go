@@ -8,6 +8,7 @@ import (
 
 	"github.com/barge-dev/barge/buffer"
 	"github.com/barge-dev/barge/output"
+	"github.com/barge-dev/barge/output/objkey"
 )
 
 // permanentCodes are S3 error codes that retrying the same request cannot
@@ -67,7 +68,7 @@ func IsPermanent(err error) bool {
 	if err == nil {
 		return false
 	}
-	if buffer.IsPermanent(err) || output.IsDataError(err) || errors.Is(err, output.ErrObjectKey) {
+	if buffer.IsPermanent(err) || output.IsDataError(err) || errors.Is(err, objkey.ErrObjectKey) {
 		return true
 	}
 	var ae smithy.APIError

@@ -17,7 +17,7 @@ import (
 
 	"github.com/barge-dev/barge/buffer"
 	"github.com/barge-dev/barge/buffer/event"
-	"github.com/barge-dev/barge/output"
+	"github.com/barge-dev/barge/output/objkey"
 )
 
 // sdkError is an error as the SDK returns it: an operation error around
@@ -53,7 +53,7 @@ func TestIsPermanent(t *testing.T) {
 		{"InvalidURI", sdkError(400, "InvalidURI"), true},
 		{"XMinioInvalidObjectName", sdkError(400, "XMinioInvalidObjectName"), true},
 		{"InvalidArgument (MinIO's unsupported metadata)", sdkError(400, "InvalidArgument"), true},
-		{"object key", fmt.Errorf("x: %w", output.ErrObjectKey), true},
+		{"object key", fmt.Errorf("x: %w", objkey.ErrObjectKey), true},
 		{"NotImplemented", sdkError(501, "NotImplemented"), true},
 		{"403 without body (HEAD)", sdkError(403, ""), true},
 		{"bare API error", &smithy.GenericAPIError{Code: "AccessDenied"}, true},

@@ -20,8 +20,8 @@ import (
 
 	"github.com/barge-dev/barge/buffer"
 	"github.com/barge-dev/barge/buffer/event"
-	"github.com/barge-dev/barge/output"
 	"github.com/barge-dev/barge/output/internal/minio"
+	"github.com/barge-dev/barge/output/objkey"
 )
 
 // The tests below run against a real MinIO: the proof that create-only
@@ -327,15 +327,15 @@ func TestMinIOHostileMetadata(t *testing.T) {
 				t.Fatal(err)
 			}
 			var dec mime.WordDecoder
-			tag, err := dec.DecodeHeader(metaValue(out.Metadata, output.MetaTag))
-			if err != nil || !strings.HasPrefix(tag, "日日日") || len(tag) > output.MaxMetaTagLen {
+			tag, err := dec.DecodeHeader(metaValue(out.Metadata, objkey.MetaTag))
+			if err != nil || !strings.HasPrefix(tag, "日日日") || len(tag) > objkey.MaxMetaTagLen {
 				t.Errorf("tag metadata %q: %v", tag, err)
 			}
 			var keys map[string]string
-			if err := json.Unmarshal([]byte(metaValue(out.Metadata, output.MetaKeys)), &keys); err != nil || !strings.HasPrefix(keys["region"], "eu\n🙂") {
-				t.Errorf("keys metadata %q: %v", metaValue(out.Metadata, output.MetaKeys), err)
+			if err := json.Unmarshal([]byte(metaValue(out.Metadata, objkey.MetaKeys)), &keys); err != nil || !strings.HasPrefix(keys["region"], "eu\n🙂") {
+				t.Errorf("keys metadata %q: %v", metaValue(out.Metadata, objkey.MetaKeys), err)
 			}
-			if got := metaValue(out.Metadata, output.MetaRecords); got != strconv.Itoa(tc.n) {
+			if got := metaValue(out.Metadata, objkey.MetaRecords); got != strconv.Itoa(tc.n) {
 				t.Errorf("records metadata %q", got)
 			}
 		})

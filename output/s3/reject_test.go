@@ -18,6 +18,7 @@ import (
 	"github.com/barge-dev/barge/buffer"
 	"github.com/barge-dev/barge/buffer/event"
 	"github.com/barge-dev/barge/output"
+	"github.com/barge-dev/barge/output/objkey"
 )
 
 // deepEntry is an entry whose record nests one level deeper than
@@ -87,8 +88,8 @@ func TestRejectedRecords(t *testing.T) {
 			cl := testClient(t, o)
 			body, out := getObject(t, cl, o.Key(c))
 			checkSeqs(t, jsonSeqs(t, body), tc.n)
-			if got := metaValue(out.Metadata, output.MetaRecords); got != strconv.Itoa(tc.n) {
-				t.Errorf("%s = %s, want %d: the records in the object", output.MetaRecords, got, tc.n)
+			if got := metaValue(out.Metadata, objkey.MetaRecords); got != strconv.Itoa(tc.n) {
+				t.Errorf("%s = %s, want %d: the records in the object", objkey.MetaRecords, got, tc.n)
 			}
 			if got := creates.Load(); got != tc.creations {
 				t.Errorf("%d multipart uploads created, want %d", got, tc.creations)
@@ -129,7 +130,7 @@ func TestKeyTooLong(t *testing.T) {
 	c := testChunk(chunkID, 10)
 	c.Tag = strings.Repeat("t", 256)
 	err := flushFrames(context.Background(), o, c, newGen(10, 1))
-	if !buffer.IsPermanent(err) || !errors.Is(err, output.ErrObjectKey) || !strings.Contains(err.Error(), "s3://"+bucket+"/"+o.Key(c)[:100]) {
+	if !buffer.IsPermanent(err) || !errors.Is(err, objkey.ErrObjectKey) || !strings.Contains(err.Error(), "s3://"+bucket+"/"+o.Key(c)[:100]) {
 		t.Fatalf("err = %v, want permanent naming the key", err)
 	}
 	if n := requests.Load(); n != 0 {
@@ -151,7 +152,7 @@ func TestHostileTagAndKeys(t *testing.T) {
 	}
 	key := o.Key(c)
 	parts := strings.Split(key, "/")
-	if len(parts) != 4 || parts[0] != "logs" || len(parts[1]) > output.MaxValueLen || !strings.HasPrefix(parts[2], "eu__.._x") {
+	if len(parts) != 4 || parts[0] != "logs" || len(parts[1]) > objkey.MaxValueLen || !strings.HasPrefix(parts[2], "eu__.._x") {
 		t.Fatalf("key %q", key)
 	}
 	out, err := testClient(t, o).HeadObject(context.Background(), &s3.HeadObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
@@ -159,11 +160,11 @@ func TestHostileTagAndKeys(t *testing.T) {
 		t.Fatal(err)
 	}
 	var dec mime.WordDecoder
-	tag, err := dec.DecodeHeader(metaValue(out.Metadata, output.MetaTag))
-	if err != nil || !strings.HasPrefix(tag, "../日本日本") || len(tag) > output.MaxMetaTagLen {
+	tag, err := dec.DecodeHeader(metaValue(out.Metadata, objkey.MetaTag))
+	if err != nil || !strings.HasPrefix(tag, "../日本日本") || len(tag) > objkey.MaxMetaTagLen {
 		t.Errorf("tag metadata %q: %v", tag, err)
 	}
-	if k := metaValue(out.Metadata, output.MetaKeys); !strings.HasPrefix(k, `{"region":"eu\n/..\ufffdxxx`) || len(k) > output.MaxMetaKeysLen {
+	if k := metaValue(out.Metadata, objkey.MetaKeys); !strings.HasPrefix(k, `{"region":"eu\n/..\ufffdxxx`) || len(k) > objkey.MaxMetaKeysLen {
 		t.Errorf("keys metadata %q", k)
 	}
 }

@@ -17,6 +17,7 @@ import (
 
 	"github.com/barge-dev/barge/buffer"
 	"github.com/barge-dev/barge/output"
+	"github.com/barge-dev/barge/output/objkey"
 )
 
 // ErrClosed is returned by Flush after Close.
@@ -38,7 +39,7 @@ type Options struct {
 type Output struct {
 	cfg      Config
 	enc      *output.Encoder
-	keys     *output.KeyFormat
+	keys     *objkey.KeyFormat
 	hostname string
 	version  string
 	log      *slog.Logger
@@ -85,7 +86,7 @@ func New(cfg Config, opts Options) (*Output, error) {
 
 // Key returns the object key of chunk c.
 func (o *Output) Key(c *buffer.Chunk) string {
-	return o.keys.Key(output.Vars(c, o.hostname, o.enc.FileExtension()))
+	return o.keys.Key(objkey.Vars(c, o.hostname, o.enc.FileExtension()))
 }
 
 // Flush uploads c as one object with If-None-Match: * (create-only). An
@@ -127,7 +128,7 @@ func (o *Output) put(ctx context.Context, c *buffer.Chunk, encode func(io.Writer
 	if err := ctx.Err(); err != nil {
 		return o.wrap(key, "", err)
 	}
-	if err := output.CheckObjectKey(key); err != nil {
+	if err := objkey.CheckObjectKey(key); err != nil {
 		return buffer.Permanent(fmt.Errorf("put s3://%s/%s: %w", o.cfg.S3Bucket, key, err))
 	}
 	cl, err := o.client(ctx)
@@ -137,13 +138,13 @@ func (o *Output) put(ctx context.Context, c *buffer.Chunk, encode func(io.Writer
 	meta := o.metadata(c)
 	stats, u, err := o.attempt(ctx, cl, key, c.ID, meta, encode)
 	if errors.Is(err, errRecount) {
-		output.SetRecords(meta, stats.Records)
+		objkey.SetRecords(meta, stats.Records)
 		stats, u, err = o.attempt(ctx, cl, key, c.ID, meta, encode)
 	}
 	if err != nil {
 		if errors.Is(err, errRecount) {
 			// Not deterministic after all: let the buffer try again.
-			return o.wrap(key, "", fmt.Errorf("%w: %s announced, %d encoded", err, meta[output.MetaRecords], stats.Records))
+			return o.wrap(key, "", fmt.Errorf("%w: %s announced, %d encoded", err, meta[objkey.MetaRecords], stats.Records))
 		}
 		return err
 	}
@@ -170,9 +171,9 @@ func (o *Output) attempt(ctx context.Context, cl *s3.Client, key, id string, met
 	case stats.AllRejected():
 		err = buffer.Permanent(fmt.Errorf("put s3://%s/%s: %w", o.cfg.S3Bucket, key, stats.Err()))
 	case u.uploadID == "": // one PutObject, sent now: with the count
-		output.SetRecords(meta, stats.Records)
+		objkey.SetRecords(meta, stats.Records)
 		err = u.finish()
-	case meta[output.MetaRecords] != strconv.Itoa(stats.Records):
+	case meta[objkey.MetaRecords] != strconv.Itoa(stats.Records):
 		err = errRecount
 	default:
 		err = u.finish()
@@ -183,12 +184,12 @@ func (o *Output) attempt(ctx context.Context, cl *s3.Client, key, id string, met
 	return stats, u, err
 }
 
-// metadata is output.Metadata as S3 user metadata: values that are not
+// metadata is objkey.Metadata as S3 user metadata: values that are not
 // printable ASCII (a tag in UTF-8) are RFC 2047 encoded
-// ("=?utf-8?b?...?="), as HTTP headers cannot carry them. output.Metadata
+// ("=?utf-8?b?...?="), as HTTP headers cannot carry them. objkey.Metadata
 // bounds them so that the whole stays within S3's 2 KiB.
 func (o *Output) metadata(c *buffer.Chunk) map[string]string {
-	m := output.Metadata(c, o.enc, o.hostname, o.version)
+	m := objkey.Metadata(c, o.enc, o.hostname, o.version)
 	for k, v := range m {
 		if !printableASCII(v) {
 			m[k] = mime.BEncoding.Encode("utf-8", v)

@@ -21,7 +21,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/barge-dev/barge/buffer"
-	"github.com/barge-dev/barge/output"
+	"github.com/barge-dev/barge/output/objkey"
 )
 
 func TestPutStoreAs(t *testing.T) {
@@ -53,10 +53,10 @@ func TestPutStoreAs(t *testing.T) {
 				t.Errorf("etag %s, want md5 %s", got, md5hex(body))
 			}
 			want := map[string]string{
-				output.MetaChunkID: chunkID, output.MetaRecords: "1000", output.MetaTag: "app.web",
-				output.MetaHost: "node-1", output.MetaVersion: "1.2.3", output.MetaCompress: tc.compress,
-				output.MetaFormat: "json", output.MetaTimeKey: "2026-11-22T10:00:00Z",
-				output.MetaFirst: "2026-11-22T10:00:01Z", output.MetaLast: "2026-11-22T10:01:00Z",
+				objkey.MetaChunkID: chunkID, objkey.MetaRecords: "1000", objkey.MetaTag: "app.web",
+				objkey.MetaHost: "node-1", objkey.MetaVersion: "1.2.3", objkey.MetaCompress: tc.compress,
+				objkey.MetaFormat: "json", objkey.MetaTimeKey: "2026-11-22T10:00:00Z",
+				objkey.MetaFirst: "2026-11-22T10:00:01Z", objkey.MetaLast: "2026-11-22T10:01:00Z",
 			}
 			for k, v := range want {
 				if got := metaValue(out.Metadata, k); got != v {
@@ -98,11 +98,11 @@ func TestMetadataNonASCII(t *testing.T) {
 		t.Fatal(err)
 	}
 	var dec mime.WordDecoder
-	tag, err := dec.DecodeHeader(metaValue(out.Metadata, output.MetaTag))
+	tag, err := dec.DecodeHeader(metaValue(out.Metadata, objkey.MetaTag))
 	if err != nil || tag != "app.日本" {
-		t.Errorf("tag metadata %q (%v)", metaValue(out.Metadata, output.MetaTag), err)
+		t.Errorf("tag metadata %q (%v)", metaValue(out.Metadata, objkey.MetaTag), err)
 	}
-	if got := metaValue(out.Metadata, output.MetaKeys); got != `{"region":"eu"}` {
+	if got := metaValue(out.Metadata, objkey.MetaKeys); got != `{"region":"eu"}` {
 		t.Errorf("keys metadata %q", got)
 	}
 }
@@ -132,9 +132,9 @@ func TestOtherObjectAtKey(t *testing.T) {
 		meta map[string]string
 		want string
 	}{
-		{"another chunk", map[string]string{output.MetaChunkID: "ffffffffffffffffffffffffffffffff"}, "another object is at the key"},
+		{"another chunk", map[string]string{objkey.MetaChunkID: "ffffffffffffffffffffffffffffffff"}, "another object is at the key"},
 		{"no metadata", nil, "another object is at the key"},
-		{"same chunk other bytes", map[string]string{output.MetaChunkID: chunkID}, "other content"},
+		{"same chunk other bytes", map[string]string{objkey.MetaChunkID: chunkID}, "other content"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := cl.PutObject(context.Background(), &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String(key),
@@ -186,7 +186,7 @@ func TestMultipart(t *testing.T) {
 	if p, w := parts.Load(), int32((len(want)+MinPartSize-1)/MinPartSize); p != w || w < 2 {
 		t.Errorf("%d parts uploaded, want %d (and at least 2)", p, w)
 	}
-	if got := metaValue(out.Metadata, output.MetaChunkID); got != chunkID {
+	if got := metaValue(out.Metadata, objkey.MetaChunkID); got != chunkID {
 		t.Errorf("chunk id metadata %q", got)
 	}
 	if ups := listUploads(t, cl, o.Key(c)); len(ups) != 0 {

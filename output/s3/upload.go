@@ -18,7 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 
 	"github.com/barge-dev/barge/buffer"
-	"github.com/barge-dev/barge/output"
+	"github.com/barge-dev/barge/output/objkey"
 )
 
 // abortTimeout bounds AbortMultipartUpload, which runs even when the
@@ -223,11 +223,11 @@ func (u *upload) checkExisting(etag string, cause error) error {
 		}
 		return u.o.wrap(u.key, "head existing object", err)
 	}
-	id := metaValue(out.Metadata, output.MetaChunkID)
+	id := metaValue(out.Metadata, objkey.MetaChunkID)
 	got := strings.Trim(aws.ToString(out.ETag), `"`)
 	if id != u.chunkID {
 		return buffer.Permanent(fmt.Errorf("put s3://%s/%s: another object is at the key (%s %q, etag %s): not overwritten",
-			u.o.cfg.S3Bucket, u.key, output.MetaChunkID, id, got))
+			u.o.cfg.S3Bucket, u.key, objkey.MetaChunkID, id, got))
 	}
 	if got == etag || (u.o.opaqueETag() && aws.ToInt64(out.ContentLength) == u.size) {
 		u.existing = true

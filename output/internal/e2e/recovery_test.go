@@ -18,8 +18,8 @@ import (
 	"google.golang.org/api/iterator"
 
 	"github.com/barge-dev/barge/cmd/barge/bargetest"
-	"github.com/barge-dev/barge/output"
 	"github.com/barge-dev/barge/output/internal/bqemu"
+	"github.com/barge-dev/barge/output/objkey"
 )
 
 // The recovery paths of the loader (ledger rebuild, replay, the
@@ -104,15 +104,15 @@ func (e *recoveryEnv) putObject(t *testing.T, index, from, to, bad int) string {
 	w := e.gcs.read.Bucket(recoveryBucket).Object(name).NewWriter(ctx)
 	w.ContentType = "application/json"
 	w.Metadata = map[string]string{
-		output.MetaChunkID:  fmt.Sprintf("%032x", index+1),
-		output.MetaRecords:  strconv.Itoa(to - from),
-		output.MetaFirst:    first.Format(time.RFC3339Nano),
-		output.MetaLast:     last.Format(time.RFC3339Nano),
-		output.MetaTimeKey:  e.hour.Format(time.RFC3339),
-		output.MetaHost:     "e2e",
-		output.MetaVersion:  "test",
-		output.MetaFormat:   "json",
-		output.MetaCompress: "none",
+		objkey.MetaChunkID:  fmt.Sprintf("%032x", index+1),
+		objkey.MetaRecords:  strconv.Itoa(to - from),
+		objkey.MetaFirst:    first.Format(time.RFC3339Nano),
+		objkey.MetaLast:     last.Format(time.RFC3339Nano),
+		objkey.MetaTimeKey:  e.hour.Format(time.RFC3339),
+		objkey.MetaHost:     "e2e",
+		objkey.MetaVersion:  "test",
+		objkey.MetaFormat:   "json",
+		objkey.MetaCompress: "none",
 	}
 	if _, err := w.Write(b.Bytes()); err != nil {
 		t.Fatalf("write gs://%s/%s: %v", recoveryBucket, name, err)

@@ -25,9 +25,9 @@ import (
 	"google.golang.org/api/iterator"
 	"google.golang.org/api/option"
 
-	"github.com/barge-dev/barge/output"
 	"github.com/barge-dev/barge/output/internal/faultproxy"
 	"github.com/barge-dev/barge/output/internal/minio"
+	"github.com/barge-dev/barge/output/objkey"
 )
 
 // object is one object of a bucket as the tests read it back.
@@ -311,9 +311,9 @@ func checkObjects(t *testing.T, objs []object, n int) int {
 	bargetest.CheckSeqs(t, records(objs), n)
 	ids := map[string]string{}
 	for _, o := range objs {
-		id := o.meta[output.MetaChunkID]
+		id := o.meta[objkey.MetaChunkID]
 		if id == "" {
-			t.Errorf("object %s has no %s metadata: %v", o.key, output.MetaChunkID, o.meta)
+			t.Errorf("object %s has no %s metadata: %v", o.key, objkey.MetaChunkID, o.meta)
 			continue
 		}
 		if prev, dup := ids[id]; dup {
@@ -323,10 +323,10 @@ func checkObjects(t *testing.T, objs []object, n int) int {
 		if !strings.Contains(o.key, id) {
 			t.Errorf("object %s is not named after its chunk %s", o.key, id)
 		}
-		if got := o.meta[output.MetaRecords]; got != strconv.Itoa(len(o.recs)) {
-			t.Errorf("object %s: %s %s, holds %d records", o.key, output.MetaRecords, got, len(o.recs))
+		if got := o.meta[objkey.MetaRecords]; got != strconv.Itoa(len(o.recs)) {
+			t.Errorf("object %s: %s %s, holds %d records", o.key, objkey.MetaRecords, got, len(o.recs))
 		}
-		for _, k := range []string{output.MetaFirst, output.MetaLast, output.MetaHost, output.MetaVersion, output.MetaTag} {
+		for _, k := range []string{objkey.MetaFirst, objkey.MetaLast, objkey.MetaHost, objkey.MetaVersion, objkey.MetaTag} {
 			if o.meta[k] == "" {
 				t.Errorf("object %s lacks metadata %s: %v", o.key, k, o.meta)
 			}

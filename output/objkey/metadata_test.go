@@ -1,4 +1,4 @@
-package output
+package objkey
 
 import (
 	"encoding/json"
@@ -12,10 +12,11 @@ import (
 
 	"github.com/barge-dev/barge/buffer"
 	"github.com/barge-dev/barge/buffer/event"
+	"github.com/barge-dev/barge/output"
 )
 
 func TestMetadata(t *testing.T) {
-	enc, err := NewEncoder(EncoderConfig{Format: DefaultFormatConfig(), Inject: DefaultInjectConfig(), Compress: "zstd"}, EncoderOptions{})
+	enc, err := output.NewEncoder(output.EncoderConfig{Format: output.DefaultFormatConfig(), Inject: output.DefaultInjectConfig(), Compress: "zstd"}, output.EncoderOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,7 +60,7 @@ func TestMetadata(t *testing.T) {
 // valid UTF-8 without control characters, and barge-keys printable ASCII
 // JSON that gives the values back.
 func TestMetadataHostileValues(t *testing.T) {
-	enc, err := NewEncoder(EncoderConfig{Format: DefaultFormatConfig(), Compress: "gzip"}, EncoderOptions{})
+	enc, err := output.NewEncoder(output.EncoderConfig{Format: output.DefaultFormatConfig(), Compress: "gzip"}, output.EncoderOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

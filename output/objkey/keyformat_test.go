@@ -1,4 +1,4 @@
-package output
+package objkey
 
 import (
 	"errors"
@@ -120,4 +120,11 @@ func TestCheckChunkKeys(t *testing.T) {
 	if got, want := errString(err), `"./out/${host}/" uses ${host} but 'host' is not a chunk key`; got != want {
 		t.Errorf("CheckChunkKeys = %q, want %q", got, want)
 	}
+}
+
+func errString(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
 }

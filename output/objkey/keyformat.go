@@ -1,4 +1,4 @@
-package output
+package objkey
 
 import (
 	"errors"
@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/barge-dev/barge/buffer"
 	"github.com/barge-dev/barge/output/strftime"
 )
 
@@ -205,4 +206,17 @@ func (cfg KeyConfig) CheckChunkKeys(chunkKeys []string) error {
 		return err
 	}
 	return kf.CheckChunkKeys(chunkKeys)
+}
+
+// Vars returns the values that name c's file or object.
+func Vars(c *buffer.Chunk, hostname, fileExtension string) ChunkVars {
+	return ChunkVars{
+		ID:            c.ID,
+		Tag:           c.Tag,
+		Keys:          c.Keys,
+		TimeKey:       c.TimeKey,
+		Created:       c.Created,
+		Hostname:      hostname,
+		FileExtension: fileExtension,
+	}
 }
