@@ -25,5 +25,4 @@
 // the data are bounded (MaxMetaTagLen, MaxMetaKeysLen, MaxMetaHostLen) and
 // made safe for HTTP headers and JSON alike, so metadata never fails an
 // upload: within S3's 2 KiB of user metadata even after RFC 2047.
-//
 package objkey
