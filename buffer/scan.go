@@ -143,7 +143,7 @@ func (s *scan) entry(b []byte, off int, k *keySpec) (sec, nsec int64, rest []byt
 	if rest, sec, nsec, err = event.ReadTime(b); err != nil {
 		return 0, 0, nil, fmt.Errorf("at byte %d: %w", at(b), err)
 	}
-	if len(rest) == 0 || !(rest[0]&0xf0 == 0x80 || rest[0] == 0xde || rest[0] == 0xdf) {
+	if !event.IsMap(rest) {
 		return 0, 0, nil, fmt.Errorf("at byte %d: %w: record is not a map", at(rest), event.ErrEntry)
 	}
 	rec := rest

@@ -55,7 +55,7 @@ func Next(b []byte) (Entry, []byte, error) {
 	}
 	e.RawTime = rest[:len(rest)-len(tail)]
 	e.Sec, e.Nsec = sec, nsec
-	if len(tail) == 0 || !(tail[0]&0xf0 == 0x80 || tail[0] == 0xde || tail[0] == 0xdf) {
+	if !IsMap(tail) {
 		return e, b, fmt.Errorf("%w: record is %s, want map", ErrEntry, msgp.NextType(tail))
 	}
 	rl, err := Skip(tail)

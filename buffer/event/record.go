@@ -5,6 +5,12 @@ import (
 	"fmt"
 )
 
+// IsMap reports whether b starts with a msgpack map header (fixmap, map16
+// or map32): the one test of "the record is a map".
+func IsMap(b []byte) bool {
+	return len(b) > 0 && (b[0]&0xf0 == 0x80 || b[0] == 0xde || b[0] == 0xdf)
+}
+
 // CheckRecord checks that b starts with a record: a well-formed msgpack map
 // nested at most MaxDepth levels, the map itself being level 1,
 // maps and arrays nested in it (as keys or values) level 2, and so on. It
@@ -13,8 +19,8 @@ func CheckRecord(b []byte) ([]byte, error) {
 	if len(b) == 0 {
 		return b, errShort
 	}
-	if c := b[0]; !(c >= 0x80 && c <= 0x8f || c == 0xde || c == 0xdf) {
-		return b, fmt.Errorf("%w: record is not a map (0x%02x)", ErrEntry, c)
+	if !IsMap(b) {
+		return b, fmt.Errorf("%w: record is not a map (0x%02x)", ErrEntry, b[0])
 	}
 	return skipValues(b, 1, 0)
 }

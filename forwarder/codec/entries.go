@@ -193,7 +193,7 @@ func parseFields(rest []byte, zeroIsNow bool) (e event.Entry, norm, useNow bool,
 	if zeroIsNow && e.RawTime != nil && e.Sec == 0 && e.Nsec == 0 {
 		e.RawTime, norm, useNow = nil, true, true
 	}
-	if len(tail) == 0 || tail[0]&0xf0 != 0x80 && tail[0] != 0xde && tail[0] != 0xdf {
+	if !event.IsMap(tail) {
 		return e, false, false, fmt.Errorf("%w: record is %s, want map", event.ErrEntry, msgp.NextType(tail))
 	}
 	e.Record = tail
