@@ -7,7 +7,7 @@ import (
 )
 
 // Frames is what an output's encoder reads: (tag, entries) frames, io.EOF
-// at the end (output.Frames; *buffer.Reader is one).
+// at the end (format.Frames; *buffer.Reader is one).
 type Frames interface {
 	Next() (tag string, entries []byte, err error)
 }

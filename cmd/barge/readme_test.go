@@ -9,9 +9,9 @@ import (
 	"github.com/barge-dev/barge/buffer"
 	"github.com/barge-dev/barge/forwarder"
 	"github.com/barge-dev/barge/forwarder/route"
-	"github.com/barge-dev/barge/output"
 	"github.com/barge-dev/barge/output/bigquery"
 	"github.com/barge-dev/barge/output/file"
+	"github.com/barge-dev/barge/output/format"
 	"github.com/barge-dev/barge/output/gcs"
 	"github.com/barge-dev/barge/output/null"
 	"github.com/barge-dev/barge/output/objkey"
@@ -53,8 +53,8 @@ func TestREADMEDocumentsEveryParameter(t *testing.T) {
 		{"### `<loader>` `@type bigquery`", bigquery.Config{}},
 		{"### `<match>` `@type stdout`", stdout.Config{}},
 		{"### `<match>` `@type null`", null.Config{}},
-		{"### `<format>`", output.FormatConfig{}},
-		{"### `<inject>`", output.InjectConfig{}},
+		{"### `<format>`", format.Config{}},
+		{"### `<inject>`", format.InjectConfig{}},
 		{"### `<buffer>`", buffer.Config{}},
 		{"### `<secondary>`", secondaryFileConfig{}},
 	} {

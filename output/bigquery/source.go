@@ -6,8 +6,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/barge-dev/barge/output"
 	"github.com/barge-dev/barge/output/bigquery/bqschema"
+	"github.com/barge-dev/barge/output/format"
 	"github.com/barge-dev/barge/output/strftime"
 )
 
@@ -118,10 +118,10 @@ func CheckSource(spec SourceSpec) SourceCheck {
 		c.Warnings = nil
 		return c
 	}
-	if o.KeyStyle != output.KeyStyleBigQuery {
+	if o.KeyStyle != format.KeyStyleBigQuery {
 		style := o.KeyStyle
 		if style == "" {
-			style = output.KeyStyleAsIs
+			style = format.KeyStyleAsIs
 		}
 		bad := "a record key that is not a BigQuery column name (#TH, a.b, -x, 1st)"
 		if s != nil {
@@ -276,11 +276,11 @@ func timeFormatProblem(spec SourceSpec, o *OutputSpec, s bqschema.Schema) (msg s
 	if o.TimeKey == "" || o.TimeType != "string" {
 		return "", false
 	}
-	format := o.TimeFormat
-	if format == "" {
-		format = output.DefaultTimeFormat
+	layout := o.TimeFormat
+	if layout == "" {
+		layout = format.DefaultTimeFormat
 	}
-	if !subMicrosecond(format) {
+	if !subMicrosecond(layout) {
 		return "", false
 	}
 	col := column(s, o.TimeKey)
@@ -296,7 +296,7 @@ func timeFormatProblem(spec SourceSpec, o *OutputSpec, s bqschema.Schema) (msg s
 	case s != nil:
 		return "", false // a column of another type, or none
 	}
-	return fmt.Sprintf("'source_output' %q writes %s with time_format %q: more than 6 fractional-second digits, which a BigQuery %s column refuses in loads (it keeps microseconds): use %%6N%s", o.ID, what, format, typ, unless), certain
+	return fmt.Sprintf("'source_output' %q writes %s with time_format %q: more than 6 fractional-second digits, which a BigQuery %s column refuses in loads (it keeps microseconds): use %%6N%s", o.ID, what, layout, typ, unless), certain
 }
 
 // subMicrosecond reports whether a strftime format prints digits finer

@@ -6,7 +6,7 @@ import (
 	"os"
 	"strconv"
 
-	"github.com/barge-dev/barge/output"
+	"github.com/barge-dev/barge/output/format"
 	"github.com/barge-dev/barge/output/objkey"
 )
 
@@ -31,8 +31,8 @@ type Config struct {
 	DirPermission  string `conf:"dir_permission"`
 	FilePermission string `conf:"file_permission"`
 
-	Format output.FormatConfig `conf:"<format>"`
-	Inject output.InjectConfig `conf:"<inject>"`
+	Format format.Config       `conf:"<format>"`
+	Inject format.InjectConfig `conf:"<inject>"`
 }
 
 // DefaultConfig returns the defaults: gzip-compressed JSON lines named
@@ -46,8 +46,8 @@ func DefaultConfig() Config {
 		Compress:        "gzip",
 		DirPermission:   "0755",
 		FilePermission:  "0644",
-		Format:          output.DefaultFormatConfig(),
-		Inject:          output.DefaultInjectConfig(),
+		Format:          format.DefaultConfig(),
+		Inject:          format.DefaultInjectConfig(),
 	}
 }
 
@@ -59,7 +59,7 @@ func (c *Config) Validate() error {
 	if c.Append {
 		return errors.New("'append' true is not supported: each chunk is written as its own file")
 	}
-	if err := output.ValidateCompress(c.Compress); err != nil {
+	if err := format.ValidateCompress(c.Compress); err != nil {
 		return err
 	}
 	if _, err := parseMode("dir_permission", c.DirPermission); err != nil {

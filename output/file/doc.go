@@ -1,5 +1,5 @@
 // Package file is barge's @type file output: each flushed chunk becomes one
-// file, encoded by output.Encoder (<format>, <inject>, compress) and named
+// file, encoded by format.Encoder (<format>, <inject>, compress) and named
 // by objkey.KeyFormat (path, object_key_format, time_slice_format).
 //
 //	<match **>

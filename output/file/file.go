@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/barge-dev/barge/buffer"
-	"github.com/barge-dev/barge/output"
+	"github.com/barge-dev/barge/output/format"
 	"github.com/barge-dev/barge/output/objkey"
 )
 
@@ -27,7 +27,7 @@ type Options struct {
 
 // Output writes each chunk as one file.
 type Output struct {
-	enc      *output.Encoder
+	enc      *format.Encoder
 	keys     *objkey.KeyFormat
 	dirPerm  os.FileMode
 	filePerm os.FileMode
@@ -42,8 +42,8 @@ func New(cfg Config, opts Options) (*Output, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	enc, err := output.NewEncoder(output.EncoderConfig{Format: cfg.Format, Inject: cfg.Inject, Compress: cfg.Compress},
-		output.EncoderOptions{Hostname: opts.Hostname, Location: opts.Location, OnKeyCollision: output.LogKeyCollisions(opts.Logger)})
+	enc, err := format.NewEncoder(format.EncoderConfig{Format: cfg.Format, Inject: cfg.Inject, Compress: cfg.Compress},
+		format.EncoderOptions{Hostname: opts.Hostname, Location: opts.Location, OnKeyCollision: format.LogKeyCollisions(opts.Logger)})
 	if err != nil {
 		return nil, err
 	}
@@ -74,7 +74,7 @@ func New(cfg Config, opts Options) (*Output, error) {
 // created, a full disk, permission denied) is retried.
 func (o *Output) Flush(ctx context.Context, c *buffer.Chunk) error {
 	vars := objkey.Vars(c, o.hostname, o.enc.FileExtension())
-	return o.flush(ctx, vars, func(w io.Writer) (output.Stats, error) { return o.enc.EncodeChunk(w, c) })
+	return o.flush(ctx, vars, func(w io.Writer) (format.Stats, error) { return o.enc.EncodeChunk(w, c) })
 }
 
 // Name returns the file name of the chunk vars describe.
@@ -88,7 +88,7 @@ func (o *Output) Name(vars objkey.ChunkVars) string {
 	return o.keys.Key(vars)
 }
 
-func (o *Output) flush(ctx context.Context, vars objkey.ChunkVars, encode func(io.Writer) (output.Stats, error)) error {
+func (o *Output) flush(ctx context.Context, vars objkey.ChunkVars, encode func(io.Writer) (format.Stats, error)) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}

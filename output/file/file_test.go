@@ -23,7 +23,7 @@ import (
 	"github.com/barge-dev/barge/buffer"
 	"github.com/barge-dev/barge/buffer/buffertest"
 	"github.com/barge-dev/barge/buffer/event"
-	"github.com/barge-dev/barge/output"
+	"github.com/barge-dev/barge/output/format"
 	"github.com/barge-dev/barge/output/objkey"
 )
 
@@ -80,10 +80,10 @@ func newOutput(t *testing.T, mod func(*Config)) *Output {
 	return o
 }
 
-func flushFrames(o *Output, ctx context.Context, v objkey.ChunkVars, f output.Frames) error {
+func flushFrames(o *Output, ctx context.Context, v objkey.ChunkVars, f format.Frames) error {
 	v.FileExtension = o.enc.FileExtension()
 	v.Hostname = o.hostname
-	return o.flush(ctx, v, func(w io.Writer) (output.Stats, error) { return o.enc.Encode(w, f) })
+	return o.flush(ctx, v, func(w io.Writer) (format.Stats, error) { return o.enc.Encode(w, f) })
 }
 
 // readJSONLines reads a possibly compressed file of JSON lines.
@@ -175,9 +175,9 @@ func TestRetriedFlushReplacesItsFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	os.WriteFile(filepath.Join(dir, ".tmp-"+chunkID), []byte("garbage"), 0o644)
-	failing := func(w io.Writer) (output.Stats, error) {
+	failing := func(w io.Writer) (format.Stats, error) {
 		w.Write([]byte("partial"))
-		return output.Stats{}, errors.New("disk full")
+		return format.Stats{}, errors.New("disk full")
 	}
 	v := vars()
 	v.FileExtension, v.Hostname = "gz", "node-1"
@@ -283,7 +283,7 @@ func TestMalformedChunkIsPermanent(t *testing.T) {
 	o := newOutput(t, nil)
 	bad := []byte{0x92, 0xa1, 'x', 0x80, 0x92, 0x01, 0x01}
 	err := flushFrames(o, context.Background(), vars(), &frames{tags: []string{"a"}, entries: [][]byte{bad}})
-	if !buffer.IsPermanent(err) || !errors.Is(err, output.ErrAllRejected) || !strings.Contains(err.Error(), chunkID) {
+	if !buffer.IsPermanent(err) || !errors.Is(err, format.ErrAllRejected) || !strings.Contains(err.Error(), chunkID) {
 		t.Fatalf("err = %v, want permanent ErrAllRejected naming the chunk", err)
 	}
 	if files := listFiles(t, filepath.Dir(o.Name(vars()))); len(files) != 0 {

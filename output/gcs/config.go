@@ -7,7 +7,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/barge-dev/barge/output"
+	"github.com/barge-dev/barge/output/format"
 	"github.com/barge-dev/barge/output/objkey"
 )
 
@@ -77,8 +77,8 @@ type Config struct {
 	// fluent-plugin-gcs's repeated <object_metadata> key K value V sections.
 	ObjectMetadata []ObjectMetadata `conf:"<object_metadata>"`
 
-	Format output.FormatConfig `conf:"<format>"`
-	Inject output.InjectConfig `conf:"<inject>"`
+	Format format.Config       `conf:"<format>"`
+	Inject format.InjectConfig `conf:"<inject>"`
 }
 
 // ObjectMetadata is one <object_metadata> section.
@@ -106,8 +106,8 @@ func DefaultConfig() Config {
 		HexRandomLength: 4,
 		StoreAs:         "gzip",
 		ChunkSize:       defaultChunkSize,
-		Format:          output.DefaultFormatConfig(),
-		Inject:          output.DefaultInjectConfig(),
+		Format:          format.DefaultConfig(),
+		Inject:          format.DefaultInjectConfig(),
 	}
 }
 

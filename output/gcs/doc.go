@@ -1,5 +1,5 @@
 // Package gcs is barge's @type gcs output: each flushed chunk becomes one
-// Google Cloud Storage object, encoded by output.Encoder (<format>,
+// Google Cloud Storage object, encoded by format.Encoder (<format>,
 // <inject>, store_as) and named by objkey.KeyFormat, with
 // fluent-plugin-gcs's parameter names.
 //

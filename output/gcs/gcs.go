@@ -13,7 +13,7 @@ import (
 	"google.golang.org/api/option"
 
 	"github.com/barge-dev/barge/buffer"
-	"github.com/barge-dev/barge/output"
+	"github.com/barge-dev/barge/output/format"
 	"github.com/barge-dev/barge/output/objkey"
 )
 
@@ -32,7 +32,7 @@ type Options struct {
 // Output writes each chunk as one GCS object.
 type Output struct {
 	cfg         Config
-	enc         *output.Encoder
+	enc         *format.Encoder
 	keys        *objkey.KeyFormat
 	contentType string
 	encoding    string // Content-Encoding: gzip with transcoding
@@ -67,8 +67,8 @@ func New(cfg Config, opts Options) (*Output, error) {
 		return nil, err
 	}
 	compress, _ := cfg.compress()
-	eo := output.EncoderOptions{Hostname: opts.Hostname, Location: opts.Location, OnKeyCollision: output.LogKeyCollisions(opts.Logger)}
-	enc, err := output.NewEncoder(output.EncoderConfig{Format: cfg.Format, Inject: cfg.Inject, Compress: compress}, eo)
+	eo := format.EncoderOptions{Hostname: opts.Hostname, Location: opts.Location, OnKeyCollision: format.LogKeyCollisions(opts.Logger)}
+	enc, err := format.NewEncoder(format.EncoderConfig{Format: cfg.Format, Inject: cfg.Inject, Compress: compress}, eo)
 	if err != nil {
 		return nil, err
 	}
@@ -90,7 +90,7 @@ func New(cfg Config, opts Options) (*Output, error) {
 	}
 	if cfg.Transcoding {
 		// The object is served decompressed: its type is the format's.
-		plain, err := output.NewEncoder(output.EncoderConfig{Format: cfg.Format, Inject: cfg.Inject, Compress: "none"}, eo)
+		plain, err := format.NewEncoder(format.EncoderConfig{Format: cfg.Format, Inject: cfg.Inject, Compress: "none"}, eo)
 		if err != nil {
 			return nil, err
 		}
@@ -116,7 +116,7 @@ func New(cfg Config, opts Options) (*Output, error) {
 func (o *Output) Flush(ctx context.Context, c *buffer.Chunk) error {
 	key := o.keys.Key(objkey.Vars(c, o.hostname, o.enc.FileExtension()))
 	meta := objkey.Metadata(c, o.enc, o.hostname, o.version)
-	return o.put(ctx, key, meta, func(w io.Writer) (output.Stats, error) { return o.enc.EncodeChunk(w, c) })
+	return o.put(ctx, key, meta, func(w io.Writer) (format.Stats, error) { return o.enc.EncodeChunk(w, c) })
 }
 
 // Key returns the object key of the chunk vars describe.

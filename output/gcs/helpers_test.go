@@ -29,7 +29,7 @@ import (
 
 	"github.com/barge-dev/barge/buffer/buffertest"
 	"github.com/barge-dev/barge/buffer/event"
-	"github.com/barge-dev/barge/output"
+	"github.com/barge-dev/barge/output/format"
 	"github.com/barge-dev/barge/output/objkey"
 )
 
@@ -189,7 +189,7 @@ func vars() objkey.ChunkVars {
 // chunk with v's id and f's entries would have; it returns the key. Each
 // pass of the upload reads the same frames, as EncodeChunk reopens the
 // chunk.
-func putFrames(ctx context.Context, o *Output, v objkey.ChunkVars, f output.Frames) (string, error) {
+func putFrames(ctx context.Context, o *Output, v objkey.ChunkVars, f format.Frames) (string, error) {
 	key := o.Key(v)
 	meta := map[string]string{objkey.MetaChunkID: v.ID, objkey.MetaTag: v.Tag}
 	if ff, ok := f.(*frames); ok { // as the buffer counts a chunk's records
@@ -201,7 +201,7 @@ func putFrames(ctx context.Context, o *Output, v objkey.ChunkVars, f output.Fram
 		meta[objkey.MetaRecords] = strconv.Itoa(n)
 	}
 	rf := &buffertest.Replay{Src: f}
-	return key, o.put(ctx, key, meta, func(w io.Writer) (output.Stats, error) {
+	return key, o.put(ctx, key, meta, func(w io.Writer) (format.Stats, error) {
 		rf.Rewind()
 		return o.enc.Encode(w, rf)
 	})

@@ -11,7 +11,7 @@ import (
 
 	"github.com/barge-dev/barge/buffer"
 	"github.com/barge-dev/barge/buffer/event"
-	"github.com/barge-dev/barge/output"
+	"github.com/barge-dev/barge/output/format"
 	"github.com/barge-dev/barge/output/objkey"
 )
 
@@ -87,7 +87,7 @@ func TestHostileTagAndKeys(t *testing.T) {
 	v := objkey.Vars(c, "node-1", o.enc.FileExtension())
 	key := o.Key(v)
 	meta := objkey.Metadata(c, o.enc, "node-1", "test")
-	if err := o.put(context.Background(), key, meta, func(w io.Writer) (output.Stats, error) {
+	if err := o.put(context.Background(), key, meta, func(w io.Writer) (format.Stats, error) {
 		return o.enc.Encode(w, oneFrame(entries(0, 10, 0)))
 	}); err != nil {
 		t.Fatal(err)

@@ -16,7 +16,7 @@ import (
 	"github.com/googleapis/gax-go/v2"
 
 	"github.com/barge-dev/barge/buffer"
-	"github.com/barge-dev/barge/output"
+	"github.com/barge-dev/barge/output/format"
 	"github.com/barge-dev/barge/output/objkey"
 )
 
@@ -37,7 +37,7 @@ var errRecount = errors.New("gcs: the resumable upload announced another number 
 // (never finalized) and the object encoded and uploaded once more with the
 // count the first pass found (the Encoder is deterministic). Rejects are
 // rare; this costs nothing without them.
-func (o *Output) put(ctx context.Context, key string, meta map[string]string, encode func(io.Writer) (output.Stats, error)) error {
+func (o *Output) put(ctx context.Context, key string, meta map[string]string, encode func(io.Writer) (format.Stats, error)) error {
 	where := "gs://" + o.cfg.Bucket + "/" + key
 	if err := ctx.Err(); err != nil {
 		return o.wrap(where, err)
@@ -75,7 +75,7 @@ func (o *Output) put(ctx context.Context, key string, meta map[string]string, en
 // encoder rejected every record (a permanent error, nothing finalized) or
 // a resumable upload announced a count of records in meta other than what
 // was written (errRecount, the upload abandoned).
-func (o *Output) attempt(ctx context.Context, cl *storage.Client, key string, meta map[string]string, encode func(io.Writer) (output.Stats, error)) (output.Stats, *upload, error) {
+func (o *Output) attempt(ctx context.Context, cl *storage.Client, key string, meta map[string]string, encode func(io.Writer) (format.Stats, error)) (format.Stats, *upload, error) {
 	budget := newRetryBudget(o.cfg.ClientRetries)
 	obj := cl.Bucket(o.cfg.Bucket).Object(key).Retryer(
 		storage.WithBackoff(gax.Backoff{Initial: 250 * time.Millisecond, Max: 2 * time.Second, Multiplier: 2}),
@@ -121,7 +121,7 @@ func (o *Output) wrap(where string, err error) error {
 	switch {
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return fmt.Errorf("put %s: %w", where, err)
-	case output.IsDataError(err), errors.Is(err, ErrObjectExists), errors.Is(err, objkey.ErrObjectKey):
+	case format.IsDataError(err), errors.Is(err, ErrObjectExists), errors.Is(err, objkey.ErrObjectKey):
 		return buffer.Permanent(fmt.Errorf("put %s: %w", where, err))
 	case errors.Is(err, storage.ErrBucketNotExist) || isNotFound(err):
 		return buffer.Permanent(fmt.Errorf("put %s: bucket %q does not exist: %w", where, o.cfg.Bucket, err))

@@ -15,7 +15,7 @@ import (
 
 	"github.com/barge-dev/barge/buffer"
 	"github.com/barge-dev/barge/buffer/event"
-	"github.com/barge-dev/barge/output"
+	"github.com/barge-dev/barge/output/format"
 )
 
 // TestLargeResumable streams a multi-MB chunk through 256 KiB resumable
@@ -105,7 +105,7 @@ func TestMalformedChunkIsPermanent(t *testing.T) {
 			bad = append(bad, 0x92, 0xa1, 'x', 0x81, 0xa1, 'k', 0xa1, 'v')
 		}
 		_, err := putFrames(context.Background(), o, vars(), oneFrame(bad))
-		if !buffer.IsPermanent(err) || !errors.Is(err, output.ErrAllRejected) || !errors.Is(err, event.ErrEntry) && !strings.Contains(err.Error(), "time is") {
+		if !buffer.IsPermanent(err) || !errors.Is(err, format.ErrAllRejected) || !errors.Is(err, event.ErrEntry) && !strings.Contains(err.Error(), "time is") {
 			t.Fatalf("err = %v, want permanent ErrAllRejected", err)
 		}
 		if keys := srv.keys(t); len(keys) != 0 {

@@ -8,7 +8,7 @@ import (
 	"unicode/utf16"
 
 	"github.com/barge-dev/barge/buffer"
-	"github.com/barge-dev/barge/output"
+	"github.com/barge-dev/barge/output/format"
 )
 
 // Metadata keys every object and file-output chunk carries (S3 user
@@ -54,7 +54,7 @@ const (
 // at most MaxMetaKeysLen bytes: values too long for it are cut the same way
 // (each then ends with "~" and the hash); it is left out when the key
 // names alone do not fit.
-func Metadata(c *buffer.Chunk, e *output.Encoder, hostname, version string) map[string]string {
+func Metadata(c *buffer.Chunk, e *format.Encoder, hostname, version string) map[string]string {
 	m := map[string]string{
 		MetaChunkID:  c.ID,
 		MetaRecords:  strconv.Itoa(c.Records),

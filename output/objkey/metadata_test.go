@@ -12,11 +12,11 @@ import (
 
 	"github.com/barge-dev/barge/buffer"
 	"github.com/barge-dev/barge/buffer/event"
-	"github.com/barge-dev/barge/output"
+	"github.com/barge-dev/barge/output/format"
 )
 
 func TestMetadata(t *testing.T) {
-	enc, err := output.NewEncoder(output.EncoderConfig{Format: output.DefaultFormatConfig(), Inject: output.DefaultInjectConfig(), Compress: "zstd"}, output.EncoderOptions{})
+	enc, err := format.NewEncoder(format.EncoderConfig{Format: format.DefaultConfig(), Inject: format.DefaultInjectConfig(), Compress: "zstd"}, format.EncoderOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,7 +60,7 @@ func TestMetadata(t *testing.T) {
 // valid UTF-8 without control characters, and barge-keys printable ASCII
 // JSON that gives the values back.
 func TestMetadataHostileValues(t *testing.T) {
-	enc, err := output.NewEncoder(output.EncoderConfig{Format: output.DefaultFormatConfig(), Compress: "gzip"}, output.EncoderOptions{})
+	enc, err := format.NewEncoder(format.EncoderConfig{Format: format.DefaultConfig(), Compress: "gzip"}, format.EncoderOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,7 +11,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 
-	"github.com/barge-dev/barge/output"
+	"github.com/barge-dev/barge/output/format"
 	"github.com/barge-dev/barge/output/objkey"
 )
 
@@ -98,8 +98,8 @@ type Config struct {
 	// (multipart_concurrency+1) * part_size.
 	MultipartConcurrency int `conf:"multipart_concurrency"`
 
-	Format output.FormatConfig `conf:"<format>"`
-	Inject output.InjectConfig `conf:"<inject>"`
+	Format format.Config       `conf:"<format>"`
+	Inject format.InjectConfig `conf:"<inject>"`
 }
 
 // SharedCredentialsConfig is the <shared_credentials> section.
@@ -135,8 +135,8 @@ func DefaultConfig() Config {
 		MultipartThreshold:   32 << 20,
 		PartSize:             16 << 20,
 		MultipartConcurrency: 2,
-		Format:               output.DefaultFormatConfig(),
-		Inject:               output.DefaultInjectConfig(),
+		Format:               format.DefaultConfig(),
+		Inject:               format.DefaultInjectConfig(),
 	}
 }
 

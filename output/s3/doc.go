@@ -1,5 +1,5 @@
 // Package s3 is barge's @type s3 output: each flushed chunk becomes one S3
-// object, encoded by output.Encoder (<format>, <inject>, store_as) and
+// object, encoded by format.Encoder (<format>, <inject>, store_as) and
 // named by objkey.KeyFormat (path, s3_object_key_format,
 // time_slice_format), with fluent-plugin-s3's parameter names.
 //

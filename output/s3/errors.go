@@ -7,7 +7,7 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/barge-dev/barge/buffer"
-	"github.com/barge-dev/barge/output"
+	"github.com/barge-dev/barge/output/format"
 	"github.com/barge-dev/barge/output/objkey"
 )
 
@@ -68,7 +68,7 @@ func IsPermanent(err error) bool {
 	if err == nil {
 		return false
 	}
-	if buffer.IsPermanent(err) || output.IsDataError(err) || errors.Is(err, objkey.ErrObjectKey) {
+	if buffer.IsPermanent(err) || format.IsDataError(err) || errors.Is(err, objkey.ErrObjectKey) {
 		return true
 	}
 	var ae smithy.APIError

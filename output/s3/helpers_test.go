@@ -28,7 +28,7 @@ import (
 	"github.com/barge-dev/barge/buffer"
 	"github.com/barge-dev/barge/buffer/buffertest"
 	"github.com/barge-dev/barge/buffer/event"
-	"github.com/barge-dev/barge/output"
+	"github.com/barge-dev/barge/output/format"
 )
 
 func TestMain(m *testing.M) {
@@ -110,13 +110,13 @@ func (g *genFrames) Next() (string, []byte, error) {
 
 // flushFrames flushes chunk c whose records come from f. Each pass of the
 // upload reads the same frames, as EncodeChunk reopens the chunk.
-func flushFrames(ctx context.Context, o *Output, c *buffer.Chunk, f output.Frames) error {
+func flushFrames(ctx context.Context, o *Output, c *buffer.Chunk, f format.Frames) error {
 	var src interface {
-		output.Frames
+		format.Frames
 		Rewind()
 	}
 	if r, ok := f.(interface {
-		output.Frames
+		format.Frames
 		Rewind()
 	}); ok {
 		src = r
@@ -124,7 +124,7 @@ func flushFrames(ctx context.Context, o *Output, c *buffer.Chunk, f output.Frame
 		src = &buffertest.Replay{Src: f}
 	}
 	passes := 0
-	return o.put(ctx, c, func(w io.Writer) (output.Stats, error) {
+	return o.put(ctx, c, func(w io.Writer) (format.Stats, error) {
 		if passes++; passes > 1 {
 			src.Rewind()
 		}
@@ -133,7 +133,7 @@ func flushFrames(ctx context.Context, o *Output, c *buffer.Chunk, f output.Frame
 }
 
 // encoded returns what o's encoder makes of f.
-func encoded(t testing.TB, o *Output, f output.Frames) []byte {
+func encoded(t testing.TB, o *Output, f format.Frames) []byte {
 	t.Helper()
 	var b bytes.Buffer
 	if _, err := o.enc.Encode(&b, f); err != nil {

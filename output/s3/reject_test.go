@@ -17,7 +17,7 @@ import (
 
 	"github.com/barge-dev/barge/buffer"
 	"github.com/barge-dev/barge/buffer/event"
-	"github.com/barge-dev/barge/output"
+	"github.com/barge-dev/barge/output/format"
 	"github.com/barge-dev/barge/output/objkey"
 )
 
@@ -29,7 +29,7 @@ func deepEntry() []byte {
 }
 
 // thenFrames serves the frames of each source in turn.
-type thenFrames []output.Frames
+type thenFrames []format.Frames
 
 func (t *thenFrames) Next() (string, []byte, error) {
 	for len(*t) > 0 {
@@ -112,7 +112,7 @@ func TestAllRejected(t *testing.T) {
 	o := newOutput(t, testConfig(fake.URL, nil))
 	c := testChunk(chunkID, 2)
 	err := flushFrames(context.Background(), o, c, &sliceFrames{tags: []string{"a"}, entries: [][]byte{append(deepEntry(), deepEntry()...)}})
-	if !buffer.IsPermanent(err) || !errors.Is(err, output.ErrAllRejected) || !strings.Contains(err.Error(), "s3://"+bucket+"/"+o.Key(c)) {
+	if !buffer.IsPermanent(err) || !errors.Is(err, format.ErrAllRejected) || !strings.Contains(err.Error(), "s3://"+bucket+"/"+o.Key(c)) {
 		t.Fatalf("err = %v, want permanent ErrAllRejected naming the object", err)
 	}
 	if n := puts.Load(); n != 0 {

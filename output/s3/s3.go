@@ -16,7 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 
 	"github.com/barge-dev/barge/buffer"
-	"github.com/barge-dev/barge/output"
+	"github.com/barge-dev/barge/output/format"
 	"github.com/barge-dev/barge/output/objkey"
 )
 
@@ -38,7 +38,7 @@ type Options struct {
 // Output writes each chunk as one S3 object, never overwriting one.
 type Output struct {
 	cfg      Config
-	enc      *output.Encoder
+	enc      *format.Encoder
 	keys     *objkey.KeyFormat
 	hostname string
 	version  string
@@ -64,8 +64,8 @@ func New(cfg Config, opts Options) (*Output, error) {
 		return nil, err
 	}
 	compress, _ := cfg.compress()
-	enc, err := output.NewEncoder(output.EncoderConfig{Format: cfg.Format, Inject: cfg.Inject, Compress: compress},
-		output.EncoderOptions{Hostname: opts.Hostname, Location: opts.Location, OnKeyCollision: output.LogKeyCollisions(opts.Logger)})
+	enc, err := format.NewEncoder(format.EncoderConfig{Format: cfg.Format, Inject: cfg.Inject, Compress: compress},
+		format.EncoderOptions{Hostname: opts.Hostname, Location: opts.Location, OnKeyCollision: format.LogKeyCollisions(opts.Logger)})
 	if err != nil {
 		return nil, err
 	}
@@ -94,7 +94,7 @@ func (o *Output) Key(c *buffer.Chunk) string {
 // (same barge-chunk-id metadata, same ETag) counts as done; any other
 // object there is a permanent error, and is left untouched.
 func (o *Output) Flush(ctx context.Context, c *buffer.Chunk) error {
-	return o.put(ctx, c, func(w io.Writer) (output.Stats, error) { return o.enc.EncodeChunk(w, c) })
+	return o.put(ctx, c, func(w io.Writer) (format.Stats, error) { return o.enc.EncodeChunk(w, c) })
 }
 
 // Close closes idle connections. It is idempotent; Flush fails after it.
@@ -123,7 +123,7 @@ var errRecount = errors.New("s3: the multipart upload announced another number o
 // and the object is encoded and uploaded once more with the count the first
 // pass found (the Encoder is deterministic). Rejects are rare, so this
 // costs nothing in the common case.
-func (o *Output) put(ctx context.Context, c *buffer.Chunk, encode func(io.Writer) (output.Stats, error)) error {
+func (o *Output) put(ctx context.Context, c *buffer.Chunk, encode func(io.Writer) (format.Stats, error)) error {
 	key := o.Key(c)
 	if err := ctx.Err(); err != nil {
 		return o.wrap(key, "", err)
@@ -157,7 +157,7 @@ func (o *Output) put(ctx context.Context, c *buffer.Chunk, encode func(io.Writer
 // encoder rejected every record (a permanent error, nothing uploaded) or a
 // multipart upload announced a count of records in meta other than what
 // was written (errRecount, the upload aborted).
-func (o *Output) attempt(ctx context.Context, cl *s3.Client, key, id string, meta map[string]string, encode func(io.Writer) (output.Stats, error)) (output.Stats, *upload, error) {
+func (o *Output) attempt(ctx context.Context, cl *s3.Client, key, id string, meta map[string]string, encode func(io.Writer) (format.Stats, error)) (format.Stats, *upload, error) {
 	u := o.newUpload(ctx, cl, key, id, meta)
 	defer u.cancel(nil)
 	stats, err := encode(u)

@@ -10,22 +10,22 @@ import (
 	"time"
 
 	"github.com/barge-dev/barge/buffer"
-	"github.com/barge-dev/barge/output"
+	"github.com/barge-dev/barge/output/format"
 )
 
 // Config is the configuration of @type stdout.
 type Config struct {
 	Type string `conf:"@type"`
 	// Format defaults to Fluentd's stdout line: "TIME TAG: JSON".
-	Format output.FormatConfig `conf:"<format>"`
-	Inject output.InjectConfig `conf:"<inject>"`
+	Format format.Config       `conf:"<format>"`
+	Inject format.InjectConfig `conf:"<inject>"`
 }
 
 // DefaultConfig returns Fluentd's defaults: the stdout line format.
 func DefaultConfig() Config {
-	f := output.DefaultFormatConfig()
+	f := format.DefaultConfig()
 	f.Type = "stdout"
-	return Config{Type: "stdout", Format: f, Inject: output.DefaultInjectConfig()}
+	return Config{Type: "stdout", Format: f, Inject: format.DefaultInjectConfig()}
 }
 
 // Validate checks the configuration.
@@ -49,7 +49,7 @@ type Options struct {
 
 // Output prints records.
 type Output struct {
-	enc *output.Encoder
+	enc *format.Encoder
 	log *slog.Logger
 	mu  sync.Mutex // one chunk at a time, so lines never interleave
 	w   io.Writer
@@ -62,8 +62,8 @@ func New(cfg Config, opts Options) (*Output, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	enc, err := output.NewEncoder(output.EncoderConfig{Format: cfg.Format, Inject: cfg.Inject, Compress: "none"},
-		output.EncoderOptions{Hostname: opts.Hostname, Location: opts.Location, OnKeyCollision: output.LogKeyCollisions(opts.Logger)})
+	enc, err := format.NewEncoder(format.EncoderConfig{Format: cfg.Format, Inject: cfg.Inject, Compress: "none"},
+		format.EncoderOptions{Hostname: opts.Hostname, Location: opts.Location, OnKeyCollision: format.LogKeyCollisions(opts.Logger)})
 	if err != nil {
 		return nil, err
 	}
@@ -91,7 +91,7 @@ func (o *Output) Flush(ctx context.Context, c *buffer.Chunk) error {
 }
 
 // encode prints frames (for tests without a buffer), as Flush would.
-func (o *Output) encode(frames output.Frames) error {
+func (o *Output) encode(frames format.Frames) error {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	stats, err := o.enc.Encode(o.w, frames)
@@ -99,7 +99,7 @@ func (o *Output) encode(frames output.Frames) error {
 }
 
 // result is what Flush returns after encoding chunk id.
-func result(id string, stats output.Stats, err error) error {
+func result(id string, stats format.Stats, err error) error {
 	if err != nil {
 		return err
 	}

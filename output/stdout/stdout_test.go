@@ -15,7 +15,7 @@ import (
 	"github.com/barge-dev/barge/buffer"
 	"github.com/barge-dev/barge/buffer/buffertest"
 	"github.com/barge-dev/barge/buffer/event"
-	"github.com/barge-dev/barge/output"
+	"github.com/barge-dev/barge/output/format"
 )
 
 func TestMain(m *testing.M) {
@@ -156,7 +156,7 @@ func TestStdoutRejects(t *testing.T) {
 	}
 	out.Reset()
 	err = o.encode(&frames{tag: "app.web", entries: deep})
-	if !buffer.IsPermanent(err) || !errors.Is(err, output.ErrAllRejected) || out.Len() != 0 {
+	if !buffer.IsPermanent(err) || !errors.Is(err, format.ErrAllRejected) || out.Len() != 0 {
 		t.Errorf("all rejected: err = %v, printed %q", err, out.String())
 	}
 }

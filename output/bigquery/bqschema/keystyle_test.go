@@ -9,8 +9,8 @@ import (
 	"testing"
 
 	"github.com/barge-dev/barge/buffer/event"
-	"github.com/barge-dev/barge/output"
 	"github.com/barge-dev/barge/output/bigquery/bqschema"
+	"github.com/barge-dev/barge/output/format"
 	"github.com/tinylib/msgp/msgp"
 )
 
@@ -62,13 +62,13 @@ func TestInferKeyStyleOutput(t *testing.T) {
 	var entries []byte
 	entries = event.AppendEntry(entries, event.AppendEventTime(nil, 1795341845, 5), rec("@timestamp", "x", "a.b", 1, "a-b", 2.5, "k8s", rec("app.kubernetes.io/name", "web", "App_Kubernetes_io_name", "w"), "time", "dropped"))
 	entries = event.AppendEntry(entries, event.AppendEventTime(nil, 1795341846, 0), rec("1st", true, "list", []any{rec("x-y", 1)}))
-	format := output.DefaultFormatConfig()
-	format.KeyStyle = output.KeyStyleBigQuery
-	enc, err := output.NewEncoder(output.EncoderConfig{
-		Format:   format,
-		Inject:   output.InjectConfig{TimeKey: "time", TimeType: "string", TimeFormat: "%Y-%m-%dT%H:%M:%S.%6N%:z", UTC: true},
+	fc := format.DefaultConfig()
+	fc.KeyStyle = format.KeyStyleBigQuery
+	enc, err := format.NewEncoder(format.EncoderConfig{
+		Format:   fc,
+		Inject:   format.InjectConfig{TimeKey: "time", TimeType: "string", TimeFormat: "%Y-%m-%dT%H:%M:%S.%6N%:z", UTC: true},
 		Compress: "none",
-	}, output.EncoderOptions{})
+	}, format.EncoderOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -50,7 +50,7 @@ func HasReservedPrefix[T string | []byte](name T) bool {
 //   - the result is cut to 300 bytes.
 //
 // A valid name is returned as it is. Different keys can give the same name;
-// key_style bigquery makes the names of one map unique (output.FormatConfig.KeyStyle).
+// key_style bigquery makes the names of one map unique (format.Config.KeyStyle).
 func Name(key string) string {
 	if IsName(key) {
 		return key

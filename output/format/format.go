@@ -1,4 +1,4 @@
-package output
+package format
 
 import (
 	"bytes"
@@ -17,7 +17,7 @@ type recordFormat interface {
 	appendRecord(dst []byte, st *encodeState, sec, nsec int64, b []byte) ([]byte, []byte, error)
 }
 
-func newFormat(cfg FormatConfig, inj *injector, opts EncoderOptions) recordFormat {
+func newFormat(cfg Config, inj *injector, opts EncoderOptions) recordFormat {
 	nl := cfg.AddNewline
 	var bq *bigQueryKeys
 	if cfg.KeyStyle == KeyStyleBigQuery && cfg.Type != "single_value" {

@@ -1,4 +1,4 @@
-package output
+package format
 
 import (
 	"io"
@@ -28,20 +28,20 @@ func benchEncode(b *testing.B, cfg EncoderConfig) {
 }
 
 func BenchmarkEncodeJSON(b *testing.B) {
-	benchEncode(b, EncoderConfig{Format: DefaultFormatConfig(), Compress: "none"})
+	benchEncode(b, EncoderConfig{Format: DefaultConfig(), Compress: "none"})
 }
 
 func BenchmarkEncodeJSONInject(b *testing.B) {
-	benchEncode(b, EncoderConfig{Format: DefaultFormatConfig(), Compress: "none",
+	benchEncode(b, EncoderConfig{Format: DefaultConfig(), Compress: "none",
 		Inject: InjectConfig{TagKey: "tag", TimeKey: "time", TimeType: "string", TimeFormat: "%Y-%m-%dT%H:%M:%S.%N%z"}})
 }
 
 func BenchmarkEncodeZstd(b *testing.B) {
-	benchEncode(b, EncoderConfig{Format: DefaultFormatConfig(), Compress: "zstd"})
+	benchEncode(b, EncoderConfig{Format: DefaultConfig(), Compress: "zstd"})
 }
 
 func BenchmarkEncodeGzip(b *testing.B) {
-	benchEncode(b, EncoderConfig{Format: DefaultFormatConfig(), Compress: "gzip"})
+	benchEncode(b, EncoderConfig{Format: DefaultConfig(), Compress: "gzip"})
 }
 
 func BenchmarkEncodeMsgpackZstd(b *testing.B) {

@@ -1,4 +1,4 @@
-package output
+package format
 
 import (
 	"bytes"
@@ -20,7 +20,7 @@ type Frames interface {
 // EncoderConfig is the part of an output's configuration that decides the
 // bytes it writes.
 type EncoderConfig struct {
-	Format FormatConfig
+	Format Config
 	Inject InjectConfig
 	// Compress is gzip, zstd or none ("text" is taken as none).
 	Compress string

@@ -1,4 +1,4 @@
-package output
+package format
 
 import (
 	"errors"
@@ -8,8 +8,8 @@ import (
 	_ "time/tzdata" // timezone names work in minimal images too
 )
 
-// FormatConfig is the <format> section: how each record becomes bytes.
-type FormatConfig struct {
+// Config is the <format> section: how each record becomes bytes.
+type Config struct {
 	// Type is json (one object per line), ltsv, msgpack (the bare records,
 	// concatenated), single_value (one field's value per line) or stdout
 	// (Fluentd's out_stdout line: "TIME TAG: JSON").
@@ -32,11 +32,11 @@ type FormatConfig struct {
 	KeyStyle string `conf:"key_style" enum:"as_is,bigquery"`
 }
 
-// DefaultFormatConfig returns Fluentd's defaults: json, ltsv with "\t" and
+// DefaultConfig returns Fluentd's defaults: json, ltsv with "\t" and
 // ":", single_value of "message", a newline after each record, keys as
 // they are.
-func DefaultFormatConfig() FormatConfig {
-	return FormatConfig{
+func DefaultConfig() Config {
+	return Config{
 		Type:           "json",
 		Delimiter:      "\t",
 		LabelDelimiter: ":",
@@ -48,7 +48,7 @@ func DefaultFormatConfig() FormatConfig {
 }
 
 // Validate checks the format section.
-func (c *FormatConfig) Validate() error {
+func (c *Config) Validate() error {
 	switch c.Type {
 	case "json", "ltsv", "msgpack", "single_value", "stdout":
 	case "":

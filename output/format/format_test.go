@@ -1,4 +1,4 @@
-package output
+package format
 
 import (
 	"bytes"
@@ -37,20 +37,20 @@ func TestFormatsGolden(t *testing.T) {
 	all := InjectConfig{HostnameKey: "host", TagKey: "tag", TimeKey: "time", TimeType: "string", TimeFormat: "%Y-%m-%dT%H:%M:%S.%3N%:z", Timezone: "+09:00", Localtime: true}
 	tests := []struct {
 		name   string
-		format FormatConfig
+		format Config
 		inject InjectConfig
 	}{
-		{"json", DefaultFormatConfig(), DefaultInjectConfig()},
-		{"json_inject_float", DefaultFormatConfig(), InjectConfig{TagKey: "tag", TimeKey: "time", TimeType: "float", Localtime: true}},
-		{"json_inject_unixtime", DefaultFormatConfig(), InjectConfig{TimeKey: "ts", TimeType: "unixtime", Localtime: true}},
-		{"json_inject_millis", DefaultFormatConfig(), InjectConfig{TimeKey: "ts", TimeType: "unixtime_millis"}},
-		{"json_inject_default_string", DefaultFormatConfig(), InjectConfig{TimeKey: "time", TimeType: "string", Localtime: true}},
-		{"json_inject_all", DefaultFormatConfig(), all},
+		{"json", DefaultConfig(), DefaultInjectConfig()},
+		{"json_inject_float", DefaultConfig(), InjectConfig{TagKey: "tag", TimeKey: "time", TimeType: "float", Localtime: true}},
+		{"json_inject_unixtime", DefaultConfig(), InjectConfig{TimeKey: "ts", TimeType: "unixtime", Localtime: true}},
+		{"json_inject_millis", DefaultConfig(), InjectConfig{TimeKey: "ts", TimeType: "unixtime_millis"}},
+		{"json_inject_default_string", DefaultConfig(), InjectConfig{TimeKey: "time", TimeType: "string", Localtime: true}},
+		{"json_inject_all", DefaultConfig(), all},
 		{"ltsv", withType("ltsv"), DefaultInjectConfig()},
 		{"ltsv_inject_all", withType("ltsv"), all},
 		{"single_value", withType("single_value"), DefaultInjectConfig()},
-		{"single_value_no_newline", func() FormatConfig { c := withType("single_value"); c.AddNewline = false; return c }(), DefaultInjectConfig()},
-		{"single_value_tag", func() FormatConfig { c := withType("single_value"); c.MessageKey = "tag"; return c }(), InjectConfig{TagKey: "tag"}},
+		{"single_value_no_newline", func() Config { c := withType("single_value"); c.AddNewline = false; return c }(), DefaultInjectConfig()},
+		{"single_value_tag", func() Config { c := withType("single_value"); c.MessageKey = "tag"; return c }(), InjectConfig{TagKey: "tag"}},
 		{"msgpack", withType("msgpack"), DefaultInjectConfig()},
 		{"msgpack_inject_all", withType("msgpack"), all},
 		{"msgpack_inject_float", withType("msgpack"), InjectConfig{TagKey: "tag", TimeKey: "time", TimeType: "float"}},
@@ -81,8 +81,8 @@ func TestFormatsGolden(t *testing.T) {
 	}
 }
 
-func withType(typ string) FormatConfig {
-	c := DefaultFormatConfig()
+func withType(typ string) Config {
+	c := DefaultConfig()
 	c.Type = typ
 	return c
 }
@@ -150,7 +150,7 @@ func TestInjectTimezones(t *testing.T) {
 		{InjectConfig{TimeKey: "t", TimeType: "string", TimeFormat: "say \"%Y\"\t"}, time.UTC, `{"t":"say \"2026\"\t","a":1}`},
 	}
 	for _, tt := range tests {
-		enc, err := NewEncoder(EncoderConfig{Format: DefaultFormatConfig(), Inject: tt.inject, Compress: "none"}, EncoderOptions{Hostname: "h0", Location: tt.local})
+		enc, err := NewEncoder(EncoderConfig{Format: DefaultConfig(), Inject: tt.inject, Compress: "none"}, EncoderOptions{Hostname: "h0", Location: tt.local})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -166,16 +166,16 @@ func TestInjectTimezones(t *testing.T) {
 
 func TestFormatConfigValidate(t *testing.T) {
 	tests := []struct {
-		mod  func(*FormatConfig)
+		mod  func(*Config)
 		want string
 	}{
-		{func(c *FormatConfig) {}, ""},
-		{func(c *FormatConfig) { c.Type = "csv" }, `'@type' "csv" is not a format barge has (json, ltsv, msgpack, single_value, stdout)`},
-		{func(c *FormatConfig) { c.Type = "ltsv"; c.Delimiter = "" }, `'delimiter' must not be empty`},
-		{func(c *FormatConfig) { c.Type = "single_value"; c.MessageKey = "" }, `'message_key' must not be empty`},
+		{func(c *Config) {}, ""},
+		{func(c *Config) { c.Type = "csv" }, `'@type' "csv" is not a format barge has (json, ltsv, msgpack, single_value, stdout)`},
+		{func(c *Config) { c.Type = "ltsv"; c.Delimiter = "" }, `'delimiter' must not be empty`},
+		{func(c *Config) { c.Type = "single_value"; c.MessageKey = "" }, `'message_key' must not be empty`},
 	}
 	for _, tt := range tests {
-		c := DefaultFormatConfig()
+		c := DefaultConfig()
 		tt.mod(&c)
 		if got := errString(c.Validate()); got != tt.want {
 			t.Errorf("got %q, want %q", got, tt.want)

@@ -1,4 +1,4 @@
-package output
+package format
 
 import (
 	"bytes"
@@ -194,7 +194,7 @@ func FuzzKeyStyleRecord(f *testing.F) {
 			inject = InjectConfig{TagKey: "tag", TimeKey: "a.b", HostnameKey: "@host", Hostname: "h", TimeType: "unixtime"}
 		}
 		// json
-		out := bqEncode(t, DefaultFormatConfig(), inject, EncoderOptions{OnKeyCollision: func(KeyCollision) {}}, rec)
+		out := bqEncode(t, DefaultConfig(), inject, EncoderOptions{OnKeyCollision: func(KeyCollision) {}}, rec)
 		checkKeys(t, []byte(out))
 		// msgpack: the same keys
 		mp := []byte(bqEncode(t, withType("msgpack"), inject, EncoderOptions{}, rec))
@@ -207,7 +207,7 @@ func FuzzKeyStyleRecord(f *testing.F) {
 		}
 		// The same keys in reverse order get the same set of names.
 		rev := reverseMap(t, rec)
-		out2 := bqEncode(t, DefaultFormatConfig(), inject, EncoderOptions{}, rev)
+		out2 := bqEncode(t, DefaultConfig(), inject, EncoderOptions{}, rev)
 		if a, b := topKeys(t, out), topKeys(t, out2); !slices.Equal(a, b) {
 			t.Fatalf("names depend on key order: %q vs %q", a, b)
 		}

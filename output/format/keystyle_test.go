@@ -1,4 +1,4 @@
-package output
+package format
 
 import (
 	"bytes"
@@ -102,7 +102,7 @@ func TestSuffixedName(t *testing.T) {
 }
 
 // bqEncode encodes records (msgpack maps) with key_style bigquery.
-func bqEncode(t testing.TB, format FormatConfig, inject InjectConfig, opts EncoderOptions, recs ...[]byte) string {
+func bqEncode(t testing.TB, format Config, inject InjectConfig, opts EncoderOptions, recs ...[]byte) string {
 	t.Helper()
 	format.KeyStyle = KeyStyleBigQuery
 	enc, err := NewEncoder(EncoderConfig{Format: format, Inject: inject, Compress: "none"}, opts)
@@ -148,7 +148,7 @@ func TestKeyStyleBigQueryJSON(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := strings.TrimSuffix(bqEncode(t, DefaultFormatConfig(), tt.inject, EncoderOptions{}, tt.rec), "\n")
+			got := strings.TrimSuffix(bqEncode(t, DefaultConfig(), tt.inject, EncoderOptions{}, tt.rec), "\n")
 			if got != tt.want {
 				t.Errorf("got  %s\nwant %s", got, tt.want)
 			}
@@ -161,7 +161,7 @@ func TestKeyStyleBigQueryJSON(t *testing.T) {
 
 func TestKeyStyleAsIsUnchanged(t *testing.T) {
 	rec := record(t, "a.b", 1, "a-b", kvs{"#x", 2})
-	enc, err := NewEncoder(EncoderConfig{Format: DefaultFormatConfig(), Compress: "none"}, EncoderOptions{})
+	enc, err := NewEncoder(EncoderConfig{Format: DefaultConfig(), Compress: "none"}, EncoderOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -263,7 +263,7 @@ func TestKeyCollisionReported(t *testing.T) {
 		got = append(got, c)
 		mu.Unlock()
 	}}
-	c := DefaultFormatConfig()
+	c := DefaultConfig()
 	c.KeyStyle = KeyStyleBigQuery
 	enc, err := NewEncoder(EncoderConfig{Format: c, Inject: InjectConfig{TimeKey: "time", TimeType: "unixtime"}, Compress: "none"}, opts)
 	if err != nil {
@@ -321,7 +321,7 @@ func TestCollisionReporterBounded(t *testing.T) {
 func TestKeyStyleFastPathAllocs(t *testing.T) {
 	frames := bigFrames(t, 500)
 	allocs := func(style string) float64 {
-		c := DefaultFormatConfig()
+		c := DefaultConfig()
 		c.KeyStyle = style
 		enc, err := NewEncoder(EncoderConfig{Format: c, Inject: InjectConfig{TimeKey: "time", TimeType: "string", TimeFormat: "%Y-%m-%dT%H:%M:%S.%N%:z"}, Compress: "none"}, EncoderOptions{})
 		if err != nil {
@@ -344,7 +344,7 @@ func TestKeyStyleFastPathAllocs(t *testing.T) {
 }
 
 func TestFormatConfigKeyStyle(t *testing.T) {
-	c := DefaultFormatConfig()
+	c := DefaultConfig()
 	if c.KeyStyle != KeyStyleAsIs {
 		t.Errorf("default key_style %q", c.KeyStyle)
 	}
@@ -373,7 +373,7 @@ func TestInjectBigQueryTimestamp(t *testing.T) {
 		{"-0530", "2026-11-22T04:34:05.000000042-05:30"},
 	} {
 		inject.Timezone = tt.tz
-		enc, err := NewEncoder(EncoderConfig{Format: DefaultFormatConfig(), Inject: inject, Compress: "none"}, EncoderOptions{})
+		enc, err := NewEncoder(EncoderConfig{Format: DefaultConfig(), Inject: inject, Compress: "none"}, EncoderOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -395,17 +395,17 @@ func TestInjectBigQueryTimestamp(t *testing.T) {
 	}
 }
 
-func withKeyStyle(c FormatConfig, style string) FormatConfig {
+func withKeyStyle(c Config, style string) Config {
 	c.KeyStyle = style
 	return c
 }
 
 func BenchmarkEncodeJSONBigQuery(b *testing.B) {
-	benchEncode(b, EncoderConfig{Format: withKeyStyle(DefaultFormatConfig(), KeyStyleBigQuery), Compress: "none"})
+	benchEncode(b, EncoderConfig{Format: withKeyStyle(DefaultConfig(), KeyStyleBigQuery), Compress: "none"})
 }
 
 func BenchmarkEncodeJSONInjectBigQuery(b *testing.B) {
-	benchEncode(b, EncoderConfig{Format: withKeyStyle(DefaultFormatConfig(), KeyStyleBigQuery), Compress: "none",
+	benchEncode(b, EncoderConfig{Format: withKeyStyle(DefaultConfig(), KeyStyleBigQuery), Compress: "none",
 		Inject: InjectConfig{TagKey: "tag", TimeKey: "time", TimeType: "string", TimeFormat: "%Y-%m-%dT%H:%M:%S.%N%z"}})
 }
 
@@ -424,7 +424,7 @@ func BenchmarkBigQueryRewrite(b *testing.B) {
 	for i := range 1000 {
 		entries = entry(entries, int64(i), 0, record(b, "@timestamp", "x", "http.method", "GET", "http-method", "PUT", "k8s.pod", "web-1", "status", 200))
 	}
-	enc, err := NewEncoder(EncoderConfig{Format: withKeyStyle(DefaultFormatConfig(), KeyStyleBigQuery), Compress: "none"}, EncoderOptions{})
+	enc, err := NewEncoder(EncoderConfig{Format: withKeyStyle(DefaultConfig(), KeyStyleBigQuery), Compress: "none"}, EncoderOptions{})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package output
+package format
 
 import (
 	"bytes"
@@ -54,7 +54,7 @@ func decompress(t *testing.T, kind string, b []byte) []byte {
 
 func TestEncodeCompressed(t *testing.T) {
 	var plain bytes.Buffer
-	enc, err := NewEncoder(EncoderConfig{Format: DefaultFormatConfig(), Compress: "none"}, EncoderOptions{})
+	enc, err := NewEncoder(EncoderConfig{Format: DefaultConfig(), Compress: "none"}, EncoderOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,7 +68,7 @@ func TestEncodeCompressed(t *testing.T) {
 		{"text", "json", "application/x-ndjson"},
 	} {
 		t.Run(tt.kind, func(t *testing.T) {
-			enc, err := NewEncoder(EncoderConfig{Format: DefaultFormatConfig(), Compress: tt.kind}, EncoderOptions{})
+			enc, err := NewEncoder(EncoderConfig{Format: DefaultConfig(), Compress: tt.kind}, EncoderOptions{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -98,7 +98,7 @@ func TestEncodeCompressed(t *testing.T) {
 func TestEncodeMemoryBounded(t *testing.T) {
 	frames := bigFrames(t, 20000)
 	for _, kind := range []string{"none", "gzip", "zstd"} {
-		enc, err := NewEncoder(EncoderConfig{Format: DefaultFormatConfig(), Inject: InjectConfig{TagKey: "tag", TimeKey: "time", TimeType: "string"}, Compress: kind}, EncoderOptions{})
+		enc, err := NewEncoder(EncoderConfig{Format: DefaultConfig(), Inject: InjectConfig{TagKey: "tag", TimeKey: "time", TimeType: "string"}, Compress: kind}, EncoderOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -124,7 +124,7 @@ type failWriter struct{}
 func (failWriter) Write([]byte) (int, error) { return 0, errors.New("disk full") }
 
 func TestEncodeErrors(t *testing.T) {
-	enc, err := NewEncoder(EncoderConfig{Format: DefaultFormatConfig(), Compress: "gzip"}, EncoderOptions{})
+	enc, err := NewEncoder(EncoderConfig{Format: DefaultConfig(), Compress: "gzip"}, EncoderOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -137,7 +137,7 @@ func TestEncodeErrors(t *testing.T) {
 }
 
 func TestNewEncoderErrors(t *testing.T) {
-	if _, err := NewEncoder(EncoderConfig{Format: DefaultFormatConfig(), Compress: "lz4"}, EncoderOptions{}); err == nil || !strings.HasPrefix(err.Error(), "'compress'") {
+	if _, err := NewEncoder(EncoderConfig{Format: DefaultConfig(), Compress: "lz4"}, EncoderOptions{}); err == nil || !strings.HasPrefix(err.Error(), "'compress'") {
 		t.Errorf("err = %v", err)
 	}
 	if _, err := NewEncoder(EncoderConfig{Format: withType("xml"), Compress: "none"}, EncoderOptions{}); err == nil {
@@ -149,7 +149,7 @@ func TestNewEncoderErrors(t *testing.T) {
 // several flush threads do.
 func TestEncodeConcurrent(t *testing.T) {
 	for _, kind := range []string{"gzip", "zstd"} {
-		enc, err := NewEncoder(EncoderConfig{Format: DefaultFormatConfig(), Inject: InjectConfig{TimeKey: "t", TimeType: "string", TimeFormat: "%H:%M:%S.%N"}, Compress: kind}, EncoderOptions{})
+		enc, err := NewEncoder(EncoderConfig{Format: DefaultConfig(), Inject: InjectConfig{TimeKey: "t", TimeType: "string", TimeFormat: "%H:%M:%S.%N"}, Compress: kind}, EncoderOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -1,4 +1,4 @@
-// Package output holds the encoder that the outputs writing chunks as
+// Package format holds the encoder that the outputs writing chunks as
 // files or objects (file, s3, gcs, stdout) share: one code path from a
 // chunk to bytes. How those files and objects are named, and the metadata
 // they carry, is package output/objkey; BigQuery's column-name rules
@@ -9,7 +9,7 @@
 // <inject> fields (hostname_key, tag_key, time_key) and a compressor
 // (compress gzip, zstd or none) into an io.Writer:
 //
-//	enc, err := output.NewEncoder(output.EncoderConfig{Format: f, Inject: in, Compress: "zstd"}, output.EncoderOptions{Hostname: h})
+//	enc, err := format.NewEncoder(format.EncoderConfig{Format: f, Inject: in, Compress: "zstd"}, format.EncoderOptions{Hostname: h})
 //	stats, err := enc.EncodeChunk(w, chunk)
 //
 // Records are never decoded into Go values: msgpack is transcoded to JSON
@@ -43,8 +43,8 @@
 //
 // Time formats are Ruby's Time#strftime, compiled by package output/strftime.
 //
-// Configuration structs (FormatConfig, InjectConfig) carry Fluentd's
+// Configuration structs (Config, InjectConfig) carry Fluentd's
 // parameter names in their conf tags and Fluentd's defaults in
-// DefaultFormatConfig and DefaultInjectConfig; Validate messages start with
+// DefaultConfig and DefaultInjectConfig; Validate messages start with
 // the quoted key.
-package output
+package format

@@ -1,4 +1,4 @@
-package output
+package format
 
 import (
 	"bufio"
@@ -16,13 +16,13 @@ import (
 // formatCases are the formats and key styles every record must encode in.
 func formatCases() []struct {
 	name   string
-	format FormatConfig
+	format Config
 	inject InjectConfig
 } {
-	bq := func(typ string) FormatConfig { c := withType(typ); c.KeyStyle = KeyStyleBigQuery; return c }
+	bq := func(typ string) Config { c := withType(typ); c.KeyStyle = KeyStyleBigQuery; return c }
 	return []struct {
 		name   string
-		format FormatConfig
+		format Config
 		inject InjectConfig
 	}{
 		{"json", withType("json"), InjectConfig{}},
@@ -246,7 +246,7 @@ func (f failingFormat) appendRecord(dst []byte, st *encodeState, sec, nsec int64
 // TestEncodeRejectRollsBack checks that the partial output of a record the
 // format fails on is taken back.
 func TestEncodeRejectRollsBack(t *testing.T) {
-	enc, err := NewEncoder(EncoderConfig{Format: DefaultFormatConfig(), Compress: "none"}, EncoderOptions{})
+	enc, err := NewEncoder(EncoderConfig{Format: DefaultConfig(), Compress: "none"}, EncoderOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -352,7 +352,7 @@ func FuzzCheckRecord(f *testing.F) {
 	f.Add([]byte{0x81, 0xa1, 'k', 0xc7, 0x01, 0x05, 0x00})
 	f.Add([]byte{0x81, 0xa1, 'k', 0xdb, 0xff, 0xff, 0xff, 0xff})
 	f.Add(nested(f, event.MaxDepth+1))
-	enc, err := NewEncoder(EncoderConfig{Format: DefaultFormatConfig(), Compress: "none"}, EncoderOptions{})
+	enc, err := NewEncoder(EncoderConfig{Format: DefaultConfig(), Compress: "none"}, EncoderOptions{})
 	if err != nil {
 		f.Fatal(err)
 	}
