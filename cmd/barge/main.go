@@ -15,6 +15,12 @@
 //	barge schema infer -c FILE --output ID | URI...
 //	                         print a BigQuery schema inferred from archived objects
 //	barge version            print the version
+//
+// The @types a config may name are the rows of one table, components (in
+// components.go): the plan (plan.go) decodes each directive through its
+// row, and the pipeline (pipeline.go) builds and runs what the rows
+// construct: inputs append to the router, which appends to each <match>'s
+// buffer, which flushes to its output.
 package main
 
 import (

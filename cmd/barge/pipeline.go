@@ -12,14 +12,9 @@ import (
 
 	"github.com/barge-dev/barge/buffer"
 	"github.com/barge-dev/barge/conf"
-	"github.com/barge-dev/barge/forwarder"
 	"github.com/barge-dev/barge/forwarder/route"
 	"github.com/barge-dev/barge/output/bigquery"
 	"github.com/barge-dev/barge/output/file"
-	"github.com/barge-dev/barge/output/gcs"
-	"github.com/barge-dev/barge/output/null"
-	"github.com/barge-dev/barge/output/s3"
-	"github.com/barge-dev/barge/output/stdout"
 )
 
 // input is what every <source> is.
@@ -72,17 +67,17 @@ func build(p *plan, logs loggers, hostname string, stdoutW io.Writer) (*pipeline
 	for _, s := range p.sources {
 		name := s.id
 		if name == "" {
-			name = s.typ
+			name = s.kind.typ
 		}
 		lg, err := logs.component("source", name, s.logLvl)
 		if err != nil {
 			return nil, fmt.Errorf("%s:%d: %w", s.sec.File, s.sec.Line, err)
 		}
-		srv, err := forwarder.NewServer(s.forward, pl.router, forwarder.Options{Logger: lg, Hostname: hostname})
+		in, err := s.kind.input(s.cfg, env{log: lg, hostname: hostname, router: pl.router})
 		if err != nil {
 			return nil, fmt.Errorf("%s:%d: <source>: %w", s.sec.File, s.sec.Line, err)
 		}
-		pl.inputs = append(pl.inputs, srv)
+		pl.inputs = append(pl.inputs, in)
 	}
 	ls, err := buildLoaders(p, logs, hostname, "")
 	if err != nil {
@@ -145,14 +140,7 @@ func runLoaders(ctx context.Context, loaders []*bigquery.Loader) error {
 }
 
 func (pl *pipeline) addFilter(f *filterPlan, hostname string) error {
-	var flt route.Filter
-	var err error
-	switch f.typ {
-	case "grep":
-		flt, err = route.NewGrep(f.grep)
-	case "record_transformer":
-		flt, err = route.NewRecordTransformer(f.transform, hostname)
-	}
+	flt, err := f.kind.filter(f.cfg, env{log: pl.log, hostname: hostname})
 	if err == nil {
 		err = pl.router.AddFilter(f.patterns, flt)
 	}
@@ -168,38 +156,9 @@ func buildSink(m *matchPlan, logs loggers, hostname string, stdoutW io.Writer) (
 		return nil, err
 	}
 	s := &sink{name: m.name, logger: lg}
-	var out buffer.Flusher
-	switch m.typ {
-	case "file":
-		o, err := file.New(m.file, file.Options{Logger: lg, Hostname: hostname})
-		if err != nil {
-			return nil, err
-		}
-		out = o
-	case "s3":
-		o, err := s3.New(m.s3, s3.Options{Logger: lg, Hostname: hostname, Version: version})
-		if err != nil {
-			return nil, err
-		}
-		out = o
-	case "gcs":
-		o, err := gcs.New(m.gcs, gcs.Options{Logger: lg, Hostname: hostname, Version: version})
-		if err != nil {
-			return nil, err
-		}
-		out = o
-	case "stdout":
-		o, err := stdout.New(m.stdout, stdout.Options{Logger: lg, Writer: stdoutW, Hostname: hostname})
-		if err != nil {
-			return nil, err
-		}
-		out = o
-	case "null":
-		o, err := null.New(m.null, null.Options{Logger: lg})
-		if err != nil {
-			return nil, err
-		}
-		out = o
+	out, err := m.kind.output(m.cfg, env{log: lg, hostname: hostname, stdout: stdoutW})
+	if err != nil {
+		return nil, err
 	}
 	if c, ok := out.(io.Closer); ok {
 		s.out = c

@@ -9,14 +9,9 @@ import (
 
 	"github.com/barge-dev/barge/buffer"
 	"github.com/barge-dev/barge/conf"
-	"github.com/barge-dev/barge/forwarder"
 	"github.com/barge-dev/barge/forwarder/route"
 	"github.com/barge-dev/barge/output/bigquery"
 	"github.com/barge-dev/barge/output/file"
-	"github.com/barge-dev/barge/output/gcs"
-	"github.com/barge-dev/barge/output/null"
-	"github.com/barge-dev/barge/output/s3"
-	"github.com/barge-dev/barge/output/stdout"
 )
 
 // plan is a decoded and validated configuration: everything needed to build
@@ -42,32 +37,27 @@ type loaderPlan struct {
 }
 
 type sourcePlan struct {
-	sec     *conf.Section
-	typ     string
-	id      string
-	logLvl  string
-	forward forwarder.Config
+	sec    *conf.Section
+	kind   *kind
+	cfg    any // kind.config's
+	id     string
+	logLvl string
 }
 
 type filterPlan struct {
-	sec       *conf.Section
-	typ       string
-	patterns  []string
-	grep      route.GrepConfig
-	transform route.RecordTransformerConfig
+	sec      *conf.Section
+	kind     *kind
+	cfg      any // kind.config's
+	patterns []string
 }
 
 type matchPlan struct {
 	sec      *conf.Section
-	typ      string
+	kind     *kind
+	cfg      any    // kind.config's
 	name     string // @id, or the pattern
 	patterns []string
 	logLvl   string
-	file     file.Config
-	s3       s3.Config
-	gcs      gcs.Config
-	stdout   stdout.Config
-	null     null.Config
 	buffer   buffer.Config
 	// secondary is the <secondary> file output, nil when absent.
 	secondary *file.Config
@@ -135,50 +125,52 @@ func loadPlan(path string) (*plan, error) {
 }
 
 func (p *plan) addSource(sec *conf.Section) error {
-	s := sourcePlan{sec: sec, typ: sec.Type(), id: sec.Get("@id"), logLvl: sec.Get("@log_level")}
-	switch s.typ {
-	case "forward":
-		s.forward = forwarder.DefaultConfig()
-		if err := conf.Decode(sec, &s.forward); err != nil {
-			return err
-		}
-	case "":
-		return conf.Errorf(sec, "<source>: '@type' is required")
-	default:
-		return conf.Errorf(sec, "<source>: unknown @type %q (barge has: forward)", s.typ)
+	k, err := p.kindOf(sec, sec.Name, "<source>")
+	if err != nil {
+		return err
+	}
+	s := sourcePlan{sec: sec, kind: k, cfg: k.config(), id: sec.Get("@id"), logLvl: sec.Get("@log_level")}
+	if err := conf.Decode(sec, s.cfg); err != nil {
+		return err
 	}
 	p.sources = append(p.sources, s)
 	return nil
 }
 
 func (p *plan) addFilter(sec *conf.Section) error {
-	f := filterPlan{sec: sec, typ: sec.Type(), patterns: patterns(sec.Arg)}
-	if err := checkPatterns(sec, f.patterns); err != nil {
+	pats := patterns(sec.Arg)
+	if err := checkPatterns(sec, pats); err != nil {
 		return err
 	}
-	switch f.typ {
-	case "grep":
-		f.grep = route.DefaultGrepConfig()
-		if err := conf.Decode(sec, &f.grep); err != nil {
-			return err
-		}
-	case "record_transformer":
-		f.transform = route.DefaultRecordTransformerConfig()
-		if err := conf.Decode(sec, &f.transform); err != nil {
-			return err
-		}
-	case "":
-		return conf.Errorf(sec, "<filter %s>: '@type' is required", sec.Arg)
-	default:
-		return conf.Errorf(sec, "<filter %s>: unknown @type %q (barge has: grep, record_transformer)", sec.Arg, f.typ)
+	k, err := p.kindOf(sec, sec.Name, "<filter "+sec.Arg+">")
+	if err != nil {
+		return err
+	}
+	f := filterPlan{sec: sec, kind: k, cfg: k.config(), patterns: pats}
+	if err := conf.Decode(sec, f.cfg); err != nil {
+		return err
 	}
 	p.order = append(p.order, len(p.filters))
 	p.filters = append(p.filters, f)
 	return nil
 }
 
+// kindOf finds the row of sec's @type in the table of components; label
+// names the directive in errors.
+func (p *plan) kindOf(sec *conf.Section, directive, label string) (*kind, error) {
+	typ := sec.Type()
+	if typ == "" {
+		return nil, conf.Errorf(sec, "%s: '@type' is required (barge has: %s)", label, kindNames(directive))
+	}
+	k := lookupKind(directive, typ)
+	if k == nil {
+		return nil, conf.Errorf(sec, "%s: unknown @type %q (barge has: %s)", label, typ, kindNames(directive))
+	}
+	return k, nil
+}
+
 func (p *plan) addMatch(sec *conf.Section) error {
-	m := matchPlan{sec: sec, typ: sec.Type(), patterns: patterns(sec.Arg), logLvl: sec.Get("@log_level")}
+	m := matchPlan{sec: sec, patterns: patterns(sec.Arg), logLvl: sec.Get("@log_level")}
 	m.name = sec.Get("@id")
 	if m.name == "" {
 		m.name = sec.Arg
@@ -204,34 +196,15 @@ func (p *plan) addMatch(sec *conf.Section) error {
 			own.Sections = append(own.Sections, child)
 		}
 	}
-	var err error
-	switch m.typ {
-	case "file":
-		m.file = file.DefaultConfig()
-		err = conf.Decode(&own, &m.file)
-		m.buffer = buffer.DefaultConfig("file")
-	case "s3":
-		m.s3 = s3.DefaultConfig()
-		err = conf.Decode(&own, &m.s3)
-		m.buffer = buffer.DefaultConfig("file")
-	case "gcs":
-		m.gcs = gcs.DefaultConfig()
-		err = conf.Decode(&own, &m.gcs)
-		m.buffer = buffer.DefaultConfig("file")
-	case "stdout":
-		m.stdout = stdout.DefaultConfig()
-		err = conf.Decode(&own, &m.stdout)
-		m.buffer = buffer.DefaultConfig("memory")
+	k, err := p.kindOf(sec, sec.Name, "<match "+sec.Arg+">")
+	if err != nil {
+		return err
+	}
+	m.kind, m.cfg = k, k.config()
+	err = conf.Decode(&own, m.cfg)
+	m.buffer = buffer.DefaultConfig(k.buffer)
+	if k.immediate {
 		m.buffer.FlushMode = "immediate"
-	case "null":
-		m.null = null.DefaultConfig()
-		err = conf.Decode(&own, &m.null)
-		m.buffer = buffer.DefaultConfig("memory")
-		m.buffer.FlushMode = "immediate"
-	case "":
-		return conf.Errorf(sec, "<match %s>: '@type' is required", sec.Arg)
-	default:
-		return conf.Errorf(sec, "<match %s>: unknown @type %q (barge has: file, s3, gcs, stdout, null)", sec.Arg, m.typ)
 	}
 	if err != nil {
 		errs = append(errs, asErrors(err)...)
@@ -277,15 +250,10 @@ func (p *plan) addMatch(sec *conf.Section) error {
 // checkChunkKeys reports a placeholder of the output's path or key format
 // that needs a chunk key the <buffer> does not have.
 func (m *matchPlan) checkChunkKeys() error {
-	switch m.typ {
-	case "file":
-		return m.file.CheckChunkKeys(m.buffer.ChunkKeys)
-	case "s3":
-		return m.s3.CheckChunkKeys(m.buffer.ChunkKeys)
-	case "gcs":
-		return m.gcs.CheckChunkKeys(m.buffer.ChunkKeys)
+	if m.kind.chunkKeys == nil {
+		return nil
 	}
-	return nil
+	return m.kind.chunkKeys(m.cfg, m.buffer.ChunkKeys)
 }
 
 // secondaryConfig decodes <secondary>: barge's file output, or Fluentd's
@@ -372,4 +340,4 @@ func dirName(name string) string {
 }
 
 // String describes the plan for logs.
-func (m *matchPlan) String() string { return fmt.Sprintf("<match %s> @type %s", m.sec.Arg, m.typ) }
+func (m *matchPlan) String() string { return fmt.Sprintf("<match %s> @type %s", m.sec.Arg, m.kind.typ) }

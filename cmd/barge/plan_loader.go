@@ -3,6 +3,7 @@ package main
 import (
 	"github.com/barge-dev/barge/conf"
 	"github.com/barge-dev/barge/output/bigquery"
+	"github.com/barge-dev/barge/output/s3"
 )
 
 // addLoader decodes a <loader NAME> directive.
@@ -16,14 +17,11 @@ func (p *plan) addLoader(sec *conf.Section) error {
 			return conf.Errorf(sec, "<loader %s> is defined twice (first at line %d)", sec.Arg, other.sec.Line)
 		}
 	}
-	switch t := sec.Type(); t {
-	case "bigquery":
-	case "":
-		return conf.Errorf(sec, "<loader %s>: '@type' is required (barge has: bigquery)", sec.Arg)
-	default:
-		return conf.Errorf(sec, "<loader %s>: unknown @type %q (barge has: bigquery)", sec.Arg, t)
+	k, err := p.kindOf(sec, sec.Name, "<loader "+sec.Arg+">")
+	if err != nil {
+		return err
 	}
-	lp.cfg = bigquery.DefaultConfig()
+	lp.cfg = *k.config().(*bigquery.Config)
 	if err := conf.Decode(sec, &lp.cfg); err != nil {
 		return err
 	}
@@ -52,36 +50,40 @@ func (p *plan) resolveLoaderSource(lp *loaderPlan) error {
 	if err := sourceErrors(lp, c); err != nil {
 		return err
 	}
-	if m.typ == "s3" {
-		// The output's connection, unless the loader sets its own.
-		o := m.s3
-		c := &lp.cfg
-		if !lp.sec.Has("s3_region") {
-			c.S3Region = o.S3Region
-		}
-		if !lp.sec.Has("s3_endpoint") {
-			c.S3Endpoint = o.S3Endpoint
-		}
-		if !lp.sec.Has("force_path_style") {
-			c.ForcePathStyle = o.ForcePathStyle
-		}
-		if !lp.sec.Has("ssl_verify_peer") {
-			c.SSLVerifyPeer = o.SSLVerifyPeer
-		}
-		if !lp.sec.Has("proxy_uri") {
-			c.ProxyURI = o.ProxyURI
-		}
-		if !lp.sec.Has("aws_key_id") && !lp.sec.Has("aws_sec_key") {
-			c.AWSKeyID, c.AWSSecKey = o.AWSKeyID, o.AWSSecKey
-		}
-		if c.SharedCredentials == nil {
-			c.SharedCredentials = o.SharedCredentials
-		}
-		if c.AssumeRole == nil {
-			c.AssumeRole = o.AssumeRole
-		}
+	if m.kind.connect != nil {
+		m.kind.connect(m.cfg, lp)
 	}
 	lp.cfg.Source = c.Source
 	lp.cfg.SourceOutput = "" // resolved: the loader reads Source
 	return nil
+}
+
+// followS3 gives a loader following an s3 output the output's connection
+// (region, endpoint, credentials), where the loader sets none of its own.
+func followS3(lp *loaderPlan, o *s3.Config) {
+	c := &lp.cfg
+	if !lp.sec.Has("s3_region") {
+		c.S3Region = o.S3Region
+	}
+	if !lp.sec.Has("s3_endpoint") {
+		c.S3Endpoint = o.S3Endpoint
+	}
+	if !lp.sec.Has("force_path_style") {
+		c.ForcePathStyle = o.ForcePathStyle
+	}
+	if !lp.sec.Has("ssl_verify_peer") {
+		c.SSLVerifyPeer = o.SSLVerifyPeer
+	}
+	if !lp.sec.Has("proxy_uri") {
+		c.ProxyURI = o.ProxyURI
+	}
+	if !lp.sec.Has("aws_key_id") && !lp.sec.Has("aws_sec_key") {
+		c.AWSKeyID, c.AWSSecKey = o.AWSKeyID, o.AWSSecKey
+	}
+	if c.SharedCredentials == nil {
+		c.SharedCredentials = o.SharedCredentials
+	}
+	if c.AssumeRole == nil {
+		c.AssumeRole = o.AssumeRole
+	}
 }

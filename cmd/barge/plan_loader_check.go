@@ -23,25 +23,15 @@ func (p *plan) matchByID(id string) *matchPlan {
 	return m
 }
 
-// outputSpec is how a gcs or s3 output writes its objects, for the
-// loaders and barge schema infer; nil for the other outputs. id is its
-// @id.
+// outputSpec is how an output writes its objects, for the loaders and
+// barge schema infer (its row's objects); nil for an output a loader
+// cannot read. id is its @id.
 func (m *matchPlan) outputSpec(id string) *bigquery.OutputSpec {
-	o := &bigquery.OutputSpec{ID: id, Label: m.sec.Label(), Type: m.typ, ChunkKeys: m.buffer.ChunkKeys, Timekey: m.buffer.TimeKey}
-	switch m.typ {
-	case "gcs":
-		g := m.gcs
-		o.Bucket, o.Path, o.StoreAs = g.Bucket, g.Path, g.StoreAs
-		o.Format, o.KeyStyle = g.Format.Type, g.Format.KeyStyle
-		o.TimeKey, o.TimeType, o.TimeFormat = g.Inject.TimeKey, g.Inject.TimeType, g.Inject.TimeFormat
-	case "s3":
-		s := m.s3
-		o.Bucket, o.Path, o.StoreAs = s.S3Bucket, s.Path, s.StoreAs
-		o.Format, o.KeyStyle = s.Format.Type, s.Format.KeyStyle
-		o.TimeKey, o.TimeType, o.TimeFormat = s.Inject.TimeKey, s.Inject.TimeType, s.Inject.TimeFormat
-	default:
+	if m.kind.objects == nil {
 		return nil
 	}
+	o := &bigquery.OutputSpec{ID: id, Label: m.sec.Label(), Type: m.kind.typ, ChunkKeys: m.buffer.ChunkKeys, Timekey: m.buffer.TimeKey}
+	m.kind.objects(m.cfg, o)
 	if loc, err := m.buffer.TimeKeyLocation(); err == nil {
 		o.TimekeyLocation = loc
 	}
@@ -58,7 +48,7 @@ func (p *plan) checkLoaderSource(lp *loaderPlan, id string) (*matchPlan, bigquer
 	}
 	out := m.outputSpec(id)
 	if out == nil {
-		return nil, bigquery.SourceCheck{}, conf.ParamErrorf(at, "'source_output' %q is a %s output; the loader reads gcs and s3 outputs", id, m.typ)
+		return nil, bigquery.SourceCheck{}, conf.ParamErrorf(at, "'source_output' %q is a %s output; the loader reads the objects of @type %s", id, m.kind.typ, loadableKinds())
 	}
 	return m, bigquery.CheckSource(lp.cfg.SourceSpec(out)), nil
 }

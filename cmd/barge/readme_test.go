@@ -7,16 +7,8 @@ import (
 	"testing"
 
 	"github.com/barge-dev/barge/buffer"
-	"github.com/barge-dev/barge/forwarder"
-	"github.com/barge-dev/barge/forwarder/route"
-	"github.com/barge-dev/barge/output/bigquery"
-	"github.com/barge-dev/barge/output/file"
 	"github.com/barge-dev/barge/output/format"
-	"github.com/barge-dev/barge/output/gcs"
-	"github.com/barge-dev/barge/output/null"
 	"github.com/barge-dev/barge/output/objkey"
-	"github.com/barge-dev/barge/output/s3"
-	"github.com/barge-dev/barge/output/stdout"
 )
 
 // TestREADMEDocumentsEveryParameter keeps the README's configuration
@@ -39,25 +31,24 @@ func TestREADMEDocumentsEveryParameter(t *testing.T) {
 			}
 		}
 	})
-	for _, c := range []struct {
+	type documented struct {
 		heading string
 		cfg     any
-	}{
-		{"### `<system>`", systemConfig{}},
-		{"### `<source>` `@type forward`", forwarder.Config{}},
-		{"### `<filter>` `@type grep`", route.GrepConfig{}},
-		{"### `<filter>` `@type record_transformer`", route.RecordTransformerConfig{}},
-		{"### `<match>` `@type file`", file.Config{}},
-		{"### `<match>` `@type s3`", s3.Config{}},
-		{"### `<match>` `@type gcs`", gcs.Config{}},
-		{"### `<loader>` `@type bigquery`", bigquery.Config{}},
-		{"### `<match>` `@type stdout`", stdout.Config{}},
-		{"### `<match>` `@type null`", null.Config{}},
-		{"### `<format>`", format.Config{}},
-		{"### `<inject>`", format.InjectConfig{}},
-		{"### `<buffer>`", buffer.Config{}},
-		{"### `<secondary>`", secondaryFileConfig{}},
-	} {
+	}
+	// Every row of the table of components, and the sections that are
+	// not components.
+	var all []documented
+	for _, k := range components {
+		all = append(all, documented{k.heading, k.config()})
+	}
+	all = append(all,
+		documented{"### `<system>`", systemConfig{}},
+		documented{"### `<format>`", format.Config{}},
+		documented{"### `<inject>`", format.InjectConfig{}},
+		documented{"### `<buffer>`", buffer.Config{}},
+		documented{"### `<secondary>`", secondaryFileConfig{}},
+	)
+	for _, c := range all {
 		t.Run(c.heading, func(t *testing.T) {
 			section := readmeSection(string(readme), c.heading)
 			if section == "" {

@@ -57,11 +57,16 @@ func cmdSchema(args []string, stdout, stderr io.Writer) int {
 			return 1
 		}
 		m := p.matchByID(*outID)
-		if m == nil || m.typ != "gcs" {
+		// The objects are read with the gcs output's own credentials.
+		var g *gcs.Config
+		if m != nil {
+			g, _ = m.cfg.(*gcs.Config)
+		}
+		if g == nil {
 			fmt.Fprintf(stderr, "barge: %s: no gcs output with @id %q\n", *path, *outID)
 			return 1
 		}
-		keyfile = m.gcs.Keyfile
+		keyfile = g.Keyfile
 		uris = []string{sampleSource(m, *outID)}
 	}
 	client, err := inferClient(ctx, keyfile)

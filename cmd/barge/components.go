@@ -1,0 +1,237 @@
+package main
+
+import (
+	"io"
+	"log/slog"
+	"slices"
+	"strings"
+
+	"github.com/barge-dev/barge/buffer"
+	"github.com/barge-dev/barge/forwarder"
+	"github.com/barge-dev/barge/forwarder/route"
+	"github.com/barge-dev/barge/output/bigquery"
+	"github.com/barge-dev/barge/output/file"
+	"github.com/barge-dev/barge/output/gcs"
+	"github.com/barge-dev/barge/output/null"
+	"github.com/barge-dev/barge/output/s3"
+	"github.com/barge-dev/barge/output/stdout"
+)
+
+// components is barge's table of component kinds: every @type a
+// <source>, <filter>, <match> or <loader> may name, one row each. The plan
+// decodes a directive with its row's config, the pipeline builds it with
+// its row's constructor, and the README test finds its parameters under
+// its row's heading. Adding an input or an output is one package and one
+// row here; nothing else in cmd/barge names a @type.
+//
+// Rows are listed by directive, in the order "barge has: ..." messages
+// list them.
+var components = []kind{
+	{
+		directive: "source", typ: "forward",
+		heading: "### `<source>` `@type forward`",
+		config:  defaults(forwarder.DefaultConfig),
+		input: func(cfg any, e env) (input, error) {
+			srv, err := forwarder.NewServer(*cfg.(*forwarder.Config), e.router, forwarder.Options{Logger: e.log, Hostname: e.hostname})
+			if err != nil {
+				return nil, err
+			}
+			return srv, nil
+		},
+	},
+	{
+		directive: "filter", typ: "grep",
+		heading: "### `<filter>` `@type grep`",
+		config:  defaults(route.DefaultGrepConfig),
+		filter: func(cfg any, e env) (route.Filter, error) {
+			f, err := route.NewGrep(*cfg.(*route.GrepConfig))
+			if err != nil {
+				return nil, err
+			}
+			return f, nil
+		},
+	},
+	{
+		directive: "filter", typ: "record_transformer",
+		heading: "### `<filter>` `@type record_transformer`",
+		config:  defaults(route.DefaultRecordTransformerConfig),
+		filter: func(cfg any, e env) (route.Filter, error) {
+			f, err := route.NewRecordTransformer(*cfg.(*route.RecordTransformerConfig), e.hostname)
+			if err != nil {
+				return nil, err
+			}
+			return f, nil
+		},
+	},
+	{
+		directive: "match", typ: "file",
+		heading: "### `<match>` `@type file`",
+		config:  defaults(file.DefaultConfig),
+		buffer:  "file",
+		output: func(cfg any, e env) (buffer.Flusher, error) {
+			o, err := file.New(*cfg.(*file.Config), file.Options{Logger: e.log, Hostname: e.hostname})
+			if err != nil {
+				return nil, err
+			}
+			return o, nil
+		},
+		chunkKeys: func(cfg any, keys []string) error { return cfg.(*file.Config).CheckChunkKeys(keys) },
+	},
+	{
+		directive: "match", typ: "s3",
+		heading: "### `<match>` `@type s3`",
+		config:  defaults(s3.DefaultConfig),
+		buffer:  "file",
+		output: func(cfg any, e env) (buffer.Flusher, error) {
+			o, err := s3.New(*cfg.(*s3.Config), s3.Options{Logger: e.log, Hostname: e.hostname, Version: version})
+			if err != nil {
+				return nil, err
+			}
+			return o, nil
+		},
+		chunkKeys: func(cfg any, keys []string) error { return cfg.(*s3.Config).CheckChunkKeys(keys) },
+		objects: func(cfg any, o *bigquery.OutputSpec) {
+			c := cfg.(*s3.Config)
+			o.Bucket, o.Path, o.StoreAs = c.S3Bucket, c.Path, c.StoreAs
+			o.Format, o.KeyStyle = c.Format.Type, c.Format.KeyStyle
+			o.TimeKey, o.TimeType, o.TimeFormat = c.Inject.TimeKey, c.Inject.TimeType, c.Inject.TimeFormat
+		},
+		connect: func(cfg any, lp *loaderPlan) { followS3(lp, cfg.(*s3.Config)) },
+	},
+	{
+		directive: "match", typ: "gcs",
+		heading: "### `<match>` `@type gcs`",
+		config:  defaults(gcs.DefaultConfig),
+		buffer:  "file",
+		output: func(cfg any, e env) (buffer.Flusher, error) {
+			o, err := gcs.New(*cfg.(*gcs.Config), gcs.Options{Logger: e.log, Hostname: e.hostname, Version: version})
+			if err != nil {
+				return nil, err
+			}
+			return o, nil
+		},
+		chunkKeys: func(cfg any, keys []string) error { return cfg.(*gcs.Config).CheckChunkKeys(keys) },
+		objects: func(cfg any, o *bigquery.OutputSpec) {
+			c := cfg.(*gcs.Config)
+			o.Bucket, o.Path, o.StoreAs = c.Bucket, c.Path, c.StoreAs
+			o.Format, o.KeyStyle = c.Format.Type, c.Format.KeyStyle
+			o.TimeKey, o.TimeType, o.TimeFormat = c.Inject.TimeKey, c.Inject.TimeType, c.Inject.TimeFormat
+		},
+	},
+	{
+		directive: "match", typ: "stdout",
+		heading:   "### `<match>` `@type stdout`",
+		config:    defaults(stdout.DefaultConfig),
+		buffer:    "memory",
+		immediate: true,
+		output: func(cfg any, e env) (buffer.Flusher, error) {
+			o, err := stdout.New(*cfg.(*stdout.Config), stdout.Options{Logger: e.log, Writer: e.stdout, Hostname: e.hostname})
+			if err != nil {
+				return nil, err
+			}
+			return o, nil
+		},
+	},
+	{
+		directive: "match", typ: "null",
+		heading:   "### `<match>` `@type null`",
+		config:    defaults(null.DefaultConfig),
+		buffer:    "memory",
+		immediate: true,
+		output: func(cfg any, e env) (buffer.Flusher, error) {
+			o, err := null.New(*cfg.(*null.Config), null.Options{Logger: e.log})
+			if err != nil {
+				return nil, err
+			}
+			return o, nil
+		},
+	},
+	{
+		directive: "loader", typ: "bigquery",
+		heading: "### `<loader>` `@type bigquery`",
+		config:  defaults(bigquery.DefaultConfig),
+	},
+}
+
+// kind is one row of the table of components.
+type kind struct {
+	directive string // source, filter, match or loader
+	typ       string // its @type
+	// heading is the README heading under which its parameters are
+	// documented (TestREADMEDocumentsEveryParameter).
+	heading string
+	// config returns a pointer to a new config holding its defaults, into
+	// which the directive is decoded (conf.Decode).
+	config func() any
+
+	// A <source> is built by input.
+	input func(cfg any, e env) (input, error)
+	// A <filter> is built by filter.
+	filter func(cfg any, e env) (route.Filter, error)
+
+	// A <match> is built by output, and buffered by a <buffer> of @type
+	// buffer by default, with flush_mode immediate when immediate is set
+	// (outputs that write nothing durable take each chunk at once).
+	output    func(cfg any, e env) (buffer.Flusher, error)
+	buffer    string
+	immediate bool
+	// chunkKeys reports a placeholder of the output's paths or keys that
+	// its <buffer> has no chunk key for; nil when it has none.
+	chunkKeys func(cfg any, keys []string) error
+	// objects describes the objects the output writes, for a loader that
+	// follows it (source_output) and for barge schema infer; nil for an
+	// output a loader cannot read.
+	objects func(cfg any, o *bigquery.OutputSpec)
+	// connect gives a loader following the output the output's
+	// connection settings, where the loader sets none of its own; nil
+	// when the loader has nothing to take.
+	connect func(cfg any, lp *loaderPlan)
+}
+
+// env is what building a component takes besides its config.
+type env struct {
+	log      *slog.Logger
+	hostname string
+	router   *route.Router // where inputs append
+	stdout   io.Writer     // where @type stdout writes
+}
+
+// defaults adapts a package's DefaultConfig to kind.config.
+func defaults[C any](f func() C) func() any {
+	return func() any {
+		c := f()
+		return &c
+	}
+}
+
+// lookupKind returns the row of directive's @type typ, or nil.
+func lookupKind(directive, typ string) *kind {
+	for i := range components {
+		if k := &components[i]; k.directive == directive && k.typ == typ {
+			return k
+		}
+	}
+	return nil
+}
+
+// kindNames lists the @types a directive may name, for messages.
+func kindNames(directive string) string {
+	var names []string
+	for _, k := range components {
+		if k.directive == directive && !slices.Contains(names, k.typ) {
+			names = append(names, k.typ)
+		}
+	}
+	return strings.Join(names, ", ")
+}
+
+// loadableKinds lists the outputs whose objects a loader reads.
+func loadableKinds() string {
+	var names []string
+	for _, k := range components {
+		if k.objects != nil {
+			names = append(names, k.typ)
+		}
+	}
+	return strings.Join(names, ", ")
+}
