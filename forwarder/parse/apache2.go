@@ -16,7 +16,7 @@ var apache2Regexp = regexp.MustCompile(`(?m)^(?P<host>[^ ]*) [^ ]* (?P<user>[^ ]
 type apache2Parser struct {
 	b   base
 	idx map[string]int
-	tp  *timeParser
+	tp  *TimeParser
 }
 
 func newApache2(b base) *apache2Parser {

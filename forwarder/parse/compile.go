@@ -14,9 +14,9 @@ type compiled struct {
 	cfg      *Config
 	s        settings
 	loc      *time.Location // nil: the local zone (Options.Location)
-	time     *timeParser
+	time     *TimeParser
 	null     *regexp.Regexp
-	types    []typeConv
+	types    *Types
 	re       *regexp.Regexp // regexp, nginx, multiline
 	first    *regexp.Regexp // multiline's format_firstline
 	delimRe  *regexp.Regexp // ltsv's delimiter_pattern
@@ -40,13 +40,11 @@ func compile(c *Config) (*compiled, error) {
 	if k.s, err = c.resolve(); err != nil {
 		return nil, err
 	}
-	switch k.s.timeType {
-	case "string", "unixtime", "float", "mixed":
-	default:
-		return nil, fmt.Errorf("'time_type' must be one of string, unixtime, float, mixed, got %q", c.TimeType)
-	}
-	if k.s.timeType == "mixed" && len(c.TimeFormatFallbacks) == 0 {
-		return nil, errors.New("'time_format_fallbacks' is required for time_type mixed")
+	// the zone is given to each parse: the Parser's, Options.Location
+	// when the section names none
+	tc := TimeConfig{Type: k.s.timeType, Format: k.s.timeFormat, Fallbacks: c.TimeFormatFallbacks}
+	if k.time, err = NewTimeParser(tc); err != nil {
+		return nil, err
 	}
 	if c.Timezone != "" {
 		if k.loc, err = ParseTimezone(c.Timezone); err != nil {
@@ -55,15 +53,12 @@ func compile(c *Config) (*compiled, error) {
 	} else if c.UTC || !c.Localtime {
 		k.loc = time.UTC
 	}
-	if k.time, err = newTimeParser(k.s.timeType, k.s.timeFormat, c.TimeFormatFallbacks); err != nil {
-		return nil, fmt.Errorf("'time_format' %w", err)
-	}
 	if c.NullValuePattern != "" {
 		if k.null, err = regexp.Compile(c.NullValuePattern); err != nil {
 			return nil, fmt.Errorf("'null_value_pattern': %w", err)
 		}
 	}
-	if k.types, err = compileTypes(c.Types); err != nil {
+	if k.types, err = NewTypes(c.Types, nil); err != nil {
 		return nil, err
 	}
 	if err := k.compileType(); err != nil {

@@ -37,7 +37,7 @@ func newCRI(b base, opts Options) *criParser {
 	switch b.k.s.timeKey {
 	case "stream", "logtag", "message":
 	default:
-		p.direct = len(b.k.types) == 0 && b.k.null == nil && !c.NullEmptyString
+		p.direct = len(b.k.types.convs) == 0 && b.k.null == nil && !c.NullEmptyString
 	}
 	for i, k := range [][]byte{p.key.stream, p.key.logtag, p.key.message, p.key.time} {
 		p.keys[i] = appendStr(nil, k)

@@ -68,6 +68,17 @@
 // and its last value, as a Ruby Hash (maps nested in json values are kept
 // as they come). Every record passes event.CheckRecord.
 //
+// # For other inputs
+//
+// The whole-file input (package files) reads JSON, times and types the
+// same way, with the pieces the parsers are made of: Transcoder turns a
+// JSON object into a msgpack map, its Field hook seeing each top-level
+// field (a *JSONError says what and where when the text does not
+// transcode); NewTimeParser compiles time_type, time_format,
+// time_format_fallbacks and a zone (TimeConfig) into a TimeParser; NewTypes
+// compiles types, whose Conversion.Convert is strict: a value that does
+// not convert is an error, not Fluentd's 0, false or nil.
+//
 // # Differences from Fluentd
 //
 //   - Lines Fluentd drops (unmatched without emit_unmatched_lines, lines

@@ -2,18 +2,32 @@ package parse
 
 import (
 	"encoding/binary"
+	"math/bits"
 	"unicode/utf16"
 	"unicode/utf8"
 )
 
-// strPlain marks the bytes a JSON string holds as they are: printable
-// ASCII but the quote and the backslash.
-var strPlain = func() (t [256]bool) {
-	for c := 0x20; c < 0x80; c++ {
-		t[c] = c != '"' && c != '\\'
+// plainPrefix returns the length of b's prefix of printable ASCII other
+// than '"' and '\\' (the bytes a JSON string holds as they are), eight
+// bytes at a time.
+func plainPrefix(b []byte) int {
+	const lo, hi = 0x0101010101010101, 0x8080808080808080
+	i := 0
+	for ; i+8 <= len(b); i += 8 {
+		x := binary.LittleEndian.Uint64(b[i:])
+		q, bs := x^(lo*'"'), x^(lo*'\\')
+		// a zero byte in q or bs, a byte below 0x20, or one from 0x80
+		if m := ((q-lo)&^q | (bs-lo)&^bs | (x-lo*0x20)&^x | x) & hi; m != 0 {
+			return i + bits.TrailingZeros64(m)/8
+		}
 	}
-	return t
-}()
+	for ; i < len(b); i++ {
+		if c := b[i]; c == '"' || c == '\\' || c < 0x20 || c >= 0x80 {
+			break
+		}
+	}
+	return i
+}
 
 // appendJSONString transcodes the JSON string at src[i] (a quote) to a
 // msgpack str.
@@ -39,9 +53,7 @@ func appendJSONString(dst, src []byte, i int) ([]byte, int, error) {
 func jsonString(dst, src []byte, i int) (out, s []byte, plain bool, j int, err error) {
 	i++
 	start := i
-	for i < len(src) && strPlain[src[i]] {
-		i++
-	}
+	i += plainPrefix(src[i:])
 	if i < len(src) && src[i] == '"' {
 		return dst, src[start:i], true, i + 1, nil
 	}

@@ -21,8 +21,9 @@ import (
 // Containers nest at most event.MaxDepth levels.
 
 var (
-	errJSON = errors.New("parse: invalid JSON")
-	errDeep = errors.New("parse: JSON nested too deeply")
+	errJSON  = errors.New("parse: invalid JSON")
+	errDeep  = errors.New("parse: JSON nested too deeply")
+	errRange = errors.New("parse: JSON number out of range")
 )
 
 func skipWS(src []byte, i int) int {
@@ -48,7 +49,7 @@ func appendJSON(dst, src []byte, i, level int) ([]byte, int, error) {
 	}
 	switch c := src[i]; c {
 	case '{':
-		return appendObject(dst, src, i, level+1)
+		return appendObject(dst, src, i, level+1, nil)
 	case '[':
 		return appendArray(dst, src, i, level+1)
 	case '"':
@@ -77,7 +78,10 @@ func hasLiteral(src []byte, i int, lit string) bool {
 	return len(src)-i >= len(lit) && string(src[i:i+len(lit)]) == lit
 }
 
-func appendObject(dst, src []byte, i, level int) ([]byte, int, error) {
+// appendObject transcodes the object at src[i] (a brace) at level. top,
+// when not nil, is the Transcoder of a record: its Field sees each field
+// and its Tail follows them.
+func appendObject(dst, src []byte, i, level int, top *Transcoder) ([]byte, int, error) {
 	if level > event.MaxDepth {
 		return dst, i, errDeep
 	}
@@ -86,36 +90,53 @@ func appendObject(dst, src []byte, i, level int) ([]byte, int, error) {
 	i = skipWS(src, i+1)
 	n := 0
 	if i < len(src) && src[i] == '}' {
-		return closeContainer(dst, h, 0, true), i + 1, nil
-	}
-	var err error
-	for {
-		i = skipWS(src, i)
-		if i >= len(src) || src[i] != '"' {
-			return dst, i, errJSON
-		}
-		if dst, i, err = appendJSONString(dst, src, i); err != nil {
-			return dst, i, err
-		}
-		if i = skipWS(src, i); i >= len(src) || src[i] != ':' {
-			return dst, i, errJSON
-		}
-		if dst, i, err = appendJSON(dst, src, i+1, level); err != nil {
-			return dst, i, err
-		}
-		n++
-		if i = skipWS(src, i); i >= len(src) {
-			return dst, i, errJSON
-		}
-		if src[i] == ',' {
+		i++
+	} else {
+		var err error
+		for {
+			i = skipWS(src, i)
+			if i >= len(src) || src[i] != '"' {
+				return dst, i, errJSON
+			}
+			k := len(dst)
+			if dst, i, err = appendJSONString(dst, src, i); err != nil {
+				return dst, i, err
+			}
+			if i = skipWS(src, i); i >= len(src) || src[i] != ':' {
+				return dst, i, errJSON
+			}
+			v := len(dst)
+			if dst, i, err = appendJSON(dst, src, i+1, level); err != nil {
+				return dst, i, err
+			}
+			n++
+			if top != nil && top.Field != nil {
+				if dst, err = top.Field(dst, k, v); err != nil {
+					return dst, i, err
+				}
+				if len(dst) <= k {
+					n-- // dropped
+				}
+			}
+			if i = skipWS(src, i); i >= len(src) {
+				return dst, i, errJSON
+			}
+			if src[i] == ',' {
+				i++
+				continue
+			}
+			if src[i] != '}' {
+				return dst, i, errJSON
+			}
 			i++
-			continue
+			break
 		}
-		if src[i] != '}' {
-			return dst, i, errJSON
-		}
-		return closeContainer(dst, h, n, true), i + 1, nil
 	}
+	if top != nil {
+		dst = append(dst, top.Tail...)
+		n += top.TailLen
+	}
+	return closeContainer(dst, h, n, true), i, nil
 }
 
 func appendArray(dst, src []byte, i, level int) ([]byte, int, error) {
@@ -237,7 +258,7 @@ func scanNumber(src []byte, i int) (int, error) {
 	}
 	if exp || i-start > 300 { // only these can be out of range
 		if _, err := strconv.ParseFloat(unsafeString(src[start:i]), 64); err != nil {
-			return i, errJSON
+			return i, errRange
 		}
 	}
 	return i, nil
@@ -271,6 +292,44 @@ func appendNumberText(dst, num []byte) []byte {
 			return msgp.AppendInt64(dst, int64(-u))
 		}
 	}
-	f, _ := strconv.ParseFloat(unsafeString(num), 64)
+	f, ok := exactFloat(num)
+	if !ok {
+		f, _ = strconv.ParseFloat(unsafeString(num), 64)
+	}
 	return msgp.AppendFloat64(dst, f)
+}
+
+var pow10 = [...]float64{1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15}
+
+// exactFloat converts a number like "-123.45" (a fraction, no exponent,
+// at most 15 digits) without strconv: its digits make an integer below
+// 2^53 and the divisor a power of ten below 1e22, both exact in a
+// float64, so the one division rounds correctly, as strconv.ParseFloat's
+// own fast path does. ok is false for any other text.
+func exactFloat[T string | []byte](num T) (float64, bool) {
+	neg := len(num) > 0 && num[0] == '-'
+	if neg {
+		num = num[1:]
+	}
+	var m uint64
+	digits, frac := 0, -1
+	for i := 0; i < len(num); i++ {
+		switch c := num[i]; {
+		case isDigit(c):
+			m = m*10 + uint64(c-'0')
+			digits++
+		case c == '.' && frac < 0:
+			frac = len(num) - i - 1
+		default:
+			return 0, false
+		}
+	}
+	if digits == 0 || digits > 15 || frac < 0 {
+		return 0, false
+	}
+	f := float64(m) / pow10[frac]
+	if neg {
+		f = -f
+	}
+	return f, true
 }

@@ -142,21 +142,14 @@ func (b *base) timeValue(f *field) timeValue {
 	case kNum:
 		return timeValue{b: f.val, number: true}
 	}
-	switch msgp.NextType(f.val) {
-	case msgp.StrType:
-		s, _, _ := msgp.ReadStringZC(f.val)
-		return timeValue{b: s}
-	case msgp.IntType, msgp.UintType, msgp.Float64Type, msgp.Float32Type:
-		txt, _, _ := event.AppendText(nil, f.val)
-		return timeValue{b: txt, number: true}
-	}
-	return timeValue{invalid: true}
+	v, _ := rawTimeValue(nil, f.val)
+	return v
 }
 
 // finishAt converts the values and appends the entry at the given time.
 func (b *base) finishAt(dst []byte, sec, nsec int64, now time.Time) []byte {
 	k := b.k
-	if k.null != nil || k.cfg.NullEmptyString || len(k.types) > 0 {
+	if k.null != nil || k.cfg.NullEmptyString || len(k.types.convs) > 0 {
 		b.convert(now)
 	}
 	if len(b.extra) > 0 {
@@ -224,14 +217,14 @@ func (b *base) convert(now time.Time) {
 			f.kind, f.val = kNil, nil
 			continue
 		}
-		for t := range k.types {
-			if string(f.key) == k.types[t].key {
+		for t := range k.types.convs {
+			if c := &k.types.convs[t]; string(f.key) == c.key {
 				if f.kind == kNum {
 					start := len(b.scratch)
 					b.scratch = appendNumberText(b.scratch, f.val)
 					f.kind, f.val = kRaw, b.scratch[start:]
 				}
-				b.convertField(f, &k.types[t], now)
+				b.convertField(f, c, now)
 				break
 			}
 		}

@@ -33,8 +33,8 @@ var (
 type syslogRegexps struct {
 	rfc3164, rfc5424     *regexp.Regexp
 	names3164, names5424 []namedGroup
-	time3164, time5424   *timeParser
-	time5424NoFrac       *timeParser
+	time3164, time5424   *TimeParser
+	time5424NoFrac       *TimeParser
 }
 
 func (k *compiled) compileSyslog() error {

@@ -6,15 +6,20 @@ import (
 	"time"
 )
 
-// timeParser reads an event time from a field, as Fluentd's time_type:
+// TimeParser reads an event time from a field, as Fluentd's time_type:
 // string (a strptime format, %iso8601, or a lenient parse without a
 // format), unixtime, float, or mixed (a list of those tried in turn).
-// It remembers the last string it parsed, as Fluentd's cache does.
-type timeParser struct {
+// It remembers the last string it parsed, as Fluentd's cache does, so it
+// is not safe for concurrent use. NewTimeParser makes one for other
+// inputs (see timeconfig.go).
+type TimeParser struct {
 	typ       string // string, unixtime, float, mixed
 	st        *strptime
 	iso       bool // %iso8601
-	fallbacks []*timeParser
+	fallbacks []*TimeParser
+
+	loc *time.Location // TimeConfig.Location, for ParseString and ParseValue
+	num []byte         // scratch: the text of a msgpack number
 
 	// the last string parsed and its time; the span of its fraction's
 	// digits, so that a string differing only there is parsed in no time.
@@ -25,8 +30,8 @@ type timeParser struct {
 	cached            bool
 }
 
-func newTimeParser(typ, format string, fallbacks []string) (*timeParser, error) {
-	tp := &timeParser{typ: typ}
+func newTimeParser(typ, format string, fallbacks []string) (*TimeParser, error) {
+	tp := &TimeParser{typ: typ}
 	switch typ {
 	case "unixtime", "float":
 		return tp, nil
@@ -36,7 +41,7 @@ func newTimeParser(typ, format string, fallbacks []string) (*timeParser, error) 
 			list = append([]string{format}, fallbacks...)
 		}
 		for _, f := range list {
-			sub := &timeParser{typ: "string"}
+			sub := &TimeParser{typ: "string"}
 			switch f {
 			case "unixtime", "float":
 				sub.typ = f
@@ -73,7 +78,7 @@ type timeValue struct {
 }
 
 // parse returns the time of v; ok is false when v is not a time.
-func (tp *timeParser) parse(v timeValue, loc *time.Location, now time.Time) (sec, nsec int64, ok bool) {
+func (tp *TimeParser) parse(v timeValue, loc *time.Location, now time.Time) (sec, nsec int64, ok bool) {
 	if v.invalid {
 		return 0, 0, false
 	}
@@ -139,7 +144,7 @@ func (tp *timeParser) parse(v timeValue, loc *time.Location, now time.Time) (sec
 
 // fromCache returns the time of v when it is the last string parsed, or
 // differs from it only in the digits of the fraction.
-func (tp *timeParser) fromCache(v []byte, loc *time.Location) (sec, nsec int64, ok bool) {
+func (tp *TimeParser) fromCache(v []byte, loc *time.Location) (sec, nsec int64, ok bool) {
 	last := tp.lastKey
 	if !tp.cached || tp.lastLoc != loc || len(v) != len(last) {
 		return 0, 0, false

@@ -13,29 +13,43 @@ import (
 	"github.com/tinylib/msgp/msgp"
 )
 
-// typeConv is one entry of the types parameter.
-type typeConv struct {
+// Types is a compiled types parameter: how named fields are converted.
+// The tailer's parsers convert as Fluentd does (Ruby's to_i, to_f...);
+// Conversion.Convert is the strict form, for inputs that refuse a value
+// that does not convert.
+type Types struct {
+	convs []Conversion
+}
+
+// Conversion is one entry of the types parameter.
+type Conversion struct {
 	key   string
 	typ   string // string, integer, float, bool, time, array
 	delim string // array
-	time  *timeParser
+	time  *TimeParser
 	loc   *time.Location // time: its timezone option, nil for the parser's
+	local *time.Location // time: NewTypes' zone, for Convert
 }
 
-// compileTypes parses the types parameter: "key:type" or
-// "key:type:option", where array's option is its delimiter (default ",")
-// and time's is [TIMEZONE:]FORMAT, FORMAT being unixtime, float, or a
-// strptime format.
-func compileTypes(m map[string]string) ([]typeConv, error) {
-	keys := make([]string, 0, len(m))
-	for k := range m {
+// NewTypes compiles the types parameter, each key's type being "integer",
+// "float", "bool", "string", "array[:DELIMITER]" (default ",") or
+// "time[:TIMEZONE][:FORMAT]", FORMAT being unixtime, float, or a strptime
+// format. loc is the zone of the times that carry none when the type
+// names none, for Convert; nil means time.Local. Errors start with
+// 'types' and the key.
+func NewTypes(spec map[string]string, loc *time.Location) (*Types, error) {
+	if loc == nil {
+		loc = time.Local
+	}
+	keys := make([]string, 0, len(spec))
+	for k := range spec {
 		keys = append(keys, k)
 	}
 	slices.Sort(keys)
-	var out []typeConv
+	t := &Types{}
 	for _, key := range keys {
-		typ, opt, hasOpt := strings.Cut(m[key], ":")
-		c := typeConv{key: key, typ: typ}
+		typ, opt, hasOpt := strings.Cut(spec[key], ":")
+		c := Conversion{key: key, typ: typ, local: loc}
 		switch typ {
 		case "string", "integer", "float", "bool":
 		case "array":
@@ -65,16 +79,27 @@ func compileTypes(m map[string]string) ([]typeConv, error) {
 		default:
 			return nil, fmt.Errorf("'types' %s: unknown type %q (string, integer, float, bool, time, array)", key, typ)
 		}
-		out = append(out, c)
+		t.convs = append(t.convs, c)
 	}
-	return out, nil
+	return t, nil
+}
+
+// Lookup returns the conversion of the field key, nil when types names
+// none.
+func (t *Types) Lookup(key string) *Conversion {
+	for i := range t.convs {
+		if t.convs[i].key == key {
+			return &t.convs[i]
+		}
+	}
+	return nil
 }
 
 var truthy = [...]string{"true", "yes", "1"}
 
 // convertField converts f per c, as Fluentd's type converters (Ruby's
 // to_i, to_f and to_s); a time that does not parse becomes nil.
-func (b *base) convertField(f *field, c *typeConv, now time.Time) {
+func (b *base) convertField(f *field, c *Conversion, now time.Time) {
 	s, isStr := strValue(f)
 	if !isStr && c.typ != "time" {
 		// the value's Ruby to_s, for the conversions that read text
