@@ -8,6 +8,7 @@ import (
 
 	"github.com/barge-dev/barge/buffer"
 	"github.com/barge-dev/barge/forwarder"
+	"github.com/barge-dev/barge/forwarder/files"
 	"github.com/barge-dev/barge/forwarder/route"
 	"github.com/barge-dev/barge/output/bigquery"
 	"github.com/barge-dev/barge/output/file"
@@ -37,6 +38,18 @@ var components = []kind{
 				return nil, err
 			}
 			return srv, nil
+		},
+	},
+	{
+		directive: "source", typ: "files",
+		heading: "### `<source>` `@type files`",
+		config:  defaults(files.DefaultConfig),
+		input: func(cfg any, e env) (input, error) {
+			in, err := files.New(*cfg.(*files.Config), e.router, files.Options{Logger: e.log, Hostname: e.hostname})
+			if err != nil {
+				return nil, err
+			}
+			return in, nil
 		},
 	},
 	{

@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"context"
 	"fmt"
 	"strings"
 	"testing"
@@ -9,7 +8,6 @@ import (
 
 	bq "cloud.google.com/go/bigquery"
 	"github.com/fsouza/fake-gcs-server/fakestorage"
-	"google.golang.org/api/iterator"
 
 	"github.com/barge-dev/barge/cmd/barge/bargetest"
 	"github.com/barge-dev/barge/output/internal/bqemu"
@@ -70,15 +68,5 @@ func TestForwardToBigQueryEmulator(t *testing.T) {
 
 func countRows(t *testing.T, c *bq.Client) int64 {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	it, err := c.Query("SELECT COUNT(*) FROM `proj.logs.events`").Read(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var row []bq.Value
-	if err := it.Next(&row); err != nil && err != iterator.Done {
-		t.Fatal(err)
-	}
-	return row[0].(int64)
+	return countTable(t, c, "SELECT COUNT(*) FROM `proj.logs.events`")
 }
