@@ -1,0 +1,142 @@
+// Package tail is barge's file tailer (@type tail, Fluentd's in_tail):
+// it follows log files as they grow and rotate, turns their lines into
+// entries with package parse, and hands them to the buffer with Append.
+// This package holds its foundations so far; the reading loop comes next,
+// on top of them, and this comment says what it will hold to.
+//
+// # Pieces
+//
+//   - Config (config.go): the <source> section, Fluentd's parameter
+//     names and defaults (offset_key and ignore_older from Fluent Bit),
+//     and <parse> as parse.Config.
+//   - Identity (identity.go): which file is which. Decide says where a
+//     file is read from, given its position.
+//   - Store and FileStore (positions.go, posformat.go, posrecover.go): the
+//     positions, and the pos_file.
+//   - Resolver (resolve.go, glob.go): the files Path names, now.
+//
+// # Delivery: when a position moves
+//
+// A position is the offset of the first byte not yet delivered. It moves
+// past a line only after Append returned nil for the entries of that line
+// and of every line before it, and never past a line a parser still holds
+// (parse.Parser.Held: an open multiline record, a partial cri or docker
+// line): those are read again after a restart. Store.Set is called then,
+// and Store.Sync makes it durable. A crash thus re-reads what was appended
+// but whose position was not yet synced (at least once), and never skips
+// a line. The plan is for the buffer to record the positions with its
+// chunks, in the same write as their data; the tailer would then take at
+// start, for each file, the furthest of the pos_file's position and the
+// buffer's, so that a crash between a chunk's write and the pos_file's
+// Sync re-reads nothing (Entry is a plain value for that reason). A
+// position is kept per path (with follow_inodes, the tailer moves it when
+// it sees the file under another path).
+//
+// # Waking up: events and the reconcile
+//
+// A file is read until its end, then again when something says it grew.
+// The watcher (fsnotify, enable_stat_watcher) only wakes the reader: it
+// carries no data and no decision, so an event lost (a queue overflow, a
+// file system without inotify, NFS) costs latency, never a line. What
+// guarantees progress is the reconcile: every second each followed file is
+// stat'ed (its size against the position, its identity against the file
+// now at its path), and every refresh_interval Resolve finds the files to
+// start or stop following. A file no longer matched (or rotated away) is
+// read for rotate_wait more, then to its end, then closed.
+//
+// # Identity and rotation
+//
+// A file is its device and inode plus the fingerprint of its first 1 KiB
+// (Identity; see Identity.Same for the exact rule). The fingerprint is
+// taken again, and the position's identity refreshed, while a file is
+// shorter than 1 KiB, so that positions soon carry a whole one. The cases:
+//
+//   - rename and create (logrotate's default): the path now holds another
+//     inode. The old file, still open, is read for rotate_wait and then
+//     to its end; the new one is read from 0.
+//   - copytruncate: the same identity, but a size below the position:
+//     read from 0 (Verdict Truncated). A file truncated and written again
+//     past the position before it was looked at has other first bytes:
+//     read from 0 too (Replaced), where the size alone would skip them.
+//   - delete: the open file is read to its end, then closed; its position
+//     is dropped at the next compaction.
+//   - delete and recreate, and inode reuse: a new inode, or a reused one
+//     with other first bytes, is another file, read from 0. Limit: a new
+//     file at a reused inode whose first bytes (up to 1 KiB, or all of the
+//     old file when it was shorter) equal the old one's is taken for it,
+//     and read from the old position; so is a file whose first bytes were
+//     never seen (a position from Fluentd's pos_file, whose fingerprint
+//     is unknown, decides by inode alone, as Fluentd).
+//   - rotation while stopped: at start the path holds another file than
+//     its position's. The rest of the old file is looked for among the
+//     files in the same directory (by device and inode, then fingerprint)
+//     and read from the position before the new file is read from 0.
+//   - .gz rotated files (app.log.1.gz) are read decompressed; offsets
+//     count decompressed bytes and the fingerprint is that of the
+//     decompressed first bytes, so that the rest of a file rotated and
+//     compressed while barge was stopped is found by its fingerprint.
+//
+// # The pos_file
+//
+// The pos_file is Fluentd's, one line per file, and barge's fields after:
+//
+//	PATH<TAB>POS<TAB>INODE<TAB>dev=DEV<TAB>fp=LEN:SUM<TAB>crc=CRC
+//	...
+//	# barge-tail-positions 1 gen=GEN entries=N crc32c=CRC
+//
+// POS, INODE and DEV are 16 lower-case hex digits ("%016x", as Fluentd
+// writes POS and INODE). LEN is the fingerprint's length in bytes
+// (decimal, 0 to 1024) and SUM the first 16 bytes of its SHA-256 in hex
+// (zeros when LEN is 0). CRC is the CRC-32C, in 8 hex digits, of the
+// line's bytes before "<TAB>crc=". A PATH holding a tab, CR or newline,
+// or starting with a double quote, is written Go-quoted ("..."). Lines are
+// sorted by path. The last line counts the entries and holds the CRC-32C
+// of every byte before it, so a torn or damaged file is detected; GEN
+// grows with every write.
+//
+// Fluentd reads this file: its loader (lib/fluent/plugin/in_tail/
+// position_file.rb, PositionFile#load and #fetch_compacted_entries)
+// matches each line against ^([^\t]+)\t([0-9a-fA-F]+)\t([0-9a-fA-F]+),
+// ignores the rest of the line, and drops (with a warning) the lines that
+// do not match, such as the last one; its compaction at load rewrites the
+// file with its three fields. So a user going back to Fluentd keeps the
+// positions. Going the other way, barge reads Fluentd's pos_file (three
+// fields, any number of hex digits up to 16, as old Fluentd wrote 8-digit
+// inodes): a line whose POS is Fluentd's unwatched marker
+// ffffffffffffffff, or whose inode is 0, is dropped as Fluentd drops it;
+// of lines repeating a path the last wins; lines that do not parse are
+// reported and dropped, the file kept aside. Such positions know only the
+// inode (Identity with Dev 0 and an empty fingerprint).
+//
+// FileStore writes the whole file at every Sync that has something new:
+// NAME.tmp (fsynced with pos_file_fsync), NAME.prev becomes a hard link to
+// NAME, NAME.tmp is renamed to NAME (and the directory fsynced). OpenFile
+// recovers: the whole version with the highest GEN among NAME, NAME.tmp
+// and NAME.prev; a torn NAME.tmp is removed; a damaged NAME or NAME.prev is
+// logged with its path and moved aside (NAME.corrupt-TIME), never dropped
+// silently; if no version is whole, the lines of the damaged NAME whose
+// own CRC holds are kept. To start again from nothing, remove NAME,
+// NAME.tmp and NAME.prev. A kill -9 loses nothing written; a power loss
+// without pos_file_fsync may take the pos_file back to NAME.prev (files
+// are read again, never skipped).
+//
+// pos_file_compaction_interval: Fluentd compacts its pos_file, which it
+// patches in place, to drop unwatched, repeated and unparsable lines;
+// barge's is rewritten whole, so it holds none. What barge compacts
+// (Compact) is the positions of files no longer followed: at start after
+// the first refresh, and every pos_file_compaction_interval.
+//
+// # Differences from Fluentd (so far)
+//
+//   - max_line_size defaults to 1m (Fluentd: unlimited), so that a file's
+//     memory is bounded.
+//   - Identity adds the device and a fingerprint to Fluentd's inode.
+//   - exclude_path patterns without "/" match base names (Fluent Bit's
+//     habit); a file excluded is not stat'ed nor reported; only regular
+//     files are followed; a directory a glob cannot read is reported
+//     (Ruby's Dir.glob says nothing).
+//   - glob_policy always (braces) and <group> are not supported; the
+//     encodings are UTF-8, US-ASCII, ASCII-8BIT and ISO-8859-1 (input).
+//   - barge's size syntax has no -1: read_bytes_limit_per_second is left
+//     out, or 0, for unlimited.
+package tail
