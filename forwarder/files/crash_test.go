@@ -64,7 +64,7 @@ func TestKillChild(t *testing.T) {
 // batch appended before the ledger wrote it.
 func TestKill(t *testing.T) {
 	if testing.Short() {
-		t.Skip("slow")
+		t.Skip("-short: kills and restarts three child processes")
 	}
 	dir := t.TempDir()
 	if err := os.MkdirAll(filepath.Join(dir, "in"), 0o755); err != nil {
