@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/barge-dev/barge/forwarder/internal/statefile"
 )
 
 // The journal holds the changes to the ledger since its snapshot, one line
@@ -42,7 +44,7 @@ func (l *ledger) startJournal() error {
 		err = f.Sync()
 	}
 	if err == nil && l.fsync {
-		err = syncDir(filepath.Dir(name))
+		err = statefile.SyncDir(filepath.Dir(name))
 	}
 	if err != nil {
 		_ = f.Close() // the error above is the one to report

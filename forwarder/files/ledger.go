@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/barge-dev/barge/forwarder/internal/statefile"
 )
 
 // state is where a file version is in its transfer.
@@ -230,7 +232,7 @@ func (l *ledger) save() error {
 	l.dirty = true
 	b := encodeLedger(l.gen, l.entries)
 	tmp := l.path + ".tmp"
-	if err := writeFile(tmp, b, l.fsync); err != nil {
+	if err := statefile.Write(tmp, b, l.fsync); err != nil {
 		return fmt.Errorf("write pos_file %s: %w", tmp, err)
 	}
 	if err := os.Rename(l.path, l.path+".prev"); err != nil && !errors.Is(err, fs.ErrNotExist) {
@@ -240,7 +242,7 @@ func (l *ledger) save() error {
 		return fmt.Errorf("write pos_file: %w", err)
 	}
 	if l.fsync {
-		if err := syncDir(filepath.Dir(l.path)); err != nil {
+		if err := statefile.SyncDir(filepath.Dir(l.path)); err != nil {
 			return fmt.Errorf("write pos_file: %w", err)
 		}
 	}
@@ -250,32 +252,4 @@ func (l *ledger) save() error {
 	}
 	l.dirty = false
 	return nil
-}
-
-// writeFile writes a new file name holding b, fsynced with sync.
-func writeFile(name string, b []byte, sync bool) error {
-	f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(b)
-	if err == nil && sync {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	return err
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	return err
 }

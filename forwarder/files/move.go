@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"syscall"
+
+	"github.com/barge-dev/barge/forwarder/internal/statefile"
 )
 
 // moveFile moves src into dir under its base name, or NAME.1, NAME.2, ...
@@ -52,10 +54,10 @@ func moveFile(src, dir string) (string, error) {
 				return "", err
 			}
 		}
-		if err := syncDir(dir); err != nil {
+		if err := statefile.SyncDir(dir); err != nil {
 			return dst, err
 		}
-		return dst, syncDir(filepath.Dir(src))
+		return dst, statefile.SyncDir(filepath.Dir(src))
 	}
 	return "", fmt.Errorf("no free name for %s in %s", base, dir)
 }

@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/barge-dev/barge/forwarder/internal/statefile"
 )
 
 // ownFiles are the input's own files and directories, never shipped even
@@ -223,7 +225,7 @@ func (in *Input) finish(path string, e *entry) {
 			in.log.Error("after_transfer delete", "path", path, "err", err)
 			return
 		}
-		if err := syncDir(filepath.Dir(path)); err != nil {
+		if err := statefile.SyncDir(filepath.Dir(path)); err != nil {
 			in.log.Warn("after_transfer delete: sync directory", "path", path, "err", err)
 		}
 		in.log.Info("deleted after transfer", "path", path)

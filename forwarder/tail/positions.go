@@ -11,6 +11,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/barge-dev/barge/forwarder/internal/statefile"
 )
 
 // Entry is the position of one file: where the next unread line starts,
@@ -167,7 +169,7 @@ func (s *FileStore) Sync() error {
 // step but that fallback's.
 func (s *FileStore) write(b []byte) error {
 	tmp, prev := s.path+".tmp", s.path+".prev"
-	if err := writeFile(tmp, b, s.fsync); err != nil {
+	if err := statefile.Write(tmp, b, s.fsync); err != nil {
 		return fmt.Errorf("write pos_file %s: %w", tmp, err)
 	}
 	if err := os.Remove(prev); err != nil && !errors.Is(err, fs.ErrNotExist) {
@@ -182,37 +184,9 @@ func (s *FileStore) write(b []byte) error {
 		return fmt.Errorf("write pos_file: %w", err)
 	}
 	if s.fsync {
-		if err := syncDir(filepath.Dir(s.path)); err != nil {
+		if err := statefile.SyncDir(filepath.Dir(s.path)); err != nil {
 			return fmt.Errorf("write pos_file: %w", err)
 		}
 	}
 	return nil
-}
-
-// writeFile writes a new file name holding b, fsynced with sync.
-func writeFile(name string, b []byte, sync bool) error {
-	f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(b)
-	if err == nil && sync {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	return err
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	return err
 }

@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/barge-dev/barge/forwarder/internal/statefile"
 )
 
 // Recovery says what OpenFile found.
@@ -165,7 +167,7 @@ func OpenFile(path string, opts FileOptions) (*FileStore, Recovery, error) {
 		if use == main && main.pf.bad != nil {
 			rec.BadLines = len(main.pf.bad)
 			to := corrupt(path)
-			if err := writeFile(to, main.data, opts.Fsync); err != nil {
+			if err := statefile.Write(to, main.data, opts.Fsync); err != nil {
 				return nil, rec, fmt.Errorf("keep damaged pos_file aside: %w", err)
 			}
 			rec.MovedAside = append(rec.MovedAside, to)
