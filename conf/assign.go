@@ -63,6 +63,10 @@ func assign(f *field, fv reflect.Value, value string) string {
 
 func assignInt(f *field, fv reflect.Value, value string) string {
 	if f.size {
+		if f.minusOne && strings.TrimSpace(value) == "-1" {
+			fv.SetInt(-1)
+			return ""
+		}
 		n, err := ParseSize(value)
 		if err != nil || fv.OverflowInt(n) {
 			return fmt.Sprintf("'%s' must be a size (like 512k, 8m, 1g or bytes), got %q", f.key, value)

@@ -358,3 +358,37 @@ func TestDecodeLastWins(t *testing.T) {
 		t.Errorf("port %d, type %q", got.Port, got.Type)
 	}
 }
+
+// TestDecodeSizeOrMinusOne: a ,size-1 parameter takes a size or -1
+// (Fluentd's "unlimited"); a ,size one still refuses -1.
+func TestDecodeSizeOrMinusOne(t *testing.T) {
+	type limits struct {
+		Rate  int64 `conf:"rate,size-1"`
+		Chunk int64 `conf:"chunk,size"`
+	}
+	for _, tt := range []struct {
+		in      string
+		want    limits
+		wantErr string
+	}{
+		{"rate -1\n", limits{Rate: -1}, ""},
+		{"rate 8m\n", limits{Rate: 8 << 20}, ""},
+		{"rate -2\n", limits{}, "'rate' must be a size"},
+		{"chunk -1\n", limits{}, "'chunk' must be a size"},
+	} {
+		t.Run(tt.in, func(t *testing.T) {
+			var got limits
+			err := decodeString(t, "<source>\n"+tt.in+"</source>\n", &got)
+			switch {
+			case tt.wantErr != "":
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("error %v, want one containing %q", err, tt.wantErr)
+				}
+			case err != nil:
+				t.Fatal(err)
+			case got != tt.want:
+				t.Fatalf("got %+v, want %+v", got, tt.want)
+			}
+		})
+	}
+}

@@ -43,6 +43,7 @@
 //	conf:"key"             a parameter: string, bool, int, int64, float64,
 //	                       time.Duration, []string, map[string]string
 //	conf:"key,size"        an int/int64 byte size: "8m", "1g", "512k", "1024"
+//	conf:"key,size-1"      a size as above, or -1 (Fluentd's "unlimited" of some parameters)
 //	conf:",arg"            the section argument: string as written, or
 //	                       []string split on commas and blanks ("tag,time")
 //	conf:",rest"           map[string]string of this section's otherwise

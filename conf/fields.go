@@ -23,6 +23,7 @@ type field struct {
 	key      string // parameter key, or section name for the section kinds
 	kind     fieldKind
 	size     bool
+	minusOne bool // ,size-1: -1 is taken too
 	required bool
 	enum     []string
 	def      string // default:"..." for structs conf allocates
@@ -113,8 +114,10 @@ func parseTag(tag string, sf reflect.StructField) (field, error) {
 		f.kind = kindParam
 		switch opt {
 		case "":
-		case "size":
-			f.size = true
+		case "size", "size-1":
+			// size-1: a size, or -1 for "unlimited" (Fluentd's default of
+			// such parameters, often written out in configs).
+			f.size, f.minusOne = true, opt == "size-1"
 			if k := sf.Type.Kind(); k != reflect.Int && k != reflect.Int64 || sf.Type == durationType {
 				return f, fmt.Errorf("',size' needs an int or int64 field")
 			}
