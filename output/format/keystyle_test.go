@@ -319,7 +319,8 @@ func TestCollisionReporterBounded(t *testing.T) {
 // TestKeyStyleFastPathAllocs checks that records whose keys are valid cost
 // no allocation per record more than with key_style as_is.
 func TestKeyStyleFastPathAllocs(t *testing.T) {
-	frames := bigFrames(t, 500)
+	const records = 500
+	frames := bigFrames(t, records)
 	allocs := func(style string) float64 {
 		c := DefaultConfig()
 		c.KeyStyle = style
@@ -335,11 +336,12 @@ func TestKeyStyleFastPathAllocs(t *testing.T) {
 		})
 	}
 	// The pooled scratch may be dropped (the race detector drops pooled
-	// items at random) and regrown, a few allocations per Encode; an
-	// allocation per record would show as hundreds.
+	// items at random) and regrown, a few allocations per Encode (a CI
+	// run under -race saw 5 more than as_is); an allocation per record
+	// would show as 500 more, so a tenth of that tells the two apart.
 	asIs, bq := allocs(KeyStyleAsIs), allocs(KeyStyleBigQuery)
-	if bq > asIs+4 {
-		t.Errorf("key_style bigquery: %v allocs per Encode of %d records, as_is: %v", bq, 500, asIs)
+	if bq > asIs+records/10 {
+		t.Errorf("key_style bigquery: %v allocs per Encode of %d records, as_is: %v", bq, records, asIs)
 	}
 }
 
