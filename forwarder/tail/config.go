@@ -71,9 +71,8 @@ type Config struct {
 	ReadLinesLimit int `conf:"read_lines_limit"`
 	// ReadBytesLimitPerSecond throttles the reading of each file; -1 (the
 	// default) and 0 mean unlimited; a value under 8192 counts as 8192
-	// (Fluentd warns and does the same). barge's size syntax has no "-1":
-	// leave the key out, or write 0.
-	ReadBytesLimitPerSecond int64 `conf:"read_bytes_limit_per_second,size"`
+	// (Fluentd warns and does the same).
+	ReadBytesLimitPerSecond int64 `conf:"read_bytes_limit_per_second,size-1"`
 	// Encoding is the encoding of the strings of records: UTF-8, US-ASCII
 	// or ASCII-8BIT (BINARY). FromEncoding, which needs Encoding, is the
 	// files' encoding, converted: those, or ISO-8859-1. Names are

@@ -1,8 +1,7 @@
 // Package tail is barge's file tailer (@type tail, Fluentd's in_tail):
 // it follows log files as they grow and rotate, turns their lines into
 // entries with package parse, and hands them to the buffer with Append.
-// This package holds its foundations so far; the reading loop comes next,
-// on top of them, and this comment says what it will hold to.
+// What is not implemented yet is listed at the end ("Not yet").
 //
 // # Pieces
 //
@@ -14,6 +13,31 @@
 //   - Store and FileStore (positions.go, posformat.go, posrecover.go): the
 //     positions, and the pos_file.
 //   - Resolver (resolve.go, glob.go): the files Path names, now.
+//   - Tailer (tailer.go: lifecycle and Stats; loop.go: the reading loop,
+//     reconcile and refresh; follow.go: one file's reading and lines;
+//     deliver.go: parsing, path_key and offset_key, Append and the commit
+//     of positions; watch.go: fsnotify; encoding.go: from_encoding).
+//
+// # Reading
+//
+// One goroutine (Run's) reads the files round-robin: a turn reads at most
+// read_lines_limit lines, or about 1 MiB, of one file, gives them to the
+// file's parse.Parser, appends their entries in one Append (the loop
+// waits for it: under backpressure nothing is read) and then commits the
+// position. A file read to its end is idle: it costs a stat at each
+// reconcile, and is read again when the stat or an event says it grew.
+// Lines end with "\n" (a trailing "\r" is dropped); a partial last line is
+// kept, never committed nor emitted, until completed, or until its file
+// is rotated away and rotate_wait passed (then it is emitted as it is). A
+// file's read buffer is 64 KiB, growing up to max_line_size while a line
+// is incomplete; a longer line is skipped (logged once with its path and
+// offset, counted in Stats.LongLines) and the file read on.
+// read_bytes_limit_per_second bounds the bytes read from a file in each
+// second. A held multiline record is flushed by the loop within the
+// reconcile interval (1s) after multiline_flush_interval. path_key and
+// offset_key (the offset of the record's first line) are added to the
+// records by rewriting their map header. from_encoding ISO-8859-1 is
+// converted to UTF-8; the other encodings pass bytes as they are.
 //
 // # Delivery: when a position moves
 //
@@ -125,6 +149,24 @@
 // barge's is rewritten whole, so it holds none. What barge compacts
 // (Compact) is the positions of files no longer followed: at start after
 // the first refresh, and every pos_file_compaction_interval.
+//
+// # Not yet
+//
+//   - .gz rotated files are not read (nor looked for at start); exclude
+//     them (exclude_path "*.gz") if a glob matches them.
+//   - follow_inodes is accepted but positions are kept per path: a file
+//     rotated to a name the globs match is read again from its start, as
+//     Fluentd without follow_inodes does.
+//   - The rest of a file rotated away is read without a position of its
+//     own: the new file at its path takes the position over at its first
+//     commit, so a crash within rotate_wait loses what was not yet read of
+//     the old one. Rotation while stopped is handled at start for files in
+//     the same directory (by device and inode, then fingerprint).
+//   - open_on_every_update: files stay open. Options.Hostname is unused.
+//   - The events of a rotated file under its new name make the loop
+//     refresh at the next reconcile (harmless, a Resolve more).
+//   - A path_key or offset_key already in a record is added again (the
+//     record then holds the key twice).
 //
 // # Differences from Fluentd (so far)
 //
