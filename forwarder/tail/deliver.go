@@ -18,6 +18,12 @@ const maxBatch = 1 << 20
 // it is to be closed. An error is ctx's: the batch was not delivered and
 // the position did not move.
 func (t *Tailer) turn(ctx context.Context, fl *follower) (progress, done bool, err error) {
+	if t.unsynced {
+		// Files followed since the last sync are named in the pos_file
+		// before anything of them is appended (see follow).
+		t.sync()
+		t.unsynced = false
+	}
 	now := t.now()
 	budget := t.budget(fl, now)
 	if budget <= 0 {
@@ -195,19 +201,19 @@ func (t *Tailer) deliver(ctx context.Context, tag string, batch []byte) error {
 // commit records fl's position: every line before pos was appended (or
 // skipped) and none is held. This is the step that changes when the
 // buffer records positions with its chunks (see doc.go). A file rotated
-// away sets its position only while the store's entry for its path is
-// still its own (the file now at the path takes over).
+// away sets the position of its own key (see rotatedAway).
 func (t *Tailer) commit(fl *follower, pos int64) {
-	if !fl.rotated.IsZero() {
-		if e, ok := t.store.Get(fl.path); !ok || e.ID.Ino != fl.id.Ino || e.ID.Dev != fl.id.Dev {
-			fl.committed = pos
-			return
-		}
+	if t.setPosition(fl, pos) {
+		fl.committed = pos
 	}
-	if err := t.store.Set(Entry{Path: fl.path, Offset: pos, ID: fl.id}); err != nil {
+}
+
+// setPosition sets pos as the position of fl's key.
+func (t *Tailer) setPosition(fl *follower, pos int64) bool {
+	if err := t.store.Set(Entry{Path: fl.key, Offset: pos, ID: fl.id}); err != nil {
 		t.counters.errors.Add(1)
 		t.log.Error("set position", "path", fl.path, "err", err)
-		return
+		return false
 	}
-	fl.committed = pos
+	return true
 }

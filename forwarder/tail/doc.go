@@ -16,7 +16,9 @@
 //   - Tailer (tailer.go: lifecycle and Stats; loop.go: the reading loop,
 //     reconcile and refresh; follow.go: one file's reading and lines;
 //     deliver.go: parsing, path_key and offset_key, Append and the commit
-//     of positions; watch.go: fsnotify; encoding.go: from_encoding).
+//     of positions; rotated.go: the positions of files rotated away and
+//     follow_inodes; gzip.go: .gz files; watch.go: fsnotify; encoding.go:
+//     from_encoding).
 //
 // # Reading
 //
@@ -52,9 +54,25 @@
 // chunks, in the same write as their data; the tailer would then take at
 // start, for each file, the furthest of the pos_file's position and the
 // buffer's, so that a crash between a chunk's write and the pos_file's
-// Sync re-reads nothing (Entry is a plain value for that reason). A
-// position is kept per path (with follow_inodes, the tailer moves it when
-// it sees the file under another path).
+// Sync re-reads nothing (Entry is a plain value for that reason).
+//
+// A position is kept per path, and one more per file rotated away (see
+// rotated.go): when a path stops naming the file followed (renamed,
+// deleted, or no longer matched), the file's position moves, at once, to a
+// key of its own, "PATH\x00rotated:DEV:INO" (DEV and INO its device and
+// inode in 16 hex digits), which the file's commits then move; the path's
+// position is left to the file now at the path. The key goes when the
+// file has been read to its end and closed. So a crash (kill -9) before
+// that leaves the rest of the old file a position: at start each such
+// position's file is looked for in PATH's directory by device and inode,
+// then fingerprint (as for a rotation while stopped) and read from it,
+// whatever its name now; a file not found (deleted) is gone, as in
+// Fluentd, and its position dropped at the first compaction. With
+// follow_inodes a file found under another path the globs match (or a
+// rotated one) is the same follower, its position moved to the new path:
+// read on, never again from its start; a file newly found takes, when its
+// path has no position of its own, the position of the same identity
+// kept under another key.
 //
 // # Waking up: events and the reconcile
 //
@@ -91,14 +109,24 @@
 //     and read from the old position; so is a file whose first bytes were
 //     never seen (a position from Fluentd's pos_file, whose fingerprint
 //     is unknown, decides by inode alone, as Fluentd).
-//   - rotation while stopped: at start the path holds another file than
-//     its position's. The rest of the old file is looked for among the
-//     files in the same directory (by device and inode, then fingerprint)
-//     and read from the position before the new file is read from 0.
-//   - .gz rotated files (app.log.1.gz) are read decompressed; offsets
-//     count decompressed bytes and the fingerprint is that of the
-//     decompressed first bytes, so that the rest of a file rotated and
-//     compressed while barge was stopped is found by its fingerprint.
+//   - rotation while stopped, or a crash while a rotated file was still
+//     read: at start the path holds another file than its position's, or
+//     a rotated file's position is left (see Delivery). The rest of the
+//     old file is looked for among the files in the same directory (by
+//     device and inode, then fingerprint) and read from the position while
+//     the new file is read from its own.
+//   - .gz files (app.log.1.gz; gzip.go) are read decompressed: offsets
+//     count decompressed bytes, the fingerprint is that of the
+//     decompressed first bytes, and a stream cut short (a compressor still
+//     writing) is read up to where it stops, then again, from its start
+//     skipping to the offset, when the file grows. At start, the rest of a
+//     file rotated and compressed (while barge was stopped, or while it
+//     was read) is looked for, when no file has its inode, among the .gz
+//     files of its directory by that fingerprint, and read from its
+//     position. A .gz file is not checked for truncation (its
+//     decompressed size is not known without reading it); read from its
+//     end at first start (read_from_head false), it is decompressed once
+//     to find that end.
 //
 // # The pos_file
 //
@@ -112,8 +140,9 @@
 // writes POS and INODE). LEN is the fingerprint's length in bytes
 // (decimal, 0 to 1024) and SUM the first 16 bytes of its SHA-256 in hex
 // (zeros when LEN is 0). CRC is the CRC-32C, in 8 hex digits, of the
-// line's bytes before "<TAB>crc=". A PATH holding a tab, CR or newline,
-// or starting with a double quote, is written Go-quoted ("..."). Lines are
+// line's bytes before "<TAB>crc=". A PATH holding a tab, CR, newline or
+// NUL (the key of a rotated file's position, see Delivery), or starting
+// with a double quote, is written Go-quoted ("..."). Lines are
 // sorted by path. The last line counts the entries and holds the CRC-32C
 // of every byte before it, so a torn or damaged file is detected; GEN
 // grows with every write.
@@ -124,7 +153,10 @@
 // ignores the rest of the line, and drops (with a warning) the lines that
 // do not match, such as the last one; its compaction at load rewrites the
 // file with its three fields. So a user going back to Fluentd keeps the
-// positions. Going the other way, barge reads Fluentd's pos_file (three
+// positions; a rotated file's line ("\"PATH\\x00rotated:...\"") matches
+// the pattern too, as a path that names no file (what Fluentd's
+// follow_inodes, which keys positions by inode, makes of it is not
+// checked). Going the other way, barge reads Fluentd's pos_file (three
 // fields, any number of hex digits up to 16, as old Fluentd wrote 8-digit
 // inodes): a line whose POS is Fluentd's unwatched marker
 // ffffffffffffffff, or whose inode is 0, is dropped as Fluentd drops it;
@@ -152,16 +184,19 @@
 //
 // # Not yet
 //
-//   - .gz rotated files are not read (nor looked for at start); exclude
-//     them (exclude_path "*.gz") if a glob matches them.
-//   - follow_inodes is accepted but positions are kept per path: a file
-//     rotated to a name the globs match is read again from its start, as
-//     Fluentd without follow_inodes does.
-//   - The rest of a file rotated away is read without a position of its
-//     own: the new file at its path takes the position over at its first
-//     commit, so a crash within rotate_wait loses what was not yet read of
-//     the old one. Rotation while stopped is handled at start for files in
-//     the same directory (by device and inode, then fingerprint).
+//   - A .gz file the globs match is followed as a file of its own: when
+//     it is the compressed copy of a file read under another name, it is
+//     read again from its start (exclude_path "*.gz" avoids it), even
+//     with follow_inodes (its inode is new). Formats other than gzip
+//     (.bz2, .xz, .zst) are read as they are.
+//   - A rotated file is looked for, at start, only in its path's
+//     directory (logrotate's olddir elsewhere is not searched), by device
+//     and inode, or for .gz files by fingerprint: a file copied away
+//     uncompressed (and the old one deleted) is not found, its rest not
+//     read; a position from Fluentd's pos_file (no fingerprint) is
+//     never matched to a .gz file.
+//   - Without follow_inodes a file rotated to a name the globs match is
+//     read again from its start (as Fluentd), while its rest is read too.
 //   - open_on_every_update: files stay open. Options.Hostname is unused.
 //   - The events of a rotated file under its new name make the loop
 //     refresh at the next reconcile (harmless, a Resolve more).

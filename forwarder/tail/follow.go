@@ -25,8 +25,10 @@ const readBufSize = 64 << 10
 // starts[0], else next.
 type follower struct {
 	path   string
+	key    string // its position's key in the store: path, or rotatedKey
 	tag    string
 	f      *os.File
+	gz     *gzSource // a .gz file: f read decompressed
 	id     Identity
 	parser parse.Parser
 	maxLen int64
@@ -60,10 +62,15 @@ func (t *Tailer) openFollower(path string, fromEnd bool) (*follower, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
-	id, fi, err := ReadIdentity(f)
+	gz := isGzip(path)
+	id, fi, err := readIdentity(f, gz)
 	if err != nil {
 		f.Close()
 		return nil, err
+	}
+	size := fi.Size()
+	if gz {
+		size = -1 // Decide: unknown until decompressed
 	}
 	p, err := parse.New(t.cfg.Parse, t.parseOpt)
 	if err != nil {
@@ -72,9 +79,16 @@ func (t *Tailer) openFollower(path string, fromEnd bool) (*follower, error) {
 	}
 	var off int64
 	committed := int64(-1)
-	if e, ok := t.store.Get(path); ok {
+	e, ok := t.store.Get(path)
+	if !ok || !e.ID.Same(id) {
+		if ie, iok := t.byIdentity(id); iok { // follow_inodes: renamed here
+			t.log.Info("file read on from the position it had under another path", "path", path, "was", ie.Path)
+			e, ok = ie, true
+		}
+	}
+	if ok {
 		var v Verdict
-		off, v = Decide(e, id, fi.Size())
+		off, v = Decide(e, id, size)
 		if v == Resume {
 			committed = off
 		} else {
@@ -82,11 +96,21 @@ func (t *Tailer) openFollower(path string, fromEnd bool) (*follower, error) {
 		}
 	} else if fromEnd {
 		off = fi.Size()
+		if gz {
+			if off, err = gzSize(f); err != nil {
+				f.Close()
+				return nil, fmt.Errorf("read %s: %w", path, err)
+			}
+		}
 	}
-	return &follower{
-		path: path, tag: t.cfg.TagFor(path), f: f, id: id, parser: p, maxLen: t.cfg.MaxLineSize,
+	fl := &follower{
+		path: path, key: path, tag: t.cfg.TagFor(path), f: f, id: id, parser: p, maxLen: t.cfg.MaxLineSize,
 		bufOff: off, next: off, committed: committed, lastSize: fi.Size(),
-	}, nil
+	}
+	if gz {
+		fl.gz = &gzSource{f: f}
+	}
+	return fl, nil
 }
 
 func (fl *follower) close() error {
@@ -191,7 +215,13 @@ func (fl *follower) fill() (int, error) {
 	if fl.f == nil {
 		return 0, nil
 	}
-	n, err := fl.f.ReadAt(fl.buf[len(fl.buf):cap(fl.buf)], fl.readOff())
+	var n int
+	var err error
+	if fl.gz != nil {
+		n, err = fl.gz.ReadAt(fl.buf[len(fl.buf):cap(fl.buf)], fl.readOff())
+	} else {
+		n, err = fl.f.ReadAt(fl.buf[len(fl.buf):cap(fl.buf)], fl.readOff())
+	}
 	fl.buf = fl.buf[:len(fl.buf)+n]
 	if errors.Is(err, io.EOF) {
 		err = nil

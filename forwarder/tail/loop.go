@@ -5,11 +5,9 @@ import (
 	"errors"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"slices"
 	"time"
 
-	"github.com/barge-dev/barge/forwarder/parse"
 	"github.com/fsnotify/fsnotify"
 )
 
@@ -117,13 +115,21 @@ func (t *Tailer) sync() {
 }
 
 func (t *Tailer) compact() {
-	if n := Compact(t.store, func(e Entry) bool { return t.byPath[e.Path] != nil }); n > 0 {
+	keys := make(map[string]bool, len(t.files))
+	for _, fl := range t.files {
+		keys[fl.key] = true
+	}
+	if n := Compact(t.store, func(e Entry) bool { return keys[e.Path] }); n > 0 {
 		t.log.Debug("positions of files no longer followed dropped", "records", n)
 	}
 }
 
-// drop closes a file rotated away and read to its end.
+// drop closes a file rotated away and read to its end, and forgets its
+// position.
 func (t *Tailer) drop(fl *follower) {
+	if fl.key != fl.path {
+		t.store.Delete(fl.key)
+	}
 	if err := fl.close(); err != nil {
 		t.log.Warn("close", "path", fl.path, "err", err)
 	}
@@ -136,6 +142,10 @@ func (t *Tailer) drop(fl *follower) {
 
 // follow starts following path; fromEnd per read_from_head at first start.
 func (t *Tailer) follow(path string, fromEnd bool) {
+	if fl := t.adoptable(path); fl != nil {
+		t.adopt(fl, path)
+		return
+	}
 	fl, err := t.openFollower(path, fromEnd)
 	if err != nil {
 		if !errors.Is(err, fs.ErrNotExist) {
@@ -145,60 +155,23 @@ func (t *Tailer) follow(path string, fromEnd bool) {
 		return
 	}
 	if !t.started && fl.committed < 0 {
-		if e, ok := t.store.Get(path); ok {
-			t.findRotated(e)
+		if e, ok := t.store.Get(path); ok && t.followed(e.ID.Dev, e.ID.Ino) == nil {
+			t.findRotated(e, rotatedKey(path, e.ID))
+		}
+	}
+	if fl.committed < 0 {
+		// The file gets a position before any of it is appended: a file
+		// the pos_file does not name cannot be found again if it is
+		// rotated away while barge is stopped, and its unread rest would
+		// be lost. turn syncs it before the first Append.
+		if t.setPosition(fl, fl.next) {
+			fl.committed = fl.next
+			t.unsynced = true
 		}
 	}
 	t.files = append(t.files, fl)
 	t.byPath[path] = fl
 	t.nfiles.Store(int64(len(t.files)))
-}
-
-// findRotated looks, at start, for the file of a position whose path now
-// names another file (rotated while barge was stopped) among the files
-// of the same directory: by device and inode, then fingerprint. Found, it
-// is read from the position as a file rotated away.
-func (t *Tailer) findRotated(e Entry) {
-	dir := filepath.Dir(e.Path)
-	des, err := os.ReadDir(dir)
-	if err != nil {
-		return
-	}
-	for _, de := range des {
-		if !de.Type().IsRegular() {
-			continue
-		}
-		fi, err := de.Info()
-		if err != nil {
-			continue
-		}
-		dev, ino, _ := fileID(fi)
-		if ino != e.ID.Ino || e.ID.Dev != 0 && dev != e.ID.Dev {
-			continue
-		}
-		name := filepath.Join(dir, de.Name())
-		f, err := os.Open(name)
-		if err != nil {
-			t.log.Warn("rotated file unreadable; its rest is not read", "path", name, "err", err)
-			return
-		}
-		id, fi, err := ReadIdentity(f)
-		if err != nil || !e.ID.Same(id) || fi.Size() < e.Offset {
-			f.Close()
-			return
-		}
-		p, err := parse.New(t.cfg.Parse, t.parseOpt)
-		if err != nil {
-			f.Close()
-			return
-		}
-		t.log.Info("reading the rest of a file rotated while stopped", "path", e.Path, "rotated", name)
-		t.files = append(t.files, &follower{
-			path: e.Path, tag: t.cfg.TagFor(e.Path), f: f, id: id, parser: p, maxLen: t.cfg.MaxLineSize,
-			bufOff: e.Offset, next: e.Offset, committed: e.Offset, lastSize: fi.Size(), rotated: t.now(),
-		})
-		return
-	}
 }
 
 // refresh resolves Path: files found start being followed (from their
@@ -207,6 +180,9 @@ func (t *Tailer) findRotated(e Entry) {
 // more. The first refresh drops the positions of files not followed.
 func (t *Tailer) refresh() {
 	now := t.now()
+	if !t.started {
+		t.recoverRotated()
+	}
 	found := t.resolver.Resolve(now, func(p string) bool { return t.byPath[p] != nil })
 	seen := make(map[string]bool, len(found))
 	for _, f := range found {
@@ -224,13 +200,6 @@ func (t *Tailer) refresh() {
 		t.started = true
 		t.compact()
 	}
-}
-
-// rotatedAway marks fl as no longer named by its path: it is read for
-// rotate_wait more, then to its end, then closed.
-func (t *Tailer) rotatedAway(fl *follower, now time.Time) {
-	fl.rotated, fl.idle = now, false
-	delete(t.byPath, fl.path)
 }
 
 // reconcile stats each followed file: a path now naming another file (or
@@ -262,6 +231,12 @@ func (t *Tailer) reconcileOne(w *watcher, fl *follower, now time.Time) {
 		return
 	}
 	size := fi.Size()
+	if fl.gz != nil { // offsets are decompressed: only growth is seen
+		if size != fl.lastSize {
+			fl.lastSize, fl.idle, fl.gz.zr = size, false, nil
+		}
+		return
+	}
 	if size == fl.lastSize && size >= fl.readOff() {
 		return
 	}

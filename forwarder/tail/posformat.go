@@ -31,7 +31,7 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 // a tab, its lines at a newline) is written Go-quoted; so is a path that
 // starts with a quote, so that the two cannot be confused.
 func needsQuote(p string) bool {
-	return strings.ContainsAny(p, "\t\n\r") || strings.HasPrefix(p, `"`)
+	return strings.ContainsAny(p, "\t\n\r\x00") || strings.HasPrefix(p, `"`)
 }
 
 // appendEntryLine appends e's line, with its newline.

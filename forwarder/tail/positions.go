@@ -26,7 +26,7 @@ type Entry struct {
 
 func (e Entry) check() error {
 	switch {
-	case e.Path == "" || strings.IndexByte(e.Path, 0) >= 0:
+	case e.Path == "" || strings.IndexByte(e.Path, 0) >= 0 && !isRotatedKey(e.Path):
 		return fmt.Errorf("position of %q: not a path", e.Path)
 	case e.Offset < 0:
 		return fmt.Errorf("position of %s: negative offset %d", e.Path, e.Offset)

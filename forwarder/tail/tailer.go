@@ -79,6 +79,7 @@ type Tailer struct {
 	files    []*follower          // followed, rotated ones included
 	byPath   map[string]*follower // those whose path still names them
 	started  bool                 // the first refresh was done
+	unsynced bool                 // a file was followed and its position not yet synced
 	batch    []byte
 	scratch  []byte // addKeys' copy of the entries it rewrites
 	conv     []byte // a line converted from from_encoding

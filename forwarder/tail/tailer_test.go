@@ -447,8 +447,10 @@ func TestTailBlockingSink(t *testing.T) {
 	if s := tl.Stats(); s.Lines != 2 {
 		t.Fatalf("read %d lines while Append blocks, want 2", s.Lines)
 	}
-	if _, ok := position(tl, path); ok {
-		t.Fatal("position set while Append blocks")
+	// The file is named in the pos_file from the start (at offset 0),
+	// and its position moves no further while Append blocks.
+	if e, ok := position(tl, path); !ok || e.Offset != 0 {
+		t.Fatalf("position %+v (%v) while Append blocks, want offset 0", e, ok)
 	}
 	close(sink.block)
 	waitFor(t, "20 lines", func() bool { return len(sink.messages()) >= 20 })
@@ -679,7 +681,7 @@ func TestTailCloseWhileAppendBlocks(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatalf("Run: %v", err)
 	}
-	if _, ok := position(tl, path); ok {
-		t.Fatal("position set for lines never appended")
+	if e, ok := position(tl, path); !ok || e.Offset != 0 {
+		t.Fatalf("position %+v (%v) after lines never appended, want offset 0", e, ok)
 	}
 }
