@@ -10,6 +10,7 @@ import (
 	"github.com/barge-dev/barge/forwarder"
 	"github.com/barge-dev/barge/forwarder/files"
 	"github.com/barge-dev/barge/forwarder/route"
+	"github.com/barge-dev/barge/forwarder/tail"
 	"github.com/barge-dev/barge/output/bigquery"
 	"github.com/barge-dev/barge/output/file"
 	"github.com/barge-dev/barge/output/gcs"
@@ -50,6 +51,18 @@ var components = []kind{
 				return nil, err
 			}
 			return in, nil
+		},
+	},
+	{
+		directive: "source", typ: "tail",
+		heading: "### `<source>` `@type tail`",
+		config:  defaults(tail.DefaultConfig),
+		input: func(cfg any, e env) (input, error) {
+			t, err := tail.New(*cfg.(*tail.Config), e.router, tail.Options{Logger: e.log, Hostname: e.hostname})
+			if err != nil {
+				return nil, err
+			}
+			return t, nil
 		},
 	},
 	{

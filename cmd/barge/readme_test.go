@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/barge-dev/barge/buffer"
+	"github.com/barge-dev/barge/forwarder/parse"
 	"github.com/barge-dev/barge/output/format"
 	"github.com/barge-dev/barge/output/objkey"
 )
@@ -45,6 +46,7 @@ func TestREADMEDocumentsEveryParameter(t *testing.T) {
 		documented{"### `<system>`", systemConfig{}},
 		documented{"### `<format>`", format.Config{}},
 		documented{"### `<inject>`", format.InjectConfig{}},
+		documented{"### `<parse>`", parse.Config{}},
 		documented{"### `<buffer>`", buffer.Config{}},
 		documented{"### `<secondary>`", secondaryFileConfig{}},
 	)
@@ -112,7 +114,9 @@ func confKeys(t reflect.Type, top bool) []string {
 			if ft.Kind() == reflect.Pointer {
 				ft = ft.Elem()
 			}
-			if ft.Kind() == reflect.Struct && name != "<format>" && name != "<inject>" {
+			// <format>, <inject> and the tailer's <parse> (which nests
+			// itself, for cri) are documented under their own headings.
+			if ft.Kind() == reflect.Struct && name != "<format>" && name != "<inject>" && ft != reflect.TypeFor[parse.Config]() {
 				keys = append(keys, confKeys(ft, false)...)
 			}
 		default:
