@@ -10,6 +10,7 @@ import (
 
 	"github.com/barge-dev/barge/buffer/event"
 	"github.com/barge-dev/barge/forwarder/parse"
+	"github.com/barge-dev/barge/output/strftime"
 	"github.com/robfig/cron/v3"
 	"github.com/theory/jsonpath"
 )
@@ -250,7 +251,7 @@ func (p *ParseConfig) location() (*time.Location, error) {
 	if p.Timezone == "" {
 		return time.Local, nil
 	}
-	loc, err := parse.ParseTimezone(p.Timezone)
+	loc, err := strftime.ParseTimezone(p.Timezone)
 	if err != nil {
 		return nil, fmt.Errorf("'timezone' %w", err)
 	}

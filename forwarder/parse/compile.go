@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/barge-dev/barge/output/strftime"
 )
 
 // compiled is a validated config, ready for New.
@@ -47,7 +49,7 @@ func compile(c *Config) (*compiled, error) {
 		return nil, err
 	}
 	if c.Timezone != "" {
-		if k.loc, err = ParseTimezone(c.Timezone); err != nil {
+		if k.loc, err = strftime.ParseTimezone(c.Timezone); err != nil {
 			return nil, fmt.Errorf("'timezone' %w", err)
 		}
 	} else if c.UTC || !c.Localtime {

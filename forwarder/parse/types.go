@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/barge-dev/barge/buffer/event"
+	"github.com/barge-dev/barge/output/strftime"
 	"github.com/tinylib/msgp/msgp"
 )
 
@@ -62,10 +63,10 @@ func NewTypes(spec map[string]string, loc *time.Location) (*Types, error) {
 			if hasOpt {
 				format = opt
 				if tz, f, ok := strings.Cut(opt, ":"); ok {
-					if loc, err := ParseTimezone(tz); err == nil {
+					if loc, err := strftime.ParseTimezone(tz); err == nil {
 						c.loc, format = loc, f
 					}
-				} else if loc, err := ParseTimezone(opt); err == nil && opt[0] != '%' {
+				} else if loc, err := strftime.ParseTimezone(opt); err == nil && opt[0] != '%' {
 					c.loc, format = loc, ""
 				}
 				if format == "unixtime" || format == "float" {

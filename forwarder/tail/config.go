@@ -9,6 +9,7 @@ import (
 
 	"github.com/barge-dev/barge/buffer/event"
 	"github.com/barge-dev/barge/forwarder/parse"
+	"github.com/barge-dev/barge/output/strftime"
 )
 
 // Config is the <source> section of @type tail. Names and defaults are
@@ -174,7 +175,7 @@ func (c *Config) Validate() error {
 		add("'glob_policy' must be one of backward_compatible, extended, got %q", c.GlobPolicy)
 	}
 	if c.PathTimezone != "" {
-		if _, err := parse.ParseTimezone(c.PathTimezone); err != nil {
+		if _, err := strftime.ParseTimezone(c.PathTimezone); err != nil {
 			add("'path_timezone' %w", err)
 		}
 	}

@@ -13,7 +13,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/barge-dev/barge/forwarder/parse"
 	"github.com/barge-dev/barge/output/strftime"
 )
 
@@ -91,7 +90,7 @@ func NewResolver(cfg *Config, log *slog.Logger) (*Resolver, error) {
 		r.log = slog.New(slog.DiscardHandler)
 	}
 	if cfg.PathTimezone != "" {
-		loc, err := parse.ParseTimezone(cfg.PathTimezone)
+		loc, err := strftime.ParseTimezone(cfg.PathTimezone)
 		if err != nil {
 			return nil, fmt.Errorf("'path_timezone' %w", err)
 		}

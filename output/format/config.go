@@ -3,9 +3,9 @@ package format
 import (
 	"errors"
 	"fmt"
-	"strings"
 	"time"
-	_ "time/tzdata" // timezone names work in minimal images too
+
+	"github.com/barge-dev/barge/output/strftime"
 )
 
 // Config is the <format> section: how each record becomes bytes.
@@ -125,7 +125,7 @@ func (c *InjectConfig) Validate() error {
 		return errors.New("'time_format' needs 'time_type string'")
 	}
 	if c.Timezone != "" {
-		if _, err := ParseTimezone(c.Timezone); err != nil {
+		if _, err := strftime.ParseTimezone(c.Timezone); err != nil {
 			return fmt.Errorf("'timezone' %w", err)
 		}
 	}
@@ -146,7 +146,7 @@ func (c *InjectConfig) Validate() error {
 // "local time" means (nil: time.Local).
 func (c *InjectConfig) Location(local *time.Location) *time.Location {
 	if c.Timezone != "" {
-		if loc, err := ParseTimezone(c.Timezone); err == nil {
+		if loc, err := strftime.ParseTimezone(c.Timezone); err == nil {
 			return loc
 		}
 	}
@@ -157,37 +157,6 @@ func (c *InjectConfig) Location(local *time.Location) *time.Location {
 		return time.Local
 	}
 	return local
-}
-
-// ParseTimezone parses Fluentd's timezone forms: "+09:00", "-0700", "+09",
-// "UTC", or an IANA name such as "Asia/Tokyo".
-func ParseTimezone(s string) (*time.Location, error) {
-	if s == "" {
-		return nil, errors.New("is empty")
-	}
-	if s[0] == '+' || s[0] == '-' {
-		digits := strings.ReplaceAll(s[1:], ":", "")
-		if (len(digits) == 2 || len(digits) == 4) && strings.Trim(digits, "0123456789") == "" {
-			h := int(digits[0]-'0')*10 + int(digits[1]-'0')
-			m := 0
-			if len(digits) == 4 {
-				m = int(digits[2]-'0')*10 + int(digits[3]-'0')
-			}
-			if h <= 24 && m < 60 {
-				off := h*3600 + m*60
-				if s[0] == '-' {
-					off = -off
-				}
-				return time.FixedZone(s, off), nil
-			}
-		}
-		return nil, fmt.Errorf("%q is not an offset like +09:00", s)
-	}
-	loc, err := time.LoadLocation(s)
-	if err != nil {
-		return nil, fmt.Errorf("%q is not a known time zone", s)
-	}
-	return loc, nil
 }
 
 // ValidateCompress checks a 'compress' value: gzip, zstd, none (or text,
