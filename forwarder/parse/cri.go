@@ -3,6 +3,8 @@ package parse
 import (
 	"bytes"
 	"time"
+
+	"github.com/tinylib/msgp/msgp"
 )
 
 // criParser is @type cri (fluent-plugin-parser-cri): "TIME STREAM TAG
@@ -40,7 +42,7 @@ func newCRI(b base, opts Options) *criParser {
 		p.direct = len(b.k.types.convs) == 0 && b.k.null == nil && !c.NullEmptyString
 	}
 	for i, k := range [][]byte{p.key.stream, p.key.logtag, p.key.message, p.key.time} {
-		p.keys[i] = appendStr(nil, k)
+		p.keys[i] = msgp.AppendStringFromBytes(nil, k)
 	}
 	return p
 }
@@ -138,11 +140,11 @@ func (p *criParser) record(dst, ts, stream, tag, msg, line []byte, now time.Time
 		} else {
 			dst = append(dst, 0x83)
 		}
-		dst = appendStr(append(dst, p.keys[0]...), stream)
-		dst = appendStr(append(dst, p.keys[1]...), tag)
-		dst = appendStr(append(dst, p.keys[2]...), msg)
+		dst = msgp.AppendStringFromBytes(append(dst, p.keys[0]...), stream)
+		dst = msgp.AppendStringFromBytes(append(dst, p.keys[1]...), tag)
+		dst = msgp.AppendStringFromBytes(append(dst, p.keys[2]...), msg)
 		if b.k.s.keepTime {
-			dst = appendStr(append(dst, p.keys[3]...), ts)
+			dst = msgp.AppendStringFromBytes(append(dst, p.keys[3]...), ts)
 		}
 		return dst
 	}

@@ -53,7 +53,7 @@ func (b *base) writeDedup(dst []byte) []byte {
 				last = j
 			}
 		}
-		dst = appendStr(dst, fs[i].key)
+		dst = msgp.AppendStringFromBytes(dst, fs[i].key)
 		dst = appendValue(dst, &fs[last])
 	}
 	return dst
@@ -90,7 +90,7 @@ func (b *base) writeMany(dst []byte) []byte {
 	b.parts = order[:0]
 	dst = msgp.AppendMapHeader(dst, uint32(len(order)))
 	for _, key := range order {
-		dst = appendStr(dst, key)
+		dst = msgp.AppendStringFromBytes(dst, key)
 		dst = appendValue(dst, &b.fields[b.dups[string(key)]])
 	}
 	return dst

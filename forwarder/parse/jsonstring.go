@@ -5,6 +5,8 @@ import (
 	"math/bits"
 	"unicode/utf16"
 	"unicode/utf8"
+
+	"github.com/tinylib/msgp/msgp"
 )
 
 // plainPrefix returns the length of b's prefix of printable ASCII other
@@ -38,7 +40,7 @@ func appendJSONString(dst, src []byte, i int) ([]byte, int, error) {
 		return dst, i, err
 	}
 	if plain {
-		return appendStr(dst, s), j, nil
+		return msgp.AppendStringFromBytes(dst, s), j, nil
 	}
 	// s was appended to dst: put the header in front
 	out = append(out, 0, 0, 0, 0, 0)
@@ -121,21 +123,6 @@ func jsonString(dst, src []byte, i int) (out, s []byte, plain bool, j int, err e
 			i += size
 		}
 	}
-}
-
-// appendStr appends s as a msgpack str.
-func appendStr(dst, s []byte) []byte {
-	switch n := len(s); {
-	case n < 32:
-		dst = append(dst, 0xa0|byte(n))
-	case n < 1<<8:
-		dst = append(dst, 0xd9, byte(n))
-	case n < 1<<16:
-		dst = append(dst, 0xda, byte(n>>8), byte(n))
-	default:
-		dst = append(dst, 0xdb, byte(n>>24), byte(n>>16), byte(n>>8), byte(n))
-	}
-	return append(dst, s...)
 }
 
 // closeString writes the str header of the bytes after the 5 reserved at

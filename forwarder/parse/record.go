@@ -170,7 +170,7 @@ func (b *base) finishAt(dst []byte, sec, nsec int64, now time.Time) []byte {
 	dst = msgp.AppendMapHeader(dst, uint32(n))
 	for i := range fs {
 		if !fs[i].dead {
-			dst = appendStr(dst, fs[i].key)
+			dst = msgp.AppendStringFromBytes(dst, fs[i].key)
 			dst = appendValue(dst, &fs[i])
 		}
 	}
@@ -180,7 +180,7 @@ func (b *base) finishAt(dst []byte, sec, nsec int64, now time.Time) []byte {
 func appendValue(dst []byte, f *field) []byte {
 	switch f.kind {
 	case kStr:
-		return appendStr(dst, f.val)
+		return msgp.AppendStringFromBytes(dst, f.val)
 	case kNil:
 		return append(dst, 0xc0)
 	case kNum:
