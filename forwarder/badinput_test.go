@@ -50,7 +50,7 @@ func TestBadInput(t *testing.T) {
 			if got := tc.stat(s.Stats()); got != 1 {
 				t.Errorf("counter = %d, want 1; stats %+v", got, s.Stats())
 			}
-			hasLog(t, lb, tc.log, "peer=127.0.0.1:")
+			lb.Has(t, tc.log, "peer=127.0.0.1:")
 			goodClient(t, addr)
 			if n := len(sink.records(t)); n != 1 {
 				t.Errorf("%d records appended, want only the good one", n)
@@ -87,7 +87,7 @@ func TestStalledClient(t *testing.T) {
 	if st := s.Stats(); st.Timeouts != 1 {
 		t.Fatalf("stats %+v", st)
 	}
-	hasLog(t, lb, "stalled", "peer=127.0.0.1:")
+	lb.Has(t, "stalled", "peer=127.0.0.1:")
 }
 
 // TestConnectionFlood fills max_connections with busy connections (in
@@ -110,7 +110,7 @@ func TestConnectionFlood(t *testing.T) {
 	if st := s.Stats(); st.Refused != 5 || st.Evicted != 0 {
 		t.Fatalf("stats %+v", st)
 	}
-	hasLog(t, lb, "max_connections", "peer=127.0.0.1:")
+	lb.Has(t, "max_connections", "peer=127.0.0.1:")
 	for _, c := range []*testClient{a, b} {
 		sink.block <- nil
 		c.ack()
@@ -151,5 +151,5 @@ func TestWarnLimitAndDenyKeepalive(t *testing.T) {
 	if st := s.Stats(); st.Oversized != 1 || st.Records != 20 {
 		t.Fatalf("stats %+v", st)
 	}
-	hasLog(t, lb, "chunk_size_warn_limit", "peer=127.0.0.1:", "tag=big")
+	lb.Has(t, "chunk_size_warn_limit", "peer=127.0.0.1:", "tag=big")
 }

@@ -33,7 +33,7 @@ func TestEvictIdle(t *testing.T) {
 	if st := s.Stats(); st.Evicted != 1 || st.Refused != 0 {
 		t.Fatalf("stats %+v", st)
 	}
-	hasLog(t, lb, "idle connection closed for a new one", "peer=127.0.0.1:", "idle=")
+	lb.Has(t, "idle connection closed for a new one", "peer=127.0.0.1:", "idle=")
 }
 
 // delays records the waits before failed handshakes' PONGs instead of

@@ -7,13 +7,13 @@ import (
 	"log/slog"
 	"net"
 	"runtime"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/barge-dev/barge/buffer/event"
 	"github.com/barge-dev/barge/forwarder/codec"
+	"github.com/barge-dev/barge/forwarder/internal/logtest"
 	"github.com/tinylib/msgp/msgp"
 	"go.uber.org/goleak"
 )
@@ -102,23 +102,8 @@ type rec struct {
 	r         map[string]any
 }
 
-// logBuf is a concurrency-safe log destination.
-type logBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuf) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuf) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
+// logBuf is where a test's logger writes.
+type logBuf = logtest.Buffer
 
 func testConfig() Config {
 	c := DefaultConfig()
@@ -237,20 +222,6 @@ func eventually(t *testing.T, cond func() bool) {
 		}
 		runtime.Gosched()
 	}
-}
-
-func hasLog(t *testing.T, lb *logBuf, parts ...string) {
-	t.Helper()
-	for _, line := range strings.Split(lb.String(), "\n") {
-		ok := true
-		for _, p := range parts {
-			ok = ok && strings.Contains(line, p)
-		}
-		if ok {
-			return
-		}
-	}
-	t.Errorf("no log line with %q in:\n%s", parts, lb.String())
 }
 
 // Builders of forward-protocol messages.

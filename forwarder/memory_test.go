@@ -389,7 +389,7 @@ func TestMemoryWaitTimeout(t *testing.T) {
 	if st := s.Stats(); st.MemoryAborts != 1 || st.MemoryWaits != 1 {
 		t.Fatalf("stats %+v", st)
 	}
-	hasLog(t, lb, "no memory for the message", "peer=127.0.0.1:", "read_timeout")
+	lb.Has(t, "no memory for the message", "peer=127.0.0.1:", "read_timeout")
 	sink.open()
 	for _, c := range holders {
 		c.ack()
@@ -469,7 +469,7 @@ func TestMemoryDeadlockBroken(t *testing.T) {
 	if st := s.Stats(); st.MemoryAborts != 1 || st.Messages != 1 || st.MemoryPeak > cfg.MemoryLimit {
 		t.Fatalf("stats %+v", st)
 	}
-	hasLog(t, lb, "no memory for the message", "latest message gives way")
+	lb.Has(t, "no memory for the message", "latest message gives way")
 	// the client of the second retries, and is served
 	again := dial(t, addr)
 	again.send(m2)

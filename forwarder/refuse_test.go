@@ -56,7 +56,7 @@ func TestTagsRefused(t *testing.T) {
 			if st := s.Stats(); st.BadTags != 1 || st.Records != 0 || st.Acks != 0 {
 				t.Fatalf("stats %+v", st)
 			}
-			hasLog(t, lb, "tag refused, connection closed", "peer=127.0.0.1:", tc.log)
+			lb.Has(t, "tag refused, connection closed", "peer=127.0.0.1:", tc.log)
 			if strings.Contains(lb.String(), strings.Repeat("t", maxLogValue+1)) {
 				t.Error("the log repeats the whole tag")
 			}
@@ -110,7 +110,7 @@ func TestNestingRefused(t *testing.T) {
 	if st := s.Stats(); st.TooDeep != 1 || st.Records != 1 || st.Acks != 1 {
 		t.Fatalf("stats %+v", st)
 	}
-	hasLog(t, lb, "record nested too deeply, connection closed", "peer=127.0.0.1:")
+	lb.Has(t, "record nested too deeply, connection closed", "peer=127.0.0.1:")
 	goodClient(t, addr)
 }
 
@@ -133,7 +133,7 @@ func TestNestingSkipInvalid(t *testing.T) {
 	if st := s.Stats(); st.Invalid != 1 || st.TooDeep != 1 {
 		t.Fatalf("stats %+v", st)
 	}
-	hasLog(t, lb, "invalid entries skipped", "too_deep=1")
+	lb.Has(t, "invalid entries skipped", "too_deep=1")
 }
 
 // TestVeryDeepRecord refuses a record nested 99,999 levels deep (raw
@@ -167,8 +167,8 @@ func TestLogsClipClientValues(t *testing.T) {
 	c.handshake("h", "secret", "", "")
 	c.send(packed("t", []byte("x"), true, chunkOpt(nil, "compressed", long))) // unknown compression, quoted in the error
 	c.closed()
-	hasLog(t, lb, "authentication failed", `hostname="xxx`, "…(6000 bytes)")
-	hasLog(t, lb, "bad message", "…(")
+	lb.Has(t, "authentication failed", `hostname="xxx`, "…(6000 bytes)")
+	lb.Has(t, "bad message", "…(")
 	for _, line := range strings.Split(lb.String(), "\n") {
 		if len(line) > 4*maxLogValue {
 			t.Errorf("log line of %d bytes: %.300s", len(line), line)

@@ -86,7 +86,7 @@ func TestHandshake(t *testing.T) {
 				if s.Stats().AuthFailures != 1 {
 					t.Fatalf("stats %+v", s.Stats())
 				}
-				hasLog(t, lb, "authentication failed", "peer=127.0.0.1:", tc.reason)
+				lb.Has(t, "authentication failed", "peer=127.0.0.1:", tc.reason)
 				return
 			}
 			if !pong.OK || pong.Hostname != "server.example" {
@@ -220,5 +220,5 @@ func TestTLSClientCert(t *testing.T) {
 	wrap(t, nc2).closed()
 	// the server's handshake returns (and counts) just after its alert
 	eventually(t, func() bool { return s.Stats().TLSErrors == 1 })
-	hasLog(t, lb, "tls handshake", "peer=127.0.0.1:")
+	lb.Has(t, "tls handshake", "peer=127.0.0.1:")
 }

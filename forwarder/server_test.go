@@ -244,7 +244,7 @@ func TestNoAckOnAppendError(t *testing.T) {
 	if got := c.ack(); !bytes.Equal(got, msgp.AppendString(nil, "kept")) {
 		t.Fatalf("first ack is %q, want kept", got)
 	}
-	hasLog(t, lb, "no ack sent", "peer=127.0.0.1", "buffer: full")
+	lb.Has(t, "no ack sent", "peer=127.0.0.1", "buffer: full")
 }
 
 func TestUDPHeartbeat(t *testing.T) {

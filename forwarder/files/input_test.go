@@ -308,7 +308,7 @@ func TestAppendRetry(t *testing.T) {
 		if st := r.in.Stats(); st.AppendErrors != 3 || st.Records != 3 {
 			t.Errorf("stats %+v", st)
 		}
-		hasLog(t, e.logs, "append failed; retrying", "attempt=3", "err=\"sink: disk full\"")
+		e.logs.Has(t, "append failed; retrying", "attempt=3", "err=\"sink: disk full\"")
 	})
 }
 

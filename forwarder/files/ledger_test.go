@@ -118,7 +118,7 @@ func TestLedgerRecovery(t *testing.T) {
 				t.Fatalf("entries %v damaged %d", l.entries, rec.damaged)
 			}
 			if tc.log != "" {
-				hasLog(t, lb, tc.log)
+				lb.Has(t, tc.log)
 			}
 			for _, s := range tc.aside {
 				m, _ := filepath.Glob(pos + s + "*")
@@ -127,7 +127,7 @@ func TestLedgerRecovery(t *testing.T) {
 				}
 			}
 			if len(tc.aside) > 0 {
-				hasLog(t, lb, "path="+pos)
+				lb.Has(t, "path="+pos)
 			}
 			if _, err := os.Stat(pos + ".tmp"); err == nil {
 				t.Error("temporary file left")
@@ -196,7 +196,7 @@ func TestInputRecoversTornLedger(t *testing.T) {
 	if st := in2.Stats(); st.LedgerDamaged != 1 {
 		t.Errorf("stats %+v", st)
 	}
-	hasLog(t, e.logs, "pos_file is damaged; moved aside", "path="+e.pos)
+	e.logs.Has(t, "pos_file is damaged; moved aside", "path="+e.pos)
 }
 
 // writeJournal writes a journal of gen holding changes, then tail.
@@ -295,7 +295,7 @@ func TestJournalRecovery(t *testing.T) {
 				t.Fatalf("entries %v, %d changes replayed", l.entries, rec.changes)
 			}
 			if tc.log != "" {
-				hasLog(t, lb, tc.log)
+				lb.Has(t, tc.log)
 			}
 			// the new snapshot holds it all, and its journal nothing
 			l2, rec2, err := loadLedger(pos, false, now, slog.New(slog.NewTextHandler(lb, nil)))

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/barge-dev/barge/buffer/event"
+	"github.com/barge-dev/barge/forwarder/internal/logtest"
 	"github.com/tinylib/msgp/msgp"
 	"go.uber.org/goleak"
 )
@@ -121,37 +122,8 @@ func (s *recSink) set(f func(*recSink)) {
 	f(s)
 }
 
-// logBuf is a concurrency-safe log destination.
-type logBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuf) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuf) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
-func hasLog(t *testing.T, lb *logBuf, parts ...string) {
-	t.Helper()
-	for _, line := range strings.Split(lb.String(), "\n") {
-		ok := true
-		for _, p := range parts {
-			ok = ok && strings.Contains(line, p)
-		}
-		if ok {
-			return
-		}
-	}
-	t.Errorf("no log line with %q in:\n%s", parts, lb.String())
-}
+// logBuf is where a test's logger writes.
+type logBuf = logtest.Buffer
 
 // env is a test's directories: in/ holds the files, state/ the pos_file.
 type env struct {

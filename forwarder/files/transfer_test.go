@@ -100,7 +100,7 @@ func TestBadFiles(t *testing.T) {
 			t.Fatalf("records %v", got)
 		}
 		for name, f := range files {
-			hasLog(t, e.logs, "bad file", f.log)
+			e.logs.Has(t, "bad file", f.log)
 			if _, err := os.Stat(filepath.Join(bad, name)); err != nil {
 				t.Errorf("%s not in error_dir: %v", name, err)
 			}
@@ -123,7 +123,7 @@ func TestBadLinesShipWhatParsed(t *testing.T) {
 		if got := sink.values(t, "k"); !slices.Equal(got, []string{"1", "2", "5"}) {
 			t.Fatalf("records %v", got)
 		}
-		hasLog(t, e.logs, "bad file", p+":4: wrong number of fields", "records=2")
+		e.logs.Has(t, "bad file", p+":4: wrong number of fields", "records=2")
 		en := e.ledger()[p]
 		if en.state != stateFailed || en.records != 2 {
 			t.Fatalf("ledger %+v", en)
@@ -179,7 +179,7 @@ func TestChangedWhileShipped(t *testing.T) {
 		if _, err := os.Stat(p); err != nil {
 			t.Fatalf("deleted with content never shipped: %v", err)
 		}
-		hasLog(t, e.logs, "file changed while shipped", "path="+p)
+		e.logs.Has(t, "file changed while shipped", "path="+p)
 		time.Sleep(cfg.RefreshInterval)
 		synctest.Wait()
 		if got := sink.values(t, "n"); !slices.Equal(got, []string{"1", "2", "1", "2", "3"}) {

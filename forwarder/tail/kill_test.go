@@ -77,7 +77,7 @@ func TestKill(t *testing.T) {
 			t.Fatalf("round %d: the child synced nothing new (%d)", round, synced)
 		}
 		logs := &logBuf{}
-		s, rec, err := OpenFile(pos, FileOptions{Logger: logs.logger()})
+		s, rec, err := OpenFile(pos, FileOptions{Logger: logs.Logger()})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -112,7 +112,7 @@ func newPosEnv(t *testing.T) *posEnv {
 
 func (p *posEnv) open() (*FileStore, Recovery) {
 	p.t.Helper()
-	s, rec, err := OpenFile(p.path, FileOptions{Logger: p.logs.logger(), Now: func() time.Time { return p.now }})
+	s, rec, err := OpenFile(p.path, FileOptions{Logger: p.logs.Logger(), Now: func() time.Time { return p.now }})
 	if err != nil {
 		p.t.Fatal(err)
 	}
@@ -253,7 +253,7 @@ func TestFluentdImport(t *testing.T) {
 	if kept, _ := os.ReadFile(rec.MovedAside[0]); string(kept) != fluentd {
 		t.Errorf("the damaged file kept aside holds %q", kept)
 	}
-	if p.logs.count("lines do not parse", p.path, "[6 7]") != 1 {
+	if p.logs.Count("lines do not parse", p.path, "[6 7]") != 1 {
 		t.Errorf("bad lines not reported:\n%s", p.logs)
 	}
 	b, _ := os.ReadFile(p.path)

@@ -72,13 +72,13 @@ func TestRecovery(t *testing.T) {
 				t.Errorf("from %q, want %q", rec.From, p.path+tc.wantFrom)
 			case len(rec.MovedAside) != tc.wantAside || rec.Salvaged != tc.wantSalvaged:
 				t.Errorf("recovery %+v", rec)
-			case tc.wantLog != "" && p.logs.count(tc.wantLog) == 0:
+			case tc.wantLog != "" && p.logs.Count(tc.wantLog) == 0:
 				t.Errorf("no log %q:\n%s", tc.wantLog, p.logs)
 			case tc.wantNoTmp && p.exists(".tmp"):
 				t.Error(".tmp left behind")
 			}
 			for _, a := range rec.MovedAside {
-				if !strings.Contains(a, ".corrupt-20250301T120000") || p.logs.count("moved aside", a) != 1 {
+				if !strings.Contains(a, ".corrupt-20250301T120000") || p.logs.Count("moved aside", a) != 1 {
 					t.Errorf("moved aside to %q; logs:\n%s", a, p.logs)
 				}
 				if _, err := os.Stat(a); err != nil {

@@ -22,7 +22,7 @@ func resolver(t *testing.T, dir string, logs *logBuf, edit func(*Config)) *Resol
 	if err := c.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	r, err := NewResolver(&c, logs.logger())
+	r, err := NewResolver(&c, logs.Logger())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -156,13 +156,13 @@ func TestResolveProblems(t *testing.T) {
 			if quiet {
 				want = 1
 			}
-			if n := logs.count("level=WARN", "unreadable", "path="+dir+"/denied.log"); n != want {
+			if n := logs.Count("level=WARN", "unreadable", "path="+dir+"/denied.log"); n != want {
 				t.Errorf("denied.log logged %d times, want %d:\n%s", n, want, logs)
 			}
-			if n := logs.count("level=WARN", "path="+dir+"/sub "); n != want {
+			if n := logs.Count("level=WARN", "path="+dir+"/sub "); n != want {
 				t.Errorf("sub logged %d times, want %d:\n%s", n, want, logs)
 			}
-			if n := logs.count("level=DEBUG", "vanished", "path="+dir+"/dangling.log"); n != 1 {
+			if n := logs.Count("level=DEBUG", "vanished", "path="+dir+"/dangling.log"); n != 1 {
 				t.Errorf("dangling link logged %d times, want 1:\n%s", n, logs)
 			}
 			if s := r.Stats(); s.Unreadable != 6 || s.Vanished != 3 {
@@ -175,7 +175,7 @@ func TestResolveProblems(t *testing.T) {
 			}
 			deny = true
 			r.Resolve(resolveNow, nil)
-			if n := logs.count("unreadable", "path="+dir+"/denied.log"); n != want+1 {
+			if n := logs.Count("unreadable", "path="+dir+"/denied.log"); n != want+1 {
 				t.Errorf("denied.log logged %d times after it came back, want %d", n, want+1)
 			}
 			// followed files are not opened to check them
@@ -198,7 +198,7 @@ func TestResolvePermissions(t *testing.T) {
 	}
 	logs := &logBuf{}
 	r := resolver(t, dir, logs, func(c *Config) {})
-	if got := paths(dir, r.Resolve(resolveNow, nil)); !reflect.DeepEqual(got, []string{"a.log"}) || logs.count("denied.log") != 1 {
+	if got := paths(dir, r.Resolve(resolveNow, nil)); !reflect.DeepEqual(got, []string{"a.log"}) || logs.Count("denied.log") != 1 {
 		t.Errorf("Resolve = %q\n%s", got, logs)
 	}
 }

@@ -135,7 +135,7 @@ func start(t *testing.T, cfg Config, sink Sink, log *logBuf) (tl *Tailer, stop f
 	t.Helper()
 	opts := Options{}
 	if log != nil {
-		opts.Logger = log.logger()
+		opts.Logger = log.Logger()
 	}
 	tl, err := New(cfg, sink, opts)
 	if err != nil {
@@ -427,7 +427,7 @@ func TestTailLongLine(t *testing.T) {
 	if n := tl.Stats().LongLines; n != 2 {
 		t.Fatalf("LongLines %d, want 2", n)
 	}
-	if log.count("max_line_size", "path="+path, "offset=7") != 1 || log.count("offset=3015") != 1 {
+	if log.Count("max_line_size", "path="+path, "offset=7") != 1 || log.Count("offset=3015") != 1 {
 		t.Fatalf("warnings:\n%s", log)
 	}
 }
