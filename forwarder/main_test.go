@@ -36,7 +36,11 @@ func newSink() *memSink { return &memSink{appends: make(chan struct{}, 1000)} }
 
 func (s *memSink) Append(ctx context.Context, tag string, entries []byte) error {
 	if s.entered != nil {
-		s.entered <- struct{}{}
+		select {
+		case s.entered <- struct{}{}:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 	}
 	if s.block != nil {
 		select {
@@ -56,8 +60,34 @@ func (s *memSink) Append(ctx context.Context, tag string, entries []byte) error 
 	s.tags = append(s.tags, tag)
 	s.entries = append(s.entries, bytes.Clone(entries))
 	s.mu.Unlock()
-	s.appends <- struct{}{}
+	select {
+	case s.appends <- struct{}{}:
+	case <-ctx.Done(): // no test waits for more than 1000 appends
+	}
 	return nil
+}
+
+// within receives from c; a test fails, never hangs, when the server does
+// not do what it waits for.
+func within[T any](t *testing.T, c <-chan T) T {
+	t.Helper()
+	select {
+	case v := <-c:
+		return v
+	case <-time.After(10 * time.Second):
+		t.Fatal("timed out waiting for the server")
+	}
+	panic("not reached")
+}
+
+// give sends v on c, failing the test when nothing takes it.
+func give[T any](t *testing.T, c chan<- T, v T) {
+	t.Helper()
+	select {
+	case c <- v:
+	case <-time.After(10 * time.Second):
+		t.Fatal("timed out: nothing took the value")
+	}
 }
 
 // wait waits for n successful appends.

@@ -70,7 +70,7 @@ func TestCloseStopsRun(t *testing.T) {
 	eventually(t, func() bool { return s.Addr() != nil })
 	c := dial(t, s.Addr().String())
 	c.send(message("t", 1, record("a", "b"), chunkOpt(msgp.AppendString(nil, "x"))))
-	<-sink.entered
+	within(t, sink.entered)
 	s.Close() // cancels the blocked Append
 	if err := <-done; err != nil {
 		t.Fatal(err)
@@ -99,13 +99,13 @@ func TestGracefulStop(t *testing.T) {
 	msg1 := message("t", 1, record("a", "b"), chunkOpt(msgp.AppendString(nil, "1")))
 	msg2 := message("t", 2, record("a", "b"), chunkOpt(msgp.AppendString(nil, "2")))
 	c.send(append(bytes.Clone(msg1), msg2[:5]...)) // one message and a half
-	<-sink.entered
+	within(t, sink.entered)
 	cancel() // stop while the server holds half of msg2
-	sink.block <- nil
+	give(t, sink.block, nil)
 	c.ack()
 	c.send(msg2[5:])
-	<-sink.entered
-	sink.block <- nil
+	within(t, sink.entered)
+	give(t, sink.block, nil)
 	if got := c.ack(); !bytes.Equal(got, msgp.AppendString(nil, "2")) {
 		t.Fatalf("ack %q", got)
 	}
@@ -220,11 +220,11 @@ func TestAckAfterAppend(t *testing.T) {
 	_, addr, _ := start(t, testConfig(), sink)
 	c := dial(t, addr)
 	c.send(message("t", 1, record("a", "b"), chunkOpt(msgp.AppendString(nil, "c1"))))
-	<-sink.entered
+	within(t, sink.entered)
 	if b, err := c.read(100 * time.Millisecond); err == nil {
 		t.Fatalf("got %x while Append blocks", b)
 	}
-	sink.block <- nil
+	give(t, sink.block, nil)
 	if got := c.ack(); !bytes.Equal(got, msgp.AppendString(nil, "c1")) {
 		t.Fatalf("ack %q", got)
 	}
@@ -238,9 +238,9 @@ func TestNoAckOnAppendError(t *testing.T) {
 	_, addr, lb := start(t, testConfig(), sink)
 	c := dial(t, addr)
 	c.send(message("t", 1, record("a", "b"), chunkOpt(msgp.AppendString(nil, "lost"))))
-	sink.block <- errors.New("buffer: full")
+	give(t, sink.block, errors.New("buffer: full"))
 	c.send(message("t", 1, record("a", "b"), chunkOpt(msgp.AppendString(nil, "kept"))))
-	sink.block <- nil
+	give(t, sink.block, nil)
 	if got := c.ack(); !bytes.Equal(got, msgp.AppendString(nil, "kept")) {
 		t.Fatalf("first ack is %q, want kept", got)
 	}
