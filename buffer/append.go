@@ -23,6 +23,11 @@ import (
 // batchBytes bytes, each written as its own frames, so the memory Append
 // uses does not grow with the stream.
 func (b *Buffer) Append(ctx context.Context, tag string, entries []byte) error {
+	return b.append(ctx, tag, entries, nil)
+}
+
+// append is Append, and AppendMarked when m is not nil.
+func (b *Buffer) append(ctx context.Context, tag string, entries []byte, m *Mark) error {
 	if len(entries) == 0 {
 		return nil
 	}
@@ -34,6 +39,13 @@ func (b *Buffer) Append(ctx context.Context, tag string, entries []byte) error {
 	n, err := sc.parse(entries, 0, tag, &b.keys)
 	if err != nil {
 		return err
+	}
+	if m != nil {
+		if n < len(entries) {
+			return fmt.Errorf("buffer: a marked append of %d bytes is more than one batch (%d entries, %d bytes)", len(entries), batchEntries, batchBytes)
+		}
+		sc.mark = appendMark(sc.mark[:0], *m)
+		defer func() { sc.mark = nil }()
 	}
 	if n < len(entries) {
 		// More than one batch: check the rest before writing any (the
@@ -52,6 +64,9 @@ func (b *Buffer) Append(ctx context.Context, tag string, entries []byte) error {
 			err = b.writeMeta(sc, tag, batch, m)
 		}
 		records += int64(len(sc.ends))
+		if err == nil && m != nil {
+			b.committed(*m)
+		}
 		if err == nil && last {
 			b.stats.Appends++
 			b.stats.Records += records
@@ -125,6 +140,9 @@ func (b *Buffer) reserve(ctx context.Context, n int64) error {
 			b.tasks.Add(1)
 			go func() {
 				defer b.tasks.Done()
+				if err := b.keepMarks(c); err != nil {
+					b.log.Error("dropped chunk: marks not saved", "chunk_id", c.ID, "err", err)
+				}
 				if err := c.st.purge(); err != nil {
 					b.log.Error("delete dropped chunk", "chunk_id", c.ID, "err", err)
 				}
@@ -146,7 +164,7 @@ func (b *Buffer) writeMeta(sc *scan, tag string, entries []byte, m int) error {
 			b.writeFailed(err)
 			return err
 		}
-		sc.frame = beginFrame(sc.frame[:0], tag)
+		sc.frame = beginFrame(sc.frame[:0], tag, sc.mark)
 		var size int64
 		n, from, to := 0, 0, 0 // [from, to): the contiguous bytes not yet copied
 		first, last := sc.nanos[i], sc.nanos[i]
@@ -176,6 +194,10 @@ func (b *Buffer) writeMeta(sc *scan, tag string, entries []byte, m int) error {
 			continue
 		}
 		sc.frame = append(sc.frame, entries[from:to]...)
+		final := sc.mark != nil && m == len(sc.metas)-1 && i < 0
+		if final {
+			sc.frame[frameHead+frameFixed+len(tag)] = markCommit
+		}
 		sc.frame = endFrame(sc.frame, n, first, last)
 		if err := c.st.write(sc.frame); err != nil {
 			b.writeFailed(err)
@@ -186,6 +208,7 @@ func (b *Buffer) writeMeta(sc *scan, tag string, entries []byte, m int) error {
 		}
 		b.writeDone()
 		b.added(c, size, n, first, last)
+		c.commits = c.commits || final
 		if b.file && b.cfg.Fsync && !containsStore(sc.syncs, c.st) {
 			sc.syncs = append(sc.syncs, c.st)
 		}

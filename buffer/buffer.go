@@ -22,6 +22,9 @@ type Recovery struct {
 	Chunks  int   // chunks resumed
 	Bytes   int64 // entry bytes in them
 	Corrupt int   // files or torn tails moved to corrupt/
+	// Uncommitted is the records of marked appends that never returned,
+	// dropped: their inputs read them again (see AppendMarked).
+	Uncommitted int
 }
 
 // Buffer stages entries into chunks, queues full or due chunks and flushes
@@ -52,8 +55,10 @@ type Buffer struct {
 	space    signal // bytes were freed
 	timers   signal // a staged chunk was created or the queue shrank
 	stats    Stats
-	diskFull bool           // in a disk-full episode (see diskfull.go)
-	tasks    sync.WaitGroup // purge/move goroutines started by Append's drop_oldest_chunk
+	diskFull bool                 // in a disk-full episode (see diskfull.go)
+	tasks    sync.WaitGroup       // purge/move goroutines started by Append's drop_oldest_chunk
+	marks    map[string]markState // latest committed mark per source (see marks.go)
+	marksMu  sync.Mutex           // serialises writes of the marks file
 }
 
 // signal is a broadcast: waiters take wait() under the buffer's lock and
@@ -99,6 +104,7 @@ func New(cfg Config, out Flusher, opts Options) (*Buffer, error) {
 		mode:   cfg.flushMode(),
 		file:   cfg.Type == "file",
 		staged: make(map[string]*Chunk),
+		marks:  make(map[string]markState),
 	}
 	if b.log == nil {
 		b.log = slog.New(slog.DiscardHandler)

@@ -27,6 +27,9 @@ type Chunk struct {
 	state chunkState
 	fnano int64 // First and Last in nanoseconds, maintained on append
 	lnano int64
+	// commits: the chunk holds the last frame of a marked append (see
+	// marks.go); the marks file is saved before the chunk goes.
+	commits bool
 	// The chunk's own retries (see retry.go): failed flushes, the time of
 	// the first, and the earliest time of the next attempt.
 	fails     int
@@ -67,35 +70,54 @@ type frameSource interface {
 	close() error
 }
 
-// Frame body: [u32 records][i64 first ns][i64 last ns][u16 tag len][tag][entries].
+// Frame body: [u32 records][i64 first ns][i64 last ns][u16 tag len][tag]
+// [mark][entries]. The mark is there only when the records field has
+// markedFlag set (a frame of AppendMarked, see marks.go):
+// [u8 kind][u16 source len][source][u64 seq][u32 value len][value].
 const (
 	frameHead   = 8  // [u32 body length][u32 crc32c of body]
 	frameFixed  = 22 // fixed part of the body before the tag
 	maxTagLen   = 1<<16 - 1
 	maxFrameLen = 1<<32 - 1
+	markedFlag  = 1 << 31
+)
+
+// The kinds of a marked frame: part of a marked append, or its last frame,
+// whose presence commits the mark and every frame of its append.
+const (
+	markPart   = 1
+	markCommit = 2
 )
 
 // appendFrame encodes one frame onto dst.
 func appendFrame(dst []byte, tag string, entries []byte, records int, first, last int64) []byte {
 	start := len(dst)
-	dst = beginFrame(dst, tag)
+	dst = beginFrame(dst, tag, nil)
 	dst = append(dst, entries...)
 	endFrame(dst[start:], records, first, last)
 	return dst
 }
 
-// beginFrame starts a frame at the end of dst: the caller appends the
-// entries and calls endFrame on the frame's bytes.
-func beginFrame(dst []byte, tag string) []byte {
+// beginFrame starts a frame at the end of dst, with mark (an encoded mark,
+// see appendMark) when it is not nil: the caller appends the entries and
+// calls endFrame on the frame's bytes.
+func beginFrame(dst []byte, tag string, mark []byte) []byte {
+	start := len(dst)
 	dst = append(dst, make([]byte, frameHead+frameFixed-2)...)
 	dst = binary.BigEndian.AppendUint16(dst, uint16(len(tag)))
-	return append(dst, tag...)
+	dst = append(dst, tag...)
+	if mark != nil {
+		binary.BigEndian.PutUint32(dst[start+frameHead:], markedFlag)
+		dst = append(dst, mark...)
+	}
+	return dst
 }
 
 // endFrame fills in the counts, length and checksum of the frame in dst.
 func endFrame(dst []byte, records int, first, last int64) []byte {
 	body := dst[frameHead:]
-	binary.BigEndian.PutUint32(body, uint32(records))
+	flag := binary.BigEndian.Uint32(body) & markedFlag
+	binary.BigEndian.PutUint32(body, uint32(records)|flag)
 	binary.BigEndian.PutUint64(body[4:], uint64(first))
 	binary.BigEndian.PutUint64(body[12:], uint64(last))
 	binary.BigEndian.PutUint32(dst, uint32(len(body)))
@@ -108,7 +130,16 @@ type frameInfo struct {
 	records     int
 	first, last int64
 	tag         []byte
+	mark        frameMark // kind 0 when the frame has no mark
 	entries     []byte
+}
+
+// frameMark is a decoded mark; source and value alias the frame.
+type frameMark struct {
+	kind   byte
+	source []byte
+	seq    uint64
+	value  []byte
 }
 
 func parseBody(body []byte) (frameInfo, error) {
@@ -116,7 +147,8 @@ func parseBody(body []byte) (frameInfo, error) {
 	if len(body) < frameFixed {
 		return fi, fmt.Errorf("frame body of %d bytes is too short", len(body))
 	}
-	fi.records = int(binary.BigEndian.Uint32(body))
+	recs := binary.BigEndian.Uint32(body)
+	fi.records = int(recs &^ markedFlag)
 	fi.first = int64(binary.BigEndian.Uint64(body[4:]))
 	fi.last = int64(binary.BigEndian.Uint64(body[12:]))
 	n := int(binary.BigEndian.Uint16(body[20:]))
@@ -125,7 +157,51 @@ func parseBody(body []byte) (frameInfo, error) {
 	}
 	fi.tag = body[frameFixed : frameFixed+n]
 	fi.entries = body[frameFixed+n:]
+	if recs&markedFlag != 0 {
+		var err error
+		if fi.mark, fi.entries, err = parseMark(fi.entries); err != nil {
+			return fi, err
+		}
+	}
 	return fi, nil
+}
+
+// appendMark encodes a mark of kind markPart (endMark changes it).
+func appendMark(dst []byte, m Mark) []byte {
+	dst = append(dst, markPart)
+	dst = binary.BigEndian.AppendUint16(dst, uint16(len(m.Source)))
+	dst = append(dst, m.Source...)
+	dst = binary.BigEndian.AppendUint64(dst, m.Seq)
+	dst = binary.BigEndian.AppendUint32(dst, uint32(len(m.Value)))
+	return append(dst, m.Value...)
+}
+
+func parseMark(b []byte) (frameMark, []byte, error) {
+	var m frameMark
+	bad := func(what string) (frameMark, []byte, error) {
+		return m, nil, fmt.Errorf("frame mark: %s overruns the frame", what)
+	}
+	if len(b) < 3 {
+		return bad("kind")
+	}
+	m.kind = b[0]
+	if m.kind != markPart && m.kind != markCommit {
+		return m, nil, fmt.Errorf("frame mark of unknown kind %d", m.kind)
+	}
+	n := int(binary.BigEndian.Uint16(b[1:]))
+	b = b[3:]
+	if len(b) < n+12 {
+		return bad("source")
+	}
+	m.source, b = b[:n], b[n:]
+	m.seq = binary.BigEndian.Uint64(b)
+	v := binary.BigEndian.Uint32(b[8:])
+	b = b[12:]
+	if uint64(len(b)) < uint64(v) {
+		return bad("value")
+	}
+	m.value, b = b[:v], b[v:]
+	return m, b, nil
 }
 
 // Open returns a reader over the chunk's frames. Each Append call is stored as

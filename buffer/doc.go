@@ -45,6 +45,14 @@
 //     that exceeds retry_max_times or retry_timeout is set aside. A
 //     permanent error sets its chunk aside at once. One failing chunk
 //     never holds back the others.
+//   - AppendMarked (see marks.go) stores an input's position (a Mark) in
+//     the frames of the entries it covers, all written under one hold of
+//     the buffer's lock, the last frame committing them. After a crash
+//     recovery drops the frames of an append that never returned (they
+//     are at the ends of their files), so an input that resumes from
+//     Marks neither loses nor repeats a record. Before a chunk holding a
+//     committing frame leaves the buffer, the latest mark of every source
+//     is saved to path/marks.
 //   - Nothing is deleted silently: failed chunks go to failed/, damaged
 //     bytes to corrupt/, both with a log line.
 //   - One directory, one Buffer: Open takes an exclusive flock(2) on
@@ -58,6 +66,7 @@
 //
 //	path/
 //	├── buffer.lock      flock(2)ed by the Buffer that has the directory open; its pid
+//	├── marks            latest Mark per source (text: SEQ, UNIX_NANO, quoted source, hex value)
 //	├── b<ID>.chunk      staged chunk (ID: 32 lowercase hex chars)
 //	├── q<ID>.chunk      queued chunk (renamed from b<ID> when a worker takes it)
 //	├── failed/q<ID>.chunk            out of retries (or permanent) without a secondary;
@@ -78,7 +87,9 @@
 //	+----------+-----------+-------------------------------------------------+
 //	| u32 len  | u32 crc32c| body: u32 records | i64 first ns | i64 last ns | ...
 //	+----------+-----------+-------------------------------------------------+
-//	  ... u16+tag | entries (canonical msgpack)        one frame per Append
+//	  ... u16+tag | [mark] | entries (canonical msgpack)   one frame per Append
+//	  records' top bit set: a mark follows the tag (AppendMarked):
+//	  u8 kind (1 part, 2 commit) | u16+source | u64 seq | u32+value
 //	(frames repeat to the end of the file)
 //
 // Recovery (Open) reads every chunk file: b<ID> files are staged again (or

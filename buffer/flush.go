@@ -140,9 +140,7 @@ func (b *Buffer) flush(ctx context.Context, c *Chunk) {
 		err = b.keepRejects(ctx, c, rs, false) // nil once they are durable
 	}
 	if err == nil {
-		if perr := c.st.purge(); perr != nil {
-			b.log.Error("delete flushed chunk", "chunk_id", c.ID, "err", perr)
-		}
+		b.purgeFlushed(c)
 		b.mu.Lock()
 		b.endProbe(c)
 		b.retry.reset()
@@ -231,9 +229,7 @@ func (b *Buffer) setAside(ctx context.Context, c *Chunk) {
 			err = b.keepRejects(ctx, c, rs, true)
 		}
 		if err == nil {
-			if perr := c.st.purge(); perr != nil {
-				b.log.Error("delete flushed chunk", "chunk_id", c.ID, "err", perr)
-			}
+			b.purgeFlushed(c)
 			b.mu.Lock()
 			b.stats.Secondary++
 			b.done(c)
@@ -243,7 +239,13 @@ func (b *Buffer) setAside(ctx context.Context, c *Chunk) {
 		b.log.Error("secondary failed", "chunk_id", c.ID, "err", err)
 	}
 	if b.file {
-		p, err := c.st.moveTo(filepath.Join(b.cfg.Path, "failed"))
+		var p string
+		err := b.keepMarks(c)
+		if err == nil {
+			p, err = c.st.moveTo(filepath.Join(b.cfg.Path, "failed"))
+		} else {
+			c.st.close() // kept in place: the next start retries it
+		}
 		if err != nil {
 			b.log.Error("move chunk to failed/", "chunk_id", c.ID, "err", err)
 		} else {
@@ -257,6 +259,20 @@ func (b *Buffer) setAside(ctx context.Context, c *Chunk) {
 	b.stats.Failed++
 	b.done(c)
 	b.mu.Unlock()
+}
+
+// purgeFlushed deletes a flushed chunk's data, once the marks it commits
+// are saved (see keepMarks). When they cannot be, the file is kept, closed,
+// and the next start flushes it again: a duplicate, never a loss.
+func (b *Buffer) purgeFlushed(c *Chunk) {
+	if err := b.keepMarks(c); err != nil {
+		c.st.close()
+		b.log.Error("flushed chunk kept on disk, as the marks it commits could not be saved; the next start flushes it again", "chunk_id", c.ID, "err", err)
+		return
+	}
+	if err := c.st.purge(); err != nil {
+		b.log.Error("delete flushed chunk", "chunk_id", c.ID, "err", err)
+	}
 }
 
 // enqueuer moves staged chunks to the queue when they are due.

@@ -25,6 +25,12 @@ func (b *Buffer) recover(ctx context.Context) (Recovery, error) {
 		return rec, fmt.Errorf("read buffer directory: %w", err)
 	}
 	var queuedRec []*Chunk
+	type found struct {
+		c      *Chunk
+		staged bool // a b<ID> file
+		run    []markedFrame
+	}
+	var all []found
 	seen := make(map[string]bool) // chunk ids
 	for _, e := range ents {
 		name := e.Name()
@@ -41,7 +47,7 @@ func (b *Buffer) recover(ctx context.Context) (Recovery, error) {
 			rec.Corrupt += b.moveIrregular(path, e.Type())
 			continue
 		}
-		c, corrupt := b.recoverFile(path)
+		c, run, corrupt := b.recoverFile(path)
 		rec.Corrupt += corrupt
 		if c == nil {
 			continue
@@ -58,9 +64,32 @@ func (b *Buffer) recover(ctx context.Context) (Recovery, error) {
 			}
 		}
 		seen[c.ID] = true
+		all = append(all, found{c, name[0] == 'b', run})
+	}
+	// The marks committed are known once every chunk was read: cut off
+	// the frames of a marked append that never returned.
+	b.loadMarks()
+	for _, f := range all {
+		c := f.c
+		n, err := b.dropUncommitted(c, f.run)
+		if err != nil {
+			c.st.close()
+			b.log.Error("chunk left as it is; it is tried again at the next start", "chunk_id", c.ID, "err", err)
+			continue
+		}
+		if n > 0 {
+			rec.Uncommitted += n
+			b.log.Info("records of an append that never returned dropped; their input reads them again", "chunk_id", c.ID, "records", n)
+		}
+		if c.Records == 0 {
+			if err := c.st.purge(); err != nil {
+				b.log.Error("remove empty chunk file", "chunk_id", c.ID, "err", err)
+			}
+			continue
+		}
 		rec.Chunks++
 		rec.Bytes += c.Size
-		if name[0] == 'b' && b.stageRecovered(c) {
+		if f.staged && b.stageRecovered(c) {
 			continue
 		}
 		queuedRec = append(queuedRec, c)
@@ -118,12 +147,14 @@ func (b *Buffer) stageRecovered(c *Chunk) bool {
 
 // recoverFile reads one chunk file. A torn tail is cut off and moved to
 // corrupt/; an unreadable file is moved to corrupt/ whole. It returns the
-// chunk (nil when nothing is left) and how many pieces went to corrupt/.
-func (b *Buffer) recoverFile(path string) (*Chunk, int) {
+// chunk (nil when nothing is left), the marked frames at its end (see
+// dropUncommitted) and how many pieces went to corrupt/. The marks that
+// its frames commit are recorded in b.marks.
+func (b *Buffer) recoverFile(path string) (*Chunk, []markedFrame, int) {
 	f, err := os.OpenFile(path, os.O_RDWR|syscall.O_NOFOLLOW, 0)
 	if err != nil {
 		b.log.Error("open chunk file", "path", path, "err", err)
-		return nil, 0
+		return nil, nil, 0
 	}
 	fi, err := f.Stat()
 	if err == nil && !fi.Mode().IsRegular() {
@@ -132,7 +163,7 @@ func (b *Buffer) recoverFile(path string) (*Chunk, int) {
 	if err != nil {
 		f.Close()
 		b.log.Error("stat chunk file", "path", path, "err", err)
-		return nil, 0
+		return nil, nil, 0
 	}
 	size := fi.Size()
 	r := bufio.NewReaderSize(io.NewSectionReader(f, 0, size), 64<<10)
@@ -157,10 +188,11 @@ func (b *Buffer) recoverFile(path string) (*Chunk, int) {
 		} else {
 			b.log.Error("unreadable chunk file moved to corrupt/", "path", to, "bytes", size, "err", err)
 		}
-		return nil, 1
+		return nil, nil, 1
 	}
 	end, torn := int64(off), false
 	var buf []byte
+	var run []markedFrame
 	for end < size {
 		var h [frameHead]byte
 		if size-end < frameHead {
@@ -186,6 +218,16 @@ func (b *Buffer) recoverFile(path string) (*Chunk, int) {
 			torn = true
 			break
 		}
+		switch fr.mark.kind {
+		case 0:
+			run = run[:0]
+		case markCommit:
+			c.commits = true
+			b.committed(Mark{Source: string(fr.mark.source), Seq: fr.mark.seq, Value: fr.mark.value})
+			fallthrough
+		default:
+			run = append(run, markedFrame{off: end, records: fr.records, size: int64(len(fr.entries)), source: string(fr.mark.source), seq: fr.mark.seq})
+		}
 		if fr.records > 0 {
 			if c.Records == 0 {
 				c.fnano, c.lnano = fr.first, fr.last
@@ -202,7 +244,7 @@ func (b *Buffer) recoverFile(path string) (*Chunk, int) {
 		if err := b.cutTail(f, path, end, size); err != nil {
 			f.Close()
 			b.log.Error("torn chunk tail could not be cut", "path", path, "err", err)
-			return nil, corrupt
+			return nil, nil, corrupt
 		}
 	}
 	if c.Records == 0 {
@@ -210,14 +252,14 @@ func (b *Buffer) recoverFile(path string) (*Chunk, int) {
 		if err := os.Remove(path); err != nil {
 			b.log.Error("remove empty chunk file", "path", path, "err", err)
 		}
-		return nil, corrupt
+		return nil, nil, corrupt
 	}
 	c.First, c.Last = time.Unix(0, c.fnano), time.Unix(0, c.lnano)
 	if !c.TimeKey.IsZero() {
 		c.TimeKey = c.TimeKey.In(b.keys.loc)
 	}
 	c.st = newFileStore(f, path, end, b.cfg.Fsync)
-	return c, corrupt
+	return c, run, corrupt
 }
 
 // cutTail copies bytes [end, size) of a chunk file to corrupt/ and

@@ -204,6 +204,15 @@ func FuzzRecover(f *testing.F) {
 	valid = appendFrame(valid, "t", entries(2, t0, 10), 2, t0.UnixNano(), t0.UnixNano())
 	valid = appendFrame(valid, "u", entries(1, t0, 10), 1, t0.UnixNano(), t0.UnixNano())
 	f.Add(valid)
+	// Marked frames: a committed append, then one cut short by a crash.
+	marked := bytes.Clone(valid)
+	for _, kind := range []byte{markCommit, markPart} {
+		fr := beginFrame(nil, "t", appendMark(nil, Mark{Source: "s", Seq: uint64(kind), Value: []byte("v")}))
+		fr[frameHead+frameFixed+1] = kind
+		fr = endFrame(append(fr, entries(1, t0, 10)...), 1, t0.UnixNano(), t0.UnixNano())
+		marked = append(marked, fr...)
+	}
+	f.Add(marked)
 	f.Add(valid[:len(valid)-3])
 	f.Add(valid[:20])
 	f.Add([]byte("BRGC"))

@@ -41,6 +41,7 @@ type scan struct {
 	arena []byte // routing keys of metas
 	tmp   []byte // the current entry's routing key
 	frame []byte // the frame being written
+	mark  []byte // the encoded mark of an AppendMarked, else nil
 	syncs []store
 	vals  [][2]int // value ranges in val, per record key
 	val   []byte
