@@ -6,10 +6,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/barge-dev/barge/buffer"
 	"github.com/barge-dev/barge/buffer/event"
 )
 
@@ -154,17 +157,68 @@ func (r *Router) add(patterns []string, ru rule) error {
 	return nil
 }
 
+// MarkedSink is a Sink that also stores an input's position with the
+// entries it covers (buffer.Buffer; see buffer.AppendMarked).
+type MarkedSink interface {
+	Sink
+	AppendMarked(ctx context.Context, tag string, entries []byte, m buffer.Mark) error
+	Marks(prefix string) []buffer.Mark
+}
+
+var _ MarkedSink = (*Router)(nil)
+
 // Append filters entries and hands the result to the first matching sink,
 // returning its error unchanged. Entries that match no <match> are counted
 // and dropped (nil error); so are entries that the filters drop entirely.
 func (r *Router) Append(ctx context.Context, tag string, entries []byte) error {
+	return r.append(ctx, tag, entries, nil)
+}
+
+// AppendMarked is Append, handing m with the filtered entries to a sink
+// that stores marks (see MarkedSink); a sink that does not gets Append.
+// Entries that the filters drop entirely, or that match no <match>, store
+// no mark: an input that resumes from an older one reads them again, and
+// drops them again.
+func (r *Router) AppendMarked(ctx context.Context, tag string, entries []byte, m buffer.Mark) error {
+	return r.append(ctx, tag, entries, &m)
+}
+
+// Marks returns the marks of every sink that stores them (see
+// MarkedSink) whose source starts with prefix: for a source in several
+// sinks (routes changed between runs), the one with the greatest Seq.
+func (r *Router) Marks(prefix string) []buffer.Mark {
+	r.mu.RLock()
+	var sinks []MarkedSink
+	for _, ru := range r.rules {
+		if ms, ok := ru.sink.(MarkedSink); ok && !slices.Contains(sinks, ms) {
+			sinks = append(sinks, ms)
+		}
+	}
+	r.mu.RUnlock()
+	latest := map[string]buffer.Mark{}
+	for _, s := range sinks {
+		for _, m := range s.Marks(prefix) {
+			if cur, ok := latest[m.Source]; !ok || cur.Seq < m.Seq {
+				latest[m.Source] = m
+			}
+		}
+	}
+	out := make([]buffer.Mark, 0, len(latest))
+	for _, m := range latest {
+		out = append(out, m)
+	}
+	slices.SortFunc(out, func(x, y buffer.Mark) int { return strings.Compare(x.Source, y.Source) })
+	return out
+}
+
+func (r *Router) append(ctx context.Context, tag string, entries []byte, m *buffer.Mark) error {
 	res := r.resolve(tag)
 	if res.sink == nil {
 		r.dropUnmatched(tag, entries)
 		return nil
 	}
 	if len(res.filters) == 0 {
-		return res.sink.Append(ctx, tag, entries)
+		return deliver(ctx, res.sink, tag, entries, m)
 	}
 	a, b := r.getBuf(), r.getBuf()
 	defer r.putBuf(a)
@@ -182,7 +236,14 @@ func (r *Router) Append(ctx context.Context, tag string, entries []byte) error {
 		cur = out
 		a, b = b, a
 	}
-	return res.sink.Append(ctx, tag, cur)
+	return deliver(ctx, res.sink, tag, cur, m)
+}
+
+func deliver(ctx context.Context, s Sink, tag string, entries []byte, m *buffer.Mark) error {
+	if ms, ok := s.(MarkedSink); ok && m != nil {
+		return ms.AppendMarked(ctx, tag, entries, *m)
+	}
+	return s.Append(ctx, tag, entries)
 }
 
 // Stats returns the Router's counters.

@@ -71,8 +71,12 @@ func (t *Tailer) turn(ctx context.Context, fl *follower) (progress, done bool, e
 		batch = t.addKeys(batch, n, fl, first)
 		fl.starts = fl.starts[:0]
 	}
+	pos := fl.next
+	if len(fl.starts) > 0 {
+		pos = fl.starts[0]
+	}
 	if len(batch) > 0 {
-		if err := t.deliver(ctx, fl.tag, batch); err != nil {
+		if err := t.deliver(ctx, fl.tag, batch, Entry{Path: fl.key, Offset: pos, ID: fl.id}); err != nil {
 			return false, false, err
 		}
 		t.countParser(fl)
@@ -80,13 +84,10 @@ func (t *Tailer) turn(ctx context.Context, fl *follower) (progress, done bool, e
 	if len(batch) <= maxBatch {
 		t.batch = batch[:0]
 	}
-	pos := fl.next
-	if len(fl.starts) > 0 {
-		pos = fl.starts[0]
-	}
 	if pos != fl.committed {
 		t.commit(fl, pos)
 	}
+	t.store.SetSeq(t.seq)
 	return progress, done, nil
 }
 
@@ -174,11 +175,17 @@ func (t *Tailer) addKeys(batch []byte, n int, fl *follower, offset int64) []byte
 }
 
 // deliver appends batch, retrying with backoff until Append returns nil
-// or ctx is done.
-func (t *Tailer) deliver(ctx context.Context, tag string, batch []byte) error {
+// or ctx is done. With a MarkedSink, pos (the position after batch) goes
+// with it as a mark (see marks.go); each attempt has a seq of its own.
+func (t *Tailer) deliver(ctx context.Context, tag string, batch []byte, pos Entry) error {
 	wait := t.retryMin
 	for {
-		err := t.sink.Append(ctx, tag, batch)
+		var err error
+		if t.marked != nil {
+			err = t.marked.AppendMarked(ctx, tag, batch, t.mark(pos))
+		} else {
+			err = t.sink.Append(ctx, tag, batch)
+		}
 		if err == nil {
 			return nil
 		}
@@ -199,9 +206,8 @@ func (t *Tailer) deliver(ctx context.Context, tag string, batch []byte) error {
 }
 
 // commit records fl's position: every line before pos was appended (or
-// skipped) and none is held. This is the step that changes when the
-// buffer records positions with its chunks (see doc.go). A file rotated
-// away sets the position of its own key (see rotatedAway).
+// skipped) and none is held. A file rotated away sets the position of its
+// own key (see rotatedAway).
 func (t *Tailer) commit(fl *follower, pos int64) {
 	if t.setPosition(fl, pos) {
 		fl.committed = pos

@@ -16,7 +16,7 @@
 //   - Tailer (tailer.go: lifecycle and Stats; loop.go: the reading loop,
 //     reconcile and refresh; follow.go: one file's reading and lines;
 //     deliver.go: parsing, path_key and offset_key, Append and the commit
-//     of positions; rotated.go: the positions of files rotated away and
+//     of positions; marks.go: positions kept by the buffer; rotated.go: the positions of files rotated away and
 //     follow_inodes; gzip.go: .gz files; watch.go: fsnotify; encoding.go:
 //     from_encoding).
 //
@@ -48,13 +48,18 @@
 // and of every line before it, and never past a line a parser still holds
 // (parse.Parser.Held: an open multiline record, a partial cri or docker
 // line): those are read again after a restart. Store.Set is called then,
-// and Store.Sync makes it durable. A crash thus re-reads what was appended
-// but whose position was not yet synced (at least once), and never skips
-// a line. The plan is for the buffer to record the positions with its
-// chunks, in the same write as their data; the tailer would then take at
-// start, for each file, the furthest of the pos_file's position and the
-// buffer's, so that a crash between a chunk's write and the pos_file's
-// Sync re-reads nothing (Entry is a plain value for that reason).
+// and Store.Sync makes it durable, once a second.
+//
+// With a sink that stores marks (MarkedSink: cmd/barge's router over
+// file buffers; see marks.go) and a pos_file, each Append is
+// buffer.AppendMarked: the position after the batch, as its pos_file line,
+// is written with the batch's entries, durable together or not at all,
+// with a seq that counts the tailer's appends. The pos_file's trailer
+// records the seq its positions hold. At start the marks the buffer holds
+// with a greater seq (appended after the last Sync) replace the pos_file's
+// positions of their keys: a kill -9 at any moment neither loses nor
+// repeats a line. Without such a sink (or without a pos_file) a crash
+// re-reads what was appended after the last Sync: at least once.
 //
 // A position is kept per path, and one more per file rotated away (see
 // rotated.go): when a path stops naming the file followed (renamed,

@@ -13,11 +13,12 @@ import (
 // Each input is also tried sealed with a valid trailer, so that the
 // fuzzer reaches the line parser past the checksum; and salvaged.
 func FuzzPositions(f *testing.F) {
-	good := encodePositions(9, sampleEntries())
+	good := encodePositions(9, 0, sampleEntries())
 	f.Add(good)
+	f.Add(encodePositions(10, 77, sampleEntries()))
 	f.Add(good[:len(good)-25])
 	f.Add(good[:bytes.LastIndexByte(good[:len(good)-1], '\n')+1])
-	f.Add(encodePositions(1, nil))
+	f.Add(encodePositions(1, 0, nil))
 	f.Add([]byte("/var/log/a.log\t00000000000001f4\t0000000000083f11\n/var/log/b\tffffffffffffffff\t01\n"))
 	f.Add([]byte("/a\t1\t2\n/a\t3\t4\ngarbage\n/b\t0000000000000000\t00000000"))
 	f.Add([]byte(`"a\tb"` + "\t0000000000000001\t0000000000000002\tdev=0000000000000003\tfp=0:00000000000000000000000000000000\tcrc=00000000\n"))
@@ -49,8 +50,8 @@ func checkPositions(t *testing.T, b []byte) {
 			t.Fatalf("decoded %q: %+v: %v", p, e, err)
 		}
 	}
-	again, err := decodePositions(encodePositions(pf.gen+1, pf.entries))
-	if err != nil || !again.barge || again.gen != pf.gen+1 || !reflect.DeepEqual(again.entries, pf.entries) {
+	again, err := decodePositions(encodePositions(pf.gen+1, pf.seq, pf.entries))
+	if err != nil || !again.barge || again.gen != pf.gen+1 || again.seq != pf.seq || !reflect.DeepEqual(again.entries, pf.entries) {
 		t.Fatalf("round trip: %v\n%q\n%+v\n%+v", err, b, pf.entries, again)
 	}
 }

@@ -46,8 +46,10 @@ func appendEntryLine(b []byte, e Entry) []byte {
 	return fmt.Appendf(b, "\tcrc=%08x\n", crc32.Checksum(b[start:], castagnoli))
 }
 
-// encodePositions renders a whole pos_file, paths sorted.
-func encodePositions(gen uint64, entries map[string]Entry) []byte {
+// encodePositions renders a whole pos_file, paths sorted. seq is the
+// tailer's count of marked appends whose positions it holds (see
+// marks.go); 0 is not written.
+func encodePositions(gen, seq uint64, entries map[string]Entry) []byte {
 	paths := make([]string, 0, len(entries))
 	for p := range entries {
 		paths = append(paths, p)
@@ -57,13 +59,22 @@ func encodePositions(gen uint64, entries map[string]Entry) []byte {
 	for _, p := range paths {
 		b = appendEntryLine(b, entries[p])
 	}
-	return fmt.Appendf(b, "%s gen=%d entries=%d crc32c=%08x\n", trailerMagic, gen, len(paths), crc32.Checksum(b, castagnoli))
+	return appendTrailer(b, gen, seq, len(paths), crc32.Checksum(b, castagnoli))
+}
+
+func appendTrailer(b []byte, gen, seq uint64, n int, sum uint32) []byte {
+	b = fmt.Appendf(b, "%s gen=%d entries=%d crc32c=%08x", trailerMagic, gen, n, sum)
+	if seq > 0 {
+		b = fmt.Appendf(b, " seq=%d", seq)
+	}
+	return append(b, '\n')
 }
 
 // posFile is a decoded pos_file.
 type posFile struct {
 	barge   bool // barge's format; else Fluentd's (or empty)
 	gen     uint64
+	seq     uint64 // see encodePositions
 	entries map[string]Entry
 	// Fluentd's format only: lines dropped, as Fluentd's loader drops them
 	unwatched int   // the unwatched marker, or inode 0 (never followed)
@@ -115,8 +126,19 @@ func (pf *posFile) decodeBarge(b []byte, lines [][]byte) error {
 	last := lines[len(lines)-1]
 	var n int
 	var sum uint32
-	if _, err := fmt.Sscanf(string(last), trailerMagic+" gen=%d entries=%d crc32c=%08x\n", &pf.gen, &n, &sum); err != nil {
+	tr, seq, hasSeq := strings.Cut(string(last[:len(last)-1]), " seq=")
+	if _, err := fmt.Sscanf(tr, trailerMagic+" gen=%d entries=%d crc32c=%08x", &pf.gen, &n, &sum); err != nil {
 		return fmt.Errorf("truncated: no trailer line: %v", err)
+	}
+	if hasSeq {
+		v, err := strconv.ParseUint(seq, 10, 64)
+		if err != nil || v == 0 {
+			return fmt.Errorf("trailer: bad seq %q", seq)
+		}
+		pf.seq = v
+	}
+	if !bytes.Equal(appendTrailer(nil, pf.gen, pf.seq, n, sum), last) {
+		return fmt.Errorf("trailer line %q is not as written", last)
 	}
 	body := b[:len(b)-len(last)]
 	if got := crc32.Checksum(body, castagnoli); got != sum {

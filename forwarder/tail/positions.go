@@ -53,6 +53,11 @@ type Store interface {
 	Entries() []Entry
 	// Sync writes the positions, if any changed since the last Sync.
 	Sync() error
+	// Seq is the greatest SetSeq, or what the pos_file recorded; SetSeq
+	// records that the positions Set hold every marked append up to seq
+	// (see marks.go). Sync writes it with the positions.
+	Seq() uint64
+	SetSeq(seq uint64)
 }
 
 var _ Store = (*FileStore)(nil)
@@ -86,6 +91,7 @@ type FileStore struct {
 	entries map[string]Entry
 	version uint64 // counts changes
 	synced  uint64 // version on disk
+	seq     uint64
 }
 
 // FileOptions are a FileStore's settings beyond its path.
@@ -128,6 +134,20 @@ func (s *FileStore) Delete(path string) {
 	}
 }
 
+// Seq implements Store.
+func (s *FileStore) Seq() uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.seq
+}
+
+// SetSeq implements Store.
+func (s *FileStore) SetSeq(seq uint64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.seq = max(s.seq, seq)
+}
+
 // Entries implements Store.
 func (s *FileStore) Entries() []Entry {
 	s.mu.Lock()
@@ -151,7 +171,7 @@ func (s *FileStore) Sync() error {
 		s.mu.Unlock()
 		return nil
 	}
-	b := encodePositions(s.gen+1, s.entries)
+	b := encodePositions(s.gen+1, s.seq, s.entries)
 	s.mu.Unlock()
 	if err := s.write(b); err != nil {
 		return err

@@ -41,7 +41,7 @@ func TestPositionsFormat(t *testing.T) {
 	if !strings.HasPrefix(line, want) || !regexp.MustCompile(`fp=1024:[0-9a-f]{32}\tcrc=[0-9a-f]{8}\n$`).MatchString(line) {
 		t.Fatalf("line %q", line)
 	}
-	b := encodePositions(7, sampleEntries())
+	b := encodePositions(7, 0, sampleEntries())
 	lines := strings.SplitAfter(string(b), "\n")
 	lines = lines[:len(lines)-1]
 	for _, l := range lines[:len(lines)-1] {
@@ -66,14 +66,14 @@ func TestPositionsFormat(t *testing.T) {
 	if err != nil || !pf.barge || pf.gen != 7 || !reflect.DeepEqual(pf.entries, sampleEntries()) {
 		t.Fatalf("round trip: %v %+v", err, pf)
 	}
-	empty := encodePositions(1, nil)
+	empty := encodePositions(1, 0, nil)
 	if pf, err := decodePositions(empty); err != nil || !pf.barge || len(pf.entries) != 0 {
 		t.Fatalf("empty: %q %v", empty, err)
 	}
 }
 
 func TestDecodeDamage(t *testing.T) {
-	good := encodePositions(3, sampleEntries())
+	good := encodePositions(3, 0, sampleEntries())
 	cases := []struct {
 		name string
 		b    []byte

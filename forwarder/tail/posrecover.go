@@ -164,6 +164,7 @@ func OpenFile(path string, opts FileOptions) (*FileStore, Recovery, error) {
 	}
 	if use != nil {
 		s.entries, rec.From, rec.Entries = use.pf.entries, use.name, len(use.pf.entries)
+		s.seq = use.pf.seq
 		if use == main && main.pf.bad != nil {
 			rec.BadLines = len(main.pf.bad)
 			to := corrupt(path)

@@ -13,10 +13,10 @@ import (
 // and reopens.
 func TestRecovery(t *testing.T) {
 	v := func(gen uint64, off int64) []byte {
-		return encodePositions(gen, map[string]Entry{"/a": entry("/a", off, "aaaa")})
+		return encodePositions(gen, 0, map[string]Entry{"/a": entry("/a", off, "aaaa")})
 	}
 	torn := func(b []byte) []byte { return b[:len(b)/2] }
-	two := encodePositions(5, map[string]Entry{"/a": entry("/a", 50, "aaaa"), "/b": entry("/b", 7, "b")})
+	two := encodePositions(5, 0, map[string]Entry{"/a": entry("/a", 50, "aaaa"), "/b": entry("/b", 7, "b")})
 	oldTime, newTime := time.Now().Add(-time.Hour), time.Now()
 	cases := []struct {
 		name         string

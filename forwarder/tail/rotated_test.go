@@ -172,7 +172,7 @@ func TestRotatedKeyPosFile(t *testing.T) {
 		t.Error("a path with a NUL accepted")
 	}
 	entries := map[string]Entry{key: {Path: key, Offset: 600, ID: id}}
-	b := encodePositions(1, entries)
+	b := encodePositions(1, 0, entries)
 	fluentd := regexp.MustCompile("^([^\t]+)\t([0-9a-fA-F]+)\t([0-9a-fA-F]+)")
 	line, _, _ := strings.Cut(string(b), "\n")
 	if !fluentd.MatchString(line) || strings.IndexByte(line, 0) >= 0 {

@@ -74,6 +74,12 @@ type Tailer struct {
 
 	store Store // set by Listen
 
+	// Set by Listen when the sink stores marks and there is a pos_file
+	// (see marks.go); seq is owned by Run's goroutine.
+	marked     MarkedSink
+	markPrefix string
+	seq        uint64
+
 	// Owned by Run's goroutine (or by Listen and Close when Run is not
 	// running).
 	files    []*follower          // followed, rotated ones included
@@ -148,6 +154,7 @@ func (t *Tailer) Listen() error {
 	}
 	t.store = s
 	t.listened = true
+	t.takeMarks()
 	if !t.cfg.SkipRefreshOnStartup {
 		t.refresh()
 	}
