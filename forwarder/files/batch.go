@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/barge-dev/barge/buffer"
 	"github.com/barge-dev/barge/buffer/event"
 )
 
@@ -47,11 +48,20 @@ func (b *batch) flush() error {
 
 // append hands one batch to the sink, retrying any failure with backoff
 // (retryMin doubling to retryMax) until it succeeds or ctx ends: a batch
-// is never skipped.
-func (in *Input) append(ctx context.Context, tag string, buf []byte, n int) error {
+// is never skipped. With a MarkedSink, next (path's entry once the batch
+// is in) goes with it as a mark, each attempt with a seq of its own,
+// which next keeps (see marks.go).
+func (in *Input) append(ctx context.Context, tag string, buf []byte, n int, path string, next *entry) error {
 	delay := in.retryMin
 	for attempt := 1; ; attempt++ {
-		err := in.sink.Append(ctx, tag, buf)
+		var err error
+		if in.marked != nil {
+			in.seq++
+			next.seq = in.seq
+			err = in.marked.AppendMarked(ctx, tag, buf, buffer.Mark{Source: in.markPrefix + path, Seq: in.seq, Value: appendEntry(nil, path, next)})
+		} else {
+			err = in.sink.Append(ctx, tag, buf)
+		}
 		if err == nil {
 			return nil
 		}

@@ -32,7 +32,7 @@ func benchReader(b testing.TB, p ParseConfig) (*fileReader, *batch) {
 	}
 	bt := &batch{maxRecords: in.batchRecords, maxBytes: in.batchBytes}
 	bt.commit = func(buf []byte, n int, at cursor) error {
-		return in.append(context.Background(), "t", buf, n)
+		return in.append(context.Background(), "t", buf, n, "/data/export/2024-05-01.csv", &entry{})
 	}
 	return newFileReader(in.fmt, cfg.PathKey, "/data/export/2024-05-01.csv", time.Unix(defaultSec, 0), bt), bt
 }

@@ -2,49 +2,86 @@ package files
 
 import (
 	"context"
-	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"syscall"
 	"testing"
-	"time"
 
+	"github.com/barge-dev/barge/buffer"
 	"github.com/barge-dev/barge/buffer/event"
 	"github.com/tinylib/msgp/msgp"
 )
 
-// fileSink appends each batch to a file with one write(2), as the file
-// buffer does, framed by its length: what Append acknowledged survives a
-// kill -9 of the process.
-type fileSink struct{ f *os.File }
+// noFlush is the Flusher of the buffer of the kill test: the child never
+// runs its buffer, so nothing leaves it; the test reads it back whole.
+type noFlush struct{}
 
-func (s fileSink) Append(_ context.Context, _ string, entries []byte) error {
-	b := binary.BigEndian.AppendUint32(make([]byte, 0, 4+len(entries)), uint32(len(entries)))
-	_, err := s.f.Write(append(b, entries...))
-	return err
+func (noFlush) Flush(context.Context, *buffer.Chunk) error {
+	return errors.New("the kill test's buffer is not flushed")
 }
 
-// crashInput ships dir/in/* to the sink file dir/sink-NAME, with the
-// pos_file in dir/state.
-func crashInput(t *testing.T, dir, name string) (*Input, *os.File) {
-	f, err := os.OpenFile(filepath.Join(dir, "sink-"+name), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+// openBuffer opens the file buffer dir/buf.
+func openBuffer(t *testing.T, dir string, out buffer.Flusher) *buffer.Buffer {
+	cfg := buffer.DefaultConfig("file")
+	cfg.Path = filepath.Join(dir, "buf")
+	b, err := buffer.New(cfg, out, buffer.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
+	if _, err := b.Open(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// killingSink is the buffer, killing its own process (kill -9) right
+// after its Nth acknowledged append: the moment between an Append and the
+// ledger's journal line, where a crash used to re-ship one batch.
+type killingSink struct {
+	*buffer.Buffer
+	after, n int
+}
+
+func (k *killingSink) AppendMarked(ctx context.Context, tag string, entries []byte, m buffer.Mark) error {
+	return k.acked(k.Buffer.AppendMarked(ctx, tag, entries, m))
+}
+
+func (k *killingSink) Append(ctx context.Context, tag string, entries []byte) error {
+	return k.acked(k.Buffer.Append(ctx, tag, entries))
+}
+
+func (k *killingSink) acked(err error) error {
+	if err == nil {
+		if k.n++; k.n == k.after {
+			syscall.Kill(os.Getpid(), syscall.SIGKILL)
+			select {} // the signal is on its way
+		}
+	}
+	return err
+}
+
+// crashInput ships dir/in/* into the file buffer dir/buf (with marks),
+// with the pos_file in dir/state; after > 0 kills the process after that
+// many appends.
+func crashInput(t *testing.T, dir string, after int) (*Input, *buffer.Buffer) {
+	b := openBuffer(t, dir, noFlush{})
 	cfg := DefaultConfig()
 	cfg.Path, cfg.Tag, cfg.SettleTime = []string{filepath.Join(dir, "in", "*")}, "t", 0
 	cfg.PosFile = filepath.Join(dir, "state", "files.pos")
 	cfg.Parse.Type = "ndjson"
-	in, err := New(cfg, fileSink{f}, Options{})
+	in, err := New(cfg, &killingSink{Buffer: b, after: after}, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := in.Listen(); err != nil {
 		t.Fatal(err)
 	}
-	return in, f
+	return in, b
 }
 
 // TestKillChild is the process TestKill kills: it ships and exits.
@@ -53,15 +90,20 @@ func TestKillChild(t *testing.T) {
 	if dir == "" {
 		t.Skip("run by TestKill")
 	}
-	in, f := crashInput(t, dir, os.Getenv("FILES_KILL_ROUND"))
+	after, err := strconv.Atoi(os.Getenv("FILES_KILL_AFTER"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, b := crashInput(t, dir, after)
 	in.scan(t.Context())
 	in.Close()
-	f.Close()
+	b.Close()
 }
 
-// TestKill kills a process shipping a file (kill -9) at three points, then
-// ships the rest: no record is lost, and each kill re-ships at most the
-// batch appended before the ledger wrote it.
+// TestKill kills a process shipping a file into a file buffer (kill -9)
+// three times, each right after an Append returned and before the ledger
+// wrote it, then ships the rest: every record is in the buffer once (each
+// batch's ledger entry is in the buffer with it).
 func TestKill(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: kills and restarts three child processes")
@@ -75,118 +117,80 @@ func TestKill(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "in", "a.ndjson"), []byte(data), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	kills := 0
-	for round := range 3 {
-		// kill once the sinks hold about a quarter more of the data
-		if killAt(t, dir, round, int64(len(data))*int64(round+1)/4) {
-			kills++
-		}
+	// 300 batches of 1000 records: each child is killed right after its
+	// 40th, 90th, 150th acknowledged batch, before the journal line.
+	for _, after := range []int{40, 90, 150} {
+		killedAfter(t, dir, after)
 	}
-	in, f := crashInput(t, dir, "last")
+	in, b := crashInput(t, dir, 0)
 	in.scan(t.Context())
 	in.Close()
-	f.Close()
+	b.Close()
 
-	seen := make([]int, n+1)
-	total := 0
-	for _, name := range sinkFiles(t, dir) {
-		for _, rec := range readSink(t, name) {
-			seen[rec]++
-			total++
-		}
+	counted := &countFlush{seen: make([]int, n+1)}
+	b = openBuffer(t, dir, counted)
+	if err := b.Drain(t.Context()); err != nil {
+		t.Fatal(err)
 	}
+	b.Close()
 	for i := 1; i <= n; i++ {
-		if seen[i] == 0 {
-			t.Fatalf("record %d lost (after %d kills)", i, kills)
+		if counted.seen[i] != 1 {
+			t.Fatalf("record %d is in the buffer %d times (after 3 kills)", i, counted.seen[i])
 		}
 	}
-	if dups := total - n; dups > kills*1000 {
-		t.Fatalf("%d records shipped again after %d kills, want at most %d", dups, kills, kills*1000)
+	if counted.total != n {
+		t.Fatalf("%d records in the buffer, want %d", counted.total, n)
 	}
-	if kills == 0 {
-		t.Log("no kill landed during the transfer")
-	}
-	t.Logf("%d kills, %d records shipped again", kills, total-n)
 }
 
-// killAt starts a child shipping, and kills it (kill -9) once the sink
-// files hold target bytes. It reports whether the child was killed before
-// it finished.
-func killAt(t *testing.T, dir string, round int, target int64) bool {
-	cmd := exec.Command(os.Args[0], "-test.run=^TestKillChild$", "-test.count=1")
-	cmd.Env = append(os.Environ(), "FILES_KILL_DIR="+dir, "FILES_KILL_ROUND="+strconv.Itoa(round))
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
+// countFlush counts the field n of the records of the chunks it flushes.
+type countFlush struct {
+	seen  []int
+	total int
+}
+
+func (c *countFlush) Flush(_ context.Context, ch *buffer.Chunk) error {
+	r, err := ch.Open()
+	if err != nil {
+		return err
 	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	tick := time.NewTicker(time.Millisecond)
-	defer tick.Stop()
+	defer r.Close()
 	for {
-		select {
-		case err := <-exited:
-			t.Logf("round %d: the child finished before the kill (%v)", round, err)
-			return false
-		case <-tick.C:
+		_, entries, err := r.Next()
+		if errors.Is(err, io.EOF) {
+			return nil
 		}
-		if sinkBytes(t, dir) >= target {
-			if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
-				t.Fatal(err)
-			}
-			return <-exited != nil
+		if err != nil {
+			return err
 		}
-	}
-}
-
-func sinkFiles(t *testing.T, dir string) []string {
-	m, err := filepath.Glob(filepath.Join(dir, "sink-*"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return m
-}
-
-func sinkBytes(t *testing.T, dir string) int64 {
-	var total int64
-	for _, name := range sinkFiles(t, dir) {
-		if fi, err := os.Stat(name); err == nil {
-			total += fi.Size()
-		}
-	}
-	return total
-}
-
-// readSink returns the field n of every record of a sink file, up to a
-// frame torn by the kill.
-func readSink(t *testing.T, name string) []int {
-	b, err := os.ReadFile(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []int
-	for len(b) >= 4 {
-		size := int(binary.BigEndian.Uint32(b))
-		if len(b)-4 < size {
-			break // torn by the kill: not acknowledged
-		}
-		entries := b[4 : 4+size]
-		b = b[4+size:]
 		for len(entries) > 0 {
 			e, rest, err := event.Next(entries)
 			if err != nil {
-				t.Fatal(err)
+				return err
 			}
 			m, _, err := msgp.ReadMapStrIntfBytes(e.Record, nil)
 			if err != nil {
-				t.Fatal(err)
+				return err
 			}
 			v, ok := m["n"].(int64)
-			if !ok {
-				t.Fatalf("record without n: %v", m)
+			if !ok || v < 1 || int(v) >= len(c.seen) {
+				return fmt.Errorf("record %v", m)
 			}
-			out = append(out, int(v))
+			c.seen[v]++
+			c.total++
 			entries = rest
 		}
 	}
-	return out
+}
+
+// killedAfter runs a child that ships and kills itself after its after-th
+// append, and checks that it died so.
+func killedAfter(t *testing.T, dir string, after int) {
+	cmd := exec.Command(os.Args[0], "-test.run=^TestKillChild$", "-test.count=1")
+	cmd.Env = append(os.Environ(), "FILES_KILL_DIR="+dir, "FILES_KILL_AFTER="+strconv.Itoa(after))
+	out, err := cmd.CombinedOutput()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
+		t.Fatalf("child to be killed after %d appends: %v\n%s", after, err, out)
+	}
 }

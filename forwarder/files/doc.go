@@ -86,9 +86,8 @@
 // of the decoded input). A file is marked shipped only when all its
 // records were acknowledged.
 //
-// After a restart nothing acknowledged is shipped again (but the batch in
-// flight at the crash, or acknowledged but not yet in the ledger, may be:
-// at least once; see The pos_file), and a half-read file
+// After a restart nothing acknowledged is shipped again (see The
+// pos_file), and a half-read file
 // resumes after its last acknowledged batch: a plain csv, tsv or ndjson
 // file by seeking to the offset; a gzip file or a JSON document by
 // reading again from the start and skipping the acknowledged records. A
@@ -172,9 +171,15 @@
 // What survives is what barge counts on: a crash of the process (kill -9)
 // loses nothing written with write(2), as the file buffer writes its
 // chunks without fsync and calls them durable. A kill -9
-//   - during an Append, or after it returned but before its journal line
-//     was written: that batch is shipped again after the restart, and
-//     only that one (the ledger is one batch behind at most);
+//   - during an Append: the batch was not acknowledged; the buffer drops
+//     what of it reached its chunk files (buffer.AppendMarked), and the
+//     restart ships it;
+//   - after an Append returned but before its journal line was written:
+//     with a sink that stores marks (MarkedSink: cmd/barge's router over
+//     file buffers; see marks.go) the batch carried its path's ledger
+//     entry, with a seq; at start an entry the buffer holds with a
+//     greater seq than the ledger's replaces it, so nothing is shipped
+//     again. Without such a sink that one batch is shipped again;
 //   - after the journal line: nothing is shipped again;
 //   - while a snapshot is written, at any step: NAME.tmp is torn (removed:
 //     NAME and its journal are used), or whole (used; the journal's

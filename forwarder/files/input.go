@@ -71,6 +71,10 @@ type Input struct {
 	obs      map[string]observation // files seen changing, for settle_time
 	missing  map[string]time.Time   // ledger paths not seen since
 	ownFiles ownFiles
+	// set by Listen when the sink stores marks (see marks.go)
+	marked     MarkedSink
+	markPrefix string
+	seq        uint64
 
 	stats counters
 }
@@ -147,7 +151,7 @@ func (in *Input) Listen() error {
 	}
 	in.stats.ledgerDamaged.Add(int64(rec.damaged))
 	in.led, in.ownFiles, in.listened = led, own, true
-	return nil
+	return in.takeMarks()
 }
 
 // Run scans and ships until ctx ends or Close is called, then returns nil

@@ -39,6 +39,9 @@ type entry struct {
 	hash    [32]byte
 	records int64 // records acknowledged (appended with a nil error)
 	offset  int64 // byte offset of the decoded input after the last acknowledged record
+	// seq is the seq of the buffer mark that acknowledged the last batch
+	// of this path (see marks.go); 0 when none did. It never decreases.
+	seq uint64
 }
 
 const ledgerMagic = "barge-files-ledger 1"
@@ -61,8 +64,12 @@ func encodeLedger(gen uint64, entries map[string]*entry) []byte {
 
 // appendEntry appends the line of an entry, without its newline.
 func appendEntry(b []byte, p string, e *entry) []byte {
-	return fmt.Appendf(b, "%s size=%d mtime=%s sha256=%x records=%d offset=%d path=%s",
-		e.state, e.size, formatMtime(e.mtime), e.hash, e.records, e.offset, strconv.Quote(p))
+	b = fmt.Appendf(b, "%s size=%d mtime=%s sha256=%x records=%d offset=%d ",
+		e.state, e.size, formatMtime(e.mtime), e.hash, e.records, e.offset)
+	if e.seq > 0 {
+		b = fmt.Appendf(b, "seq=%d ", e.seq)
+	}
+	return append(append(b, "path="...), strconv.Quote(p)...)
 }
 
 // formatMtime writes nanoseconds as seconds.nanoseconds (floored seconds).
@@ -131,9 +138,12 @@ func decodeLedger(b []byte) (uint64, map[string]*entry, error) {
 }
 
 func parseEntry(line string) (string, *entry, error) {
-	f := strings.SplitN(line, " ", 7)
-	if len(f) != 7 {
-		return "", nil, errors.New("want 7 fields")
+	f := strings.SplitN(line, " ", 8)
+	if len(f) == 8 && !strings.HasPrefix(f[6], "seq=") {
+		f = strings.SplitN(line, " ", 7) // the path holds a space
+	}
+	if len(f) != 7 && len(f) != 8 {
+		return "", nil, errors.New("want 7 or 8 fields")
 	}
 	e := &entry{}
 	switch f[0] {
@@ -191,7 +201,16 @@ func parseEntry(line string) (string, *entry, error) {
 	if e.offset, err = num(5, "offset"); err != nil {
 		return "", nil, err
 	}
-	q, err := val(6, "path")
+	if len(f) == 8 {
+		v, err := val(6, "seq")
+		if err != nil {
+			return "", nil, err
+		}
+		if e.seq, err = strconv.ParseUint(v, 10, 64); err != nil || e.seq == 0 || v != strconv.FormatUint(e.seq, 10) {
+			return "", nil, fmt.Errorf("bad seq %q", v)
+		}
+	}
+	q, err := val(len(f)-1, "path")
 	if err != nil {
 		return "", nil, err
 	}

@@ -16,7 +16,8 @@ import (
 func sampleEntries() map[string]*entry {
 	return map[string]*entry{
 		"/data/a.csv":           {state: stateShipped, size: 1234, mtime: 1700000000123456789, hash: [32]byte{1, 2, 3}, records: 20, offset: 1234},
-		"/data/b c\n\"q\".json": {state: stateReading, size: 99, mtime: 1700000100e9, records: 1000, offset: 51234},
+		"/data/b c\n\"q\".json": {state: stateReading, size: 99, mtime: 1700000100e9, records: 1000, offset: 51234, seq: 77},
+		"/data/seq= x.csv":      {state: stateReading, size: 5, mtime: 1, records: 1, offset: 3},
 		"/data/\xff.json":       {state: stateFailed, size: 12, mtime: -1},
 	}
 }

@@ -58,7 +58,11 @@ func (in *Input) transfer(ctx context.Context, path string) {
 		return
 	}
 	if e == nil || e.hash != sum {
-		e = &entry{state: stateReading, hash: sum}
+		next := &entry{state: stateReading, hash: sum}
+		if e != nil {
+			next.seq = e.seq
+		}
+		e = next
 		in.led.entries[path] = e
 	}
 	e.size, e.mtime = size, mtime
@@ -121,10 +125,12 @@ func (in *Input) ship(ctx context.Context, f *os.File, path string, e *entry) er
 		maxRecords: in.batchRecords,
 		maxBytes:   in.batchBytes,
 		commit: func(buf []byte, n int, at cursor) error {
-			if err := in.append(ctx, tag, buf, n); err != nil {
+			next := *e
+			next.records, next.offset = at.records, at.offset
+			if err := in.append(ctx, tag, buf, n, path, &next); err != nil {
 				return err
 			}
-			e.records, e.offset = at.records, at.offset
+			*e = next
 			in.stats.records.Add(int64(n))
 			in.stats.appendedBytes.Add(int64(len(buf)))
 			return in.note(path)
