@@ -88,6 +88,9 @@ func (t *Tailer) turn(ctx context.Context, fl *follower) (progress, done bool, e
 		t.commit(fl, pos)
 	}
 	t.store.SetSeq(t.seq)
+	if eof {
+		fl.release()
+	}
 	return progress, done, nil
 }
 
