@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -684,4 +685,82 @@ func TestTailCloseWhileAppendBlocks(t *testing.T) {
 	if e, ok := position(tl, path); !ok || e.Offset != 0 {
 		t.Fatalf("position %+v (%v) after lines never appended, want offset 0", e, ok)
 	}
+}
+
+func inode(t *testing.T, path string) uint64 {
+	t.Helper()
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fi.Sys().(*syscall.Stat_t).Ino
+}
+
+// reuseInode creates files at path until one gets inode ino (a deleted
+// file's) back, and leaves it there, empty. It skips the test, saying why,
+// when the file system does not give the inode back within 2,000 tries.
+func reuseInode(t *testing.T, path string, ino uint64) {
+	t.Helper()
+	for i := range 2000 {
+		f, err := os.Create(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		st, err := f.Stat()
+		f.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Sys().(*syscall.Stat_t).Ino == ino {
+			return
+		}
+		// Kept, so that its inode is not the next one handed out.
+		if err := os.Rename(path, fmt.Sprintf("%s.spare-%d", path, i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Skipf("the file system under %s did not reuse inode %d in 2,000 creations", filepath.Dir(path), ino)
+}
+
+// TestTailInodeReuse deletes a file read to its end and creates files
+// until one gets its inode back, larger than the old position: the new
+// file is a new file (its fingerprint differs) and is read from its
+// start, while barge runs and while it is stopped. Every line once.
+func TestTailInodeReuse(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "app.log")
+	w := openWriter(t, path)
+	w.lines(0, 100)
+	w.f.Close()
+	sink := &recSink{}
+	cfg := testConfig(dir)
+	tl, stop := start(t, cfg, sink, nil)
+	waitFor(t, "100 lines", func() bool { return len(sink.messages()) >= 100 })
+
+	// While running: the old file, deleted, is closed after rotate_wait;
+	// only then can its inode come back.
+	ino := inode(t, path)
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the deleted file closed", func() bool { return tl.Stats().Files == 0 })
+	reuseInode(t, path, ino)
+	w = openWriter(t, path)
+	w.lines(100, 400) // longer than the old file: an inode match alone would skip its head
+	waitFor(t, "400 lines", func() bool { return len(sink.messages()) >= 400 })
+
+	// While stopped.
+	stop()
+	w.f.Close()
+	ino = inode(t, path)
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
+	}
+	reuseInode(t, path, ino)
+	w = openWriter(t, path)
+	w.lines(400, 1000)
+	sink2 := &recSink{}
+	start(t, cfg, sink2, nil)
+	waitFor(t, "600 more lines", func() bool { return len(sink2.messages()) >= 600 })
+	checkOnce(t, append(sink.messages(), sink2.messages()...), 1000, 0)
 }
