@@ -51,6 +51,17 @@ type markState struct {
 	at    time.Time // when it was committed (or recovered)
 }
 
+// MarkedSink is what an input that keeps its positions in the buffer
+// appends to: a *Buffer, or cmd/barge's router, which hands each mark to
+// the buffer of the match its entries go to.
+type MarkedSink interface {
+	Append(ctx context.Context, tag string, entries []byte) error
+	AppendMarked(ctx context.Context, tag string, entries []byte, m Mark) error
+	Marks(prefix string) []Mark
+}
+
+var _ MarkedSink = (*Buffer)(nil)
+
 // AppendMarked is Append, storing m with the entries: when it returns nil,
 // the entries and m are durable together (as Append's entries are); after
 // a crash before it returned, recovery drops whatever part of them reached

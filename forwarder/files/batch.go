@@ -48,7 +48,7 @@ func (b *batch) flush() error {
 
 // append hands one batch to the sink, retrying any failure with backoff
 // (retryMin doubling to retryMax) until it succeeds or ctx ends: a batch
-// is never skipped. With a MarkedSink, next (path's entry once the batch
+// is never skipped. With a buffer.MarkedSink, next (path's entry once the batch
 // is in) goes with it as a mark, each attempt with a seq of its own,
 // which next keeps (see marks.go).
 func (in *Input) append(ctx context.Context, tag string, buf []byte, n int, path string, next *entry) error {

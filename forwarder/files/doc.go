@@ -175,7 +175,7 @@
 //     what of it reached its chunk files (buffer.AppendMarked), and the
 //     restart ships it;
 //   - after an Append returned but before its journal line was written:
-//     with a sink that stores marks (MarkedSink: cmd/barge's router over
+//     with a sink that stores marks (buffer.MarkedSink: cmd/barge's router over
 //     file buffers; see marks.go) the batch carried its path's ledger
 //     entry, with a seq; at start an entry the buffer holds with a
 //     greater seq than the ledger's replaces it, so nothing is shipped

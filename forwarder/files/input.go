@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/barge-dev/barge/buffer"
 	"github.com/robfig/cron/v3"
 )
 
@@ -72,7 +73,7 @@ type Input struct {
 	missing  map[string]time.Time   // ledger paths not seen since
 	ownFiles ownFiles
 	// set by Listen when the sink stores marks (see marks.go)
-	marked     MarkedSink
+	marked     buffer.MarkedSink
 	markPrefix string
 	seq        uint64
 

@@ -1,7 +1,6 @@
 package files
 
 import (
-	"context"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -9,18 +8,12 @@ import (
 	"github.com/barge-dev/barge/buffer"
 )
 
-// MarkedSink is a Sink that stores a position with the entries it covers,
-// durable together (buffer.Buffer's AppendMarked, through cmd/barge's
-// router). With one, each batch carries its path's ledger entry as it is
-// once the batch is in, so that a kill -9 between an Append and its
-// journal line re-ships nothing: the next start takes the entry back
-// from the buffer.
-type MarkedSink interface {
-	Sink
-	AppendMarked(ctx context.Context, tag string, entries []byte, m buffer.Mark) error
-	Marks(prefix string) []buffer.Mark
-}
-
+// Ledger entries kept by the buffer. When the sink is a buffer.MarkedSink
+// (cmd/barge's router over file buffers), each batch carries its path's
+// ledger entry as it is once the batch is in, so that a kill -9 between an
+// Append and its journal line re-ships nothing: the next start takes the
+// entry back from the buffer.
+//
 // A mark's source is markPrefix ("files", the pos_file's absolute path)
 // and the file's path; its value is the path's ledger line (appendEntry),
 // whose seq field is the mark's seq.
@@ -28,7 +21,7 @@ type MarkedSink interface {
 // takeMarks replaces the ledger entries that the buffer holds newer
 // versions of (a greater seq) and saves the ledger. Called by Listen.
 func (in *Input) takeMarks() error {
-	ms, ok := in.sink.(MarkedSink)
+	ms, ok := in.sink.(buffer.MarkedSink)
 	if !ok {
 		return nil
 	}

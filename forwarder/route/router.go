@@ -157,15 +157,7 @@ func (r *Router) add(patterns []string, ru rule) error {
 	return nil
 }
 
-// MarkedSink is a Sink that also stores an input's position with the
-// entries it covers (buffer.Buffer; see buffer.AppendMarked).
-type MarkedSink interface {
-	Sink
-	AppendMarked(ctx context.Context, tag string, entries []byte, m buffer.Mark) error
-	Marks(prefix string) []buffer.Mark
-}
-
-var _ MarkedSink = (*Router)(nil)
+var _ buffer.MarkedSink = (*Router)(nil)
 
 // Append filters entries and hands the result to the first matching sink,
 // returning its error unchanged. Entries that match no <match> are counted
@@ -175,7 +167,7 @@ func (r *Router) Append(ctx context.Context, tag string, entries []byte) error {
 }
 
 // AppendMarked is Append, handing m with the filtered entries to a sink
-// that stores marks (see MarkedSink); a sink that does not gets Append.
+// that stores marks (a buffer.MarkedSink); a sink that does not gets Append.
 // Entries that the filters drop entirely, or that match no <match>, store
 // no mark: an input that resumes from an older one reads them again, and
 // drops them again.
@@ -183,14 +175,14 @@ func (r *Router) AppendMarked(ctx context.Context, tag string, entries []byte, m
 	return r.append(ctx, tag, entries, &m)
 }
 
-// Marks returns the marks of every sink that stores them (see
-// MarkedSink) whose source starts with prefix: for a source in several
+// Marks returns the marks of every sink that stores them (a
+// buffer.MarkedSink) whose source starts with prefix: for a source in several
 // sinks (routes changed between runs), the one with the greatest Seq.
 func (r *Router) Marks(prefix string) []buffer.Mark {
 	r.mu.RLock()
-	var sinks []MarkedSink
+	var sinks []buffer.MarkedSink
 	for _, ru := range r.rules {
-		if ms, ok := ru.sink.(MarkedSink); ok && !slices.Contains(sinks, ms) {
+		if ms, ok := ru.sink.(buffer.MarkedSink); ok && !slices.Contains(sinks, ms) {
 			sinks = append(sinks, ms)
 		}
 	}
@@ -240,7 +232,7 @@ func (r *Router) append(ctx context.Context, tag string, entries []byte, m *buff
 }
 
 func deliver(ctx context.Context, s Sink, tag string, entries []byte, m *buffer.Mark) error {
-	if ms, ok := s.(MarkedSink); ok && m != nil {
+	if ms, ok := s.(buffer.MarkedSink); ok && m != nil {
 		return ms.AppendMarked(ctx, tag, entries, *m)
 	}
 	return s.Append(ctx, tag, entries)

@@ -178,7 +178,7 @@ func (t *Tailer) addKeys(batch []byte, n int, fl *follower, offset int64) []byte
 }
 
 // deliver appends batch, retrying with backoff until Append returns nil
-// or ctx is done. With a MarkedSink, pos (the position after batch) goes
+// or ctx is done. With a buffer.MarkedSink, pos (the position after batch) goes
 // with it as a mark (see marks.go); each attempt has a seq of its own.
 func (t *Tailer) deliver(ctx context.Context, tag string, batch []byte, pos Entry) error {
 	wait := t.retryMin

@@ -50,7 +50,7 @@
 // line): those are read again after a restart. Store.Set is called then,
 // and Store.Sync makes it durable, once a second.
 //
-// With a sink that stores marks (MarkedSink: cmd/barge's router over
+// With a sink that stores marks (buffer.MarkedSink: cmd/barge's router over
 // file buffers; see marks.go) and a pos_file, each Append is
 // buffer.AppendMarked: the position after the batch, as its pos_file line,
 // is written with the batch's entries, durable together or not at all,

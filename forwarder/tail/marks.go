@@ -1,25 +1,18 @@
 package tail
 
 import (
-	"context"
 	"path/filepath"
 	"strings"
 
 	"github.com/barge-dev/barge/buffer"
 )
 
-// MarkedSink is a Sink that stores a position with the entries it covers,
-// durable together (buffer.Buffer's AppendMarked, through cmd/barge's
-// router). With one, and a pos_file, a kill -9 at any moment neither
-// loses nor repeats a line: the pos_file is written once a second, and
-// the positions appended after its last write are taken back from the
-// buffer at the next start.
-type MarkedSink interface {
-	Sink
-	AppendMarked(ctx context.Context, tag string, entries []byte, m buffer.Mark) error
-	Marks(prefix string) []buffer.Mark
-}
-
+// Positions kept by the buffer. When the sink is a buffer.MarkedSink
+// (cmd/barge's router over file buffers) and there is a pos_file, a kill
+// -9 at any moment neither loses nor repeats a line: the pos_file is
+// written once a second, and the positions appended after its last write
+// are taken back from the buffer at the next start.
+//
 // A mark's source is markPrefix (the tailer's: "tail", the pos_file's
 // absolute path) and the position's key; its value is the position's
 // pos_file line; its seq counts the tailer's marked appends, and the
@@ -29,7 +22,7 @@ type MarkedSink interface {
 // does not yet: those of the marks with a seq above the pos_file's.
 // Called by Listen, once the store is open.
 func (t *Tailer) takeMarks() {
-	ms, ok := t.sink.(MarkedSink)
+	ms, ok := t.sink.(buffer.MarkedSink)
 	if !ok || t.cfg.PosFile == "" {
 		return
 	}

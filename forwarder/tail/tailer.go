@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/barge-dev/barge/buffer"
 	"github.com/barge-dev/barge/forwarder/parse"
 )
 
@@ -76,7 +77,7 @@ type Tailer struct {
 
 	// Set by Listen when the sink stores marks and there is a pos_file
 	// (see marks.go); seq is owned by Run's goroutine.
-	marked     MarkedSink
+	marked     buffer.MarkedSink
 	markPrefix string
 	seq        uint64
 
