@@ -72,12 +72,18 @@
 // position's file is looked for in PATH's directory by device and inode,
 // then fingerprint (as for a rotation while stopped) and read from it,
 // whatever its name now; a file not found (deleted) is gone, as in
-// Fluentd, and its position dropped at the first compaction. With
-// follow_inodes a file found under another path the globs match (or a
-// rotated one) is the same follower, its position moved to the new path:
-// read on, never again from its start; a file newly found takes, when its
-// path has no position of its own, the position of the same identity
-// kept under another key.
+// Fluentd, and its position dropped at the first compaction. A file
+// rotated away and found under a path the globs match (logrotate's
+// app.log -> app.log.1 under path app.log*), while running or at start, is
+// the same follower, its position moved to the new path: read on, never
+// again from its start (Fluentd without follow_inodes reads it again). At
+// start the position of a path whose file was rotated while barge was
+// stopped is moved to that file's rotated key first, so that a chain of
+// renames (app.log.1 -> app.log.2, app.log -> app.log.1) loses no
+// position. With follow_inodes the same holds for any file found under
+// another path, and a file newly found takes, when its path has no
+// position of its own, the position of the same identity kept under any
+// other key.
 //
 // # Waking up: events and the reconcile
 //
@@ -200,8 +206,6 @@
 //     uncompressed (and the old one deleted) is not found, its rest not
 //     read; a position from Fluentd's pos_file (no fingerprint) is
 //     never matched to a .gz file.
-//   - Without follow_inodes a file rotated to a name the globs match is
-//     read again from its start (as Fluentd), while its rest is read too.
 //   - open_on_every_update: files stay open. Options.Hostname is unused.
 //   - The events of a rotated file under its new name make the loop
 //     refresh at the next reconcile (harmless, a Resolve more).

@@ -142,6 +142,15 @@ func (t *Tailer) drop(fl *follower) {
 
 // follow starts following path; fromEnd per read_from_head at first start.
 func (t *Tailer) follow(path string, fromEnd bool) {
+	if !t.started {
+		// At start, a position of path whose file is elsewhere now
+		// (rotated while stopped) goes with that file, before path's
+		// position is given to the file there (adopt, or the position
+		// set below): app.log.1 -> app.log.2 and app.log -> app.log.1.
+		if e, ok := t.store.Get(path); ok && !isRotatedKey(path) && t.followed(e.ID.Dev, e.ID.Ino) == nil && !namesFile(path, e.ID) {
+			t.findRotated(e, rotatedKey(path, e.ID))
+		}
+	}
 	if fl := t.adoptable(path); fl != nil {
 		t.adopt(fl, path)
 		return
@@ -252,4 +261,15 @@ func (t *Tailer) reconcileOne(w *watcher, fl *follower, now time.Time) {
 		t.reset(fl)
 	}
 	fl.id = id
+}
+
+// namesFile reports whether path names the file of identity id (by device
+// and inode; unknown when it cannot be stat'ed: true).
+func namesFile(path string, id Identity) bool {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return !errors.Is(err, fs.ErrNotExist)
+	}
+	dev, ino, ok := fileID(fi)
+	return !ok || ino == id.Ino && (id.Dev == 0 || dev == id.Dev)
 }

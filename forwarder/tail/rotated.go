@@ -87,8 +87,8 @@ func (t *Tailer) recoverRotated() {
 	}
 }
 
-// adopt, with follow_inodes, makes fl (a file followed under another path,
-// or rotated away) the file of path: its position moves to path, so the
+// adopt makes fl (a file rotated away or, with follow_inodes, followed
+// under another path) the file of path: its position moves to path, so the
 // file is read on, not again from its start. The path it had, if it still
 // named it, is followed again (it now names another file, or none).
 func (t *Tailer) adopt(fl *follower, path string) {
@@ -110,8 +110,11 @@ func (t *Tailer) adopt(fl *follower, path string) {
 }
 
 // adoptable returns the follower of the file at path if it is followed
-// already but not as path's: rotated away from path (no longer matched,
-// then matched again), or, with follow_inodes, under another path.
+// already but not as path's: rotated away (from path, no longer matched,
+// then matched again; or from another path, renamed to one the globs
+// match, as logrotate does with app.log*), or, with follow_inodes, under
+// another path. So a rotated file is read on under its new name, never
+// again from its start, with or without follow_inodes.
 func (t *Tailer) adoptable(path string) *follower {
 	fi, err := os.Stat(path)
 	if err != nil {
@@ -121,19 +124,20 @@ func (t *Tailer) adoptable(path string) *follower {
 	if !ok {
 		return nil
 	}
-	if fl := t.followed(dev, ino); fl != nil && t.byPath[path] != fl && (t.cfg.FollowInodes || fl.path == path) {
+	if fl := t.followed(dev, ino); fl != nil && t.byPath[path] != fl && (t.cfg.FollowInodes || fl.path == path || !fl.rotated.IsZero()) {
 		return fl
 	}
 	return nil
 }
 
-// byIdentity, with follow_inodes, returns the position of the file of
-// identity id kept under another key (a path it had, or a rotated key).
+// byIdentity returns the position of the file of identity id kept under
+// a rotated key (a file rotated away, now found under a name the globs
+// match) or, with follow_inodes, under any other key.
 func (t *Tailer) byIdentity(id Identity) (Entry, bool) {
-	if !t.cfg.FollowInodes {
-		return Entry{}, false
-	}
 	for _, e := range t.store.Entries() {
+		if !t.cfg.FollowInodes && !isRotatedKey(e.Path) {
+			continue
+		}
 		if e.ID.Ino != 0 && e.ID.Same(id) && t.followed(e.ID.Dev, e.ID.Ino) == nil {
 			return e, true
 		}

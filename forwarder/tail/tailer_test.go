@@ -764,3 +764,66 @@ func TestTailInodeReuse(t *testing.T) {
 	waitFor(t, "600 more lines", func() bool { return len(sink2.messages()) >= 600 })
 	checkOnce(t, append(sink.messages(), sink2.messages()...), 1000, 0)
 }
+
+// TestTailRotatedToMatchedName: with path app.log* (no follow_inodes),
+// logrotate renames app.log to app.log.1, which the glob matches, then
+// app.log.1 to app.log.2, while barge runs and while it is stopped: the
+// rotated file is read on under its new name, never again from its start
+// (Fluentd reads it again: fluentd#3532). Every line once.
+func TestTailRotatedToMatchedName(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "app.log")
+	cfg := testConfig(dir)
+	cfg.Path = path + "*"
+	w := openWriter(t, path)
+	w.lines(0, 100)
+	sink := &recSink{}
+	tl, stop := start(t, cfg, sink, nil)
+	waitFor(t, "100 lines", func() bool { return len(sink.messages()) >= 100 })
+	if err := os.Rename(path, path+".1"); err != nil {
+		t.Fatal(err)
+	}
+	w.lines(100, 150) // the application has not reopened yet
+	w2 := openWriter(t, path)
+	w2.lines(150, 300)
+	waitFor(t, "300 lines", func() bool { return len(sink.messages()) >= 300 })
+	waitFor(t, "two files followed", func() bool { return tl.Stats().Files == 2 })
+
+	// Stopped: app.log.1 -> app.log.2, app.log -> app.log.1, a new app.log.
+	stop()
+	w.f.Close()
+	w2.lines(300, 350)
+	w2.f.Close()
+	if err := os.Rename(path+".1", path+".2"); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(path, path+".1"); err != nil {
+		t.Fatal(err)
+	}
+	w3 := openWriter(t, path)
+	w3.lines(350, 400)
+	sink2 := &recSink{}
+	tl2, _ := start(t, cfg, sink2, nil)
+	waitFor(t, "100 more lines", func() bool { return len(sink2.messages()) >= 100 })
+	for _, p := range []string{path, path + ".1", path + ".2"} {
+		size := fileSize(t, p)
+		waitFor(t, p+" read to its end", func() bool {
+			e, ok := position(tl2, p)
+			return ok && e.Offset == size
+		})
+	}
+	msgs := append(sink.messages(), sink2.messages()...)
+	slices.Sort(msgs)
+	n1, n2 := numbers(t, sink.messages()), numbers(t, sink2.messages())
+	t.Logf("first run %d records (%d..%d), second %d (%v ... %v)", len(n1), n1[0], n1[len(n1)-1], len(n2), n2[:3], n2[len(n2)-3:])
+	checkOnce(t, msgs, 400, 400)
+}
+
+func fileSize(t *testing.T, p string) int64 {
+	t.Helper()
+	fi, err := os.Stat(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fi.Size()
+}
