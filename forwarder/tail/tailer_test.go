@@ -827,3 +827,36 @@ func fileSize(t *testing.T, p string) int64 {
 	}
 	return fi.Size()
 }
+
+// TestTailFairness: a file of 100,000 lines and fifty of 20 lines each,
+// all there at start: each file gets at most read_lines_limit lines a
+// turn, so every small file is delivered whole before the big one is a
+// fifth read.
+func TestTailFairness(t *testing.T) {
+	dir := t.TempDir()
+	big := openWriter(t, filepath.Join(dir, "big.log"))
+	big.lines(0, 100000)
+	for i := range 50 {
+		w := openWriter(t, filepath.Join(dir, fmt.Sprintf("small-%02d.log", i)))
+		w.lines(0, 20)
+	}
+	cfg := testConfig(dir)
+	cfg.PathKey = "path"
+	sink := &recSink{}
+	start(t, cfg, sink, nil)
+	waitFor(t, "every line", func() bool { return len(sink.messages()) >= 100000+50*20 })
+	bigSeen, small := 0, 0
+	for _, r := range sink.all() {
+		if strings.HasSuffix(r["path"].(string), "big.log") {
+			bigSeen++
+			continue
+		}
+		if small++; small == 50*20 {
+			break
+		}
+	}
+	if bigSeen > 100000/5 {
+		t.Fatalf("%d lines of the big file came before the small files' last", bigSeen)
+	}
+	t.Logf("the small files' last line came after %d of the big file's 100,000", bigSeen)
+}
