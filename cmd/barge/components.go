@@ -13,6 +13,7 @@ import (
 	"github.com/barge-dev/barge/forwarder/tail"
 	"github.com/barge-dev/barge/output/bigquery"
 	"github.com/barge-dev/barge/output/file"
+	"github.com/barge-dev/barge/output/forward"
 	"github.com/barge-dev/barge/output/gcs"
 	"github.com/barge-dev/barge/output/null"
 	"github.com/barge-dev/barge/output/s3"
@@ -142,6 +143,19 @@ var components = []kind{
 			o.Bucket, o.Path, o.StoreAs = c.Bucket, c.Path, c.StoreAs
 			o.Format, o.KeyStyle = c.Format.Type, c.Format.KeyStyle
 			o.TimeKey, o.TimeType, o.TimeFormat = c.Inject.TimeKey, c.Inject.TimeType, c.Inject.TimeFormat
+		},
+	},
+	{
+		directive: "match", typ: "forward",
+		heading: "### `<match>` `@type forward`",
+		config:  defaults(forward.DefaultConfig),
+		buffer:  "file",
+		output: func(cfg any, e env) (buffer.Flusher, error) {
+			o, err := forward.New(*cfg.(*forward.Config), forward.Options{Logger: e.log})
+			if err != nil {
+				return nil, err
+			}
+			return o, nil
 		},
 	},
 	{

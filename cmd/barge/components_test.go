@@ -61,8 +61,8 @@ func TestUnknownTypeListsTheTable(t *testing.T) {
 	}{
 		{"source", "<source>\n  @type syslog\n</source>\n", `<source>: unknown @type "syslog" (barge has: forward, files, tail)`},
 		{"filter", "<source>\n  @type forward\n</source>\n<filter **>\n  @type parser\n</filter>\n", `<filter **>: unknown @type "parser" (barge has: grep, record_transformer)`},
-		{"match", "<source>\n  @type forward\n</source>\n<match **>\n  @type kafka\n</match>\n", `<match **>: unknown @type "kafka" (barge has: file, s3, gcs, stdout, null)`},
-		{"match", "<source>\n  @type forward\n</source>\n<match **>\n</match>\n", `<match **>: '@type' is required (barge has: file, s3, gcs, stdout, null)`},
+		{"match", "<source>\n  @type forward\n</source>\n<match **>\n  @type kafka\n</match>\n", `<match **>: unknown @type "kafka" (barge has: file, s3, gcs, forward, stdout, null)`},
+		{"match", "<source>\n  @type forward\n</source>\n<match **>\n</match>\n", `<match **>: '@type' is required (barge has: file, s3, gcs, forward, stdout, null)`},
 		{"loader", "<loader bq>\n  @type spanner\n</loader>\n", `<loader bq>: unknown @type "spanner" (barge has: bigquery)`},
 	} {
 		t.Run(tt.directive, func(t *testing.T) {

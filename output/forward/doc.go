@@ -1,0 +1,94 @@
+// Package forward is barge's @type forward output (Fluentd out_forward): it
+// sends each flushed chunk to one of its <server>s over the Fluentd Forward
+// Protocol v1, as a buffer.Flusher.
+//
+//	<match **>
+//	  @type forward
+//	  require_ack_response true
+//	  compress gzip              # text (default), gzip or zstd
+//	  <server>
+//	    host 10.0.0.1
+//	    weight 60
+//	  </server>
+//	  <server>
+//	    host 10.0.0.2
+//	    standby true
+//	  </server>
+//	</match>
+//
+// # Wire format
+//
+// A chunk is sent as PackedForward messages [tag, bin(entries),
+// {"size": N, "chunk": ID}], one per run of entries of one tag holding at
+// most send_chunk_size bytes of entries (barge's own parameter, 8m; an
+// entry larger than that is a message of its own). Entries are v1
+// [time, record] pairs with an EventTime (ext type 0, nanoseconds), or
+// integer seconds with time_as_integer. The "chunk" option is there only
+// with require_ack_response; its value is base64 of 16 bytes derived from
+// the chunk id and the part's index, so a retry sends the same id. With
+// compress gzip a message is a CompressedPackedForward ({"compressed":
+// "gzip"}, entries one gzip member). compress zstd sends {"compressed":
+// "zstd"} with one zstd frame, as Fluentd 1.19 does: this is outside the
+// Forward Protocol v1 specification, and receivers that do not know it
+// (barge's own forward input among them) refuse the message.
+//
+// # Contract
+//
+// Flush returns nil when the chunk is durable at the destination as far as
+// the protocol can tell:
+//   - with require_ack_response, once every part's {"ack": ID} arrived,
+//     each within ack_response_timeout (a receiver acks once it stored the
+//     records);
+//   - without it, once every part was written to the socket. This can lose
+//     records, as in Fluentd: a receiver that dies (or a connection reset)
+//     after the write took the bytes into the kernel's buffers loses them
+//     without Flush knowing. Use require_ack_response for at-least-once.
+//
+// A Flush picks one server: smooth weighted round robin by weight among
+// the healthy regular servers (weight 0 is never picked), and among the
+// healthy standby servers only when no regular server is healthy. With
+// heartbeat_type transport (the default) a failed connect, TLS or
+// <security> handshake, write, or a missing or wrong ack marks the server
+// down for recover_wait; with heartbeat_type none no server is ever marked
+// down. Flush then returns a retryable error naming the server (host:port)
+// and the chunk (and the part's ack id); the buffer retries the chunk,
+// possibly on another server. A chunk whose entries are malformed is
+// buffer.Permanent.
+//
+// The parts of a chunk that were acked (or, without acks, written) are
+// remembered by chunk id in this process, and a retried Flush of the same
+// chunk sends only the others; so with several parts a retry duplicates at
+// most the part that failed. The memory is lost on restart (the whole chunk
+// is sent again) and bounded to 4096 chunks.
+//
+// With keepalive, connections are kept between flushes (one per concurrent
+// flush) and one idle longer than keepalive_timeout is closed rather than
+// reused; a send that fails on a reused connection is tried once more on a
+// new one before the server is marked down. Without keepalive each Flush
+// opens its own connection and closes it.
+//
+// <security> runs the HELO / PING / PONG handshake on each new connection
+// (shared_key, from <server> or <security>; username and password when the
+// HELO asks for user authentication) and checks the server's digest in
+// its PONG. transport tls wraps the connection in TLS, checking the
+// server's certificate against tls_cert_path (or the system's roots) and
+// its name unless tls_verify_hostname is false; tls_insecure_mode checks
+// nothing.
+//
+// Stats counts records, bytes, messages, acks, ack timeouts and errors, in
+// total and per server.
+//
+// # Not implemented
+//
+//   - heartbeat_type udp, and any periodic heartbeat: a server is tried
+//     again recover_wait after it was marked down; heartbeat_interval and
+//     hard_timeout are accepted and have no effect. No phi accrual detector
+//     (phi_failure_detector, phi_threshold).
+//   - DNS round robin (dns_round_robin), expire_dns_cache, ignore_network_errors_at_startup,
+//     verify_connection_at_startup, <secondary> (the buffer's job),
+//     the "v0" Message/Forward modes and sending metadata (v1.5 entries).
+//   - tls_allow_self_signed_cert, tls_ciphers, tls_client_private_key_passphrase,
+//     tls_cert_thumbprint and the Windows certificate store options.
+//   - Pipelining: the parts of a chunk are sent one after another, each
+//     waiting for its ack.
+package forward
