@@ -36,6 +36,29 @@ func (b *Buffer) Run(ctx context.Context) error {
 	return nil
 }
 
+// FlushNow queues every staged chunk and makes every queued chunk due at
+// once, a chunk waiting for its own retry and the output's backoff
+// included (one chunk probes it; a failure goes on with the backoff where
+// it was). It is Fluentd's force flush (SIGUSR1); it returns at once, the
+// flush workers do the flushing.
+func (b *Buffer) FlushNow() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed || !b.opened {
+		return
+	}
+	for _, c := range b.staged {
+		b.enqueueLocked(c)
+	}
+	for _, c := range b.queue {
+		c.retryAt = time.Time{}
+	}
+	if b.retry.active {
+		b.retry.next = b.clock.Now()
+	}
+	b.work.broadcast()
+}
+
 // Drain enqueues every staged chunk (when flush_at_shutdown) and flushes
 // until the queue is empty or ctx ends. It flushes by itself, so it works
 // with or without Run. What is not flushed stays on disk.

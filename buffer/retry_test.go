@@ -442,3 +442,54 @@ func TestRetryFailedChunkGoesToBack(t *testing.T) {
 		}
 	})
 }
+
+// TestFlushNow: FlushNow (SIGUSR1) flushes a staged chunk long before its
+// flush_interval, and a chunk waiting out an hour-long backoff at once.
+func TestFlushNow(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		cfg := testConfig(t, "file")
+		cfg.FlushMode = "interval"
+		cfg.FlushInterval = time.Hour
+		out := &recorder{}
+		b, _ := open(t, cfg, out, Options{})
+		h := runBuf(t, b, out)
+		defer h.stop()
+		h.append("t", entries(2, t0, 5))
+		synctest.Wait()
+		if n := len(out.callTimes()); n != 0 {
+			t.Fatalf("%d flushes before the interval", n)
+		}
+		start := time.Now()
+		b.FlushNow()
+		synctest.Wait()
+		if len(out.got()) != 1 || time.Since(start) != 0 {
+			t.Fatalf("FlushNow: %d chunks flushed after %v", len(out.got()), time.Since(start))
+		}
+	})
+	synctest.Test(t, func(t *testing.T) {
+		cfg := testConfig(t, "file")
+		cfg.FlushMode = "immediate"
+		cfg.RetryWait = time.Hour
+		cfg.RetryRandomize = false
+		out := &recorder{fail: func(n int, _ *Chunk) error {
+			if n == 1 {
+				return errDown
+			}
+			return nil
+		}}
+		b, _ := open(t, cfg, out, Options{})
+		h := runBuf(t, b, out)
+		defer h.stop()
+		h.append("t", entries(2, t0, 5))
+		synctest.Wait()
+		if n := len(out.callTimes()); n != 1 || len(out.got()) != 0 {
+			t.Fatalf("%d calls, %d flushed; want one failed call", n, len(out.got()))
+		}
+		start := time.Now()
+		b.FlushNow()
+		synctest.Wait()
+		if len(out.got()) != 1 || time.Since(start) != 0 {
+			t.Fatalf("FlushNow during a backoff: %d chunks flushed after %v", len(out.got()), time.Since(start))
+		}
+	})
+}

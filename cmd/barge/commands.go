@@ -67,6 +67,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
+	pl.signals(ctx)
 	if err := pl.run(ctx); err != nil {
 		log.Error("barge stopped with errors", "err", err)
 		return 1

@@ -3,14 +3,16 @@ package main
 import (
 	"bytes"
 	"fmt"
-	"github.com/barge-dev/barge/cmd/barge/bargetest"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
+
+	"github.com/barge-dev/barge/cmd/barge/bargetest"
 )
 
 // fileConfig is a forward source on an ephemeral port and a file output
@@ -440,4 +442,30 @@ func TestCheckLoader(t *testing.T) {
 			t.Errorf("check output lacks %q:\n%s", want, out)
 		}
 	}
+}
+
+// TestSignals: SIGHUP and SIGUSR2 are logged and ignored (barge keeps
+// running and serving), and SIGUSR1 flushes buffered records at once, an
+// hour before their flush_interval.
+func TestSignals(t *testing.T) {
+	dir := t.TempDir()
+	p := startBarge(t, dir, fileConfig("flush_interval 1h"))
+	bargetest.SendAcked(t, p.Addr, "app.sig", 0, 100)
+	for i, sig := range []syscall.Signal{syscall.SIGHUP, syscall.SIGUSR2} {
+		if err := syscall.Kill(p.Pid(), sig); err != nil {
+			t.Fatal(err)
+		}
+		p.WaitNth(10*time.Second, i+1, func(l map[string]any) bool {
+			return l["msg"] == "signal ignored: barge does not reload its config yet"
+		})
+	}
+	bargetest.SendAcked(t, p.Addr, "app.sig", 100, 200) // still serving
+	if err := syscall.Kill(p.Pid(), syscall.SIGUSR1); err != nil {
+		t.Fatal(err)
+	}
+	bargetest.WaitRecords(t, filepath.Join(dir, "out"), 200, 30*time.Second)
+	if code := p.Stop(25 * time.Second); code != 0 {
+		t.Fatalf("exit code %d after SIGTERM", code)
+	}
+	bargetest.CheckSeqs(t, bargetest.ReadRecords(t, filepath.Join(dir, "out")), 200)
 }

@@ -6,8 +6,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
+	"os/signal"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/barge-dev/barge/buffer"
@@ -181,6 +184,36 @@ func buildSink(m *matchPlan, logs loggers, hostname string, stdoutW io.Writer) (
 // run starts the pipeline and blocks until ctx ends, then shuts down in
 // order: stop inputs (each finishes the message it is reading), drain the
 // buffers within shutdown_timeout, close the outputs.
+// signals takes the signals besides SIGTERM and SIGINT (which end ctx)
+// from now on, and handles them in a goroutine until ctx ends: SIGUSR1
+// flushes every buffer now (Fluentd's meaning); SIGHUP and SIGUSR2, which
+// Fluentd uses to reload or restart, are logged and ignored rather than
+// left to end the process.
+func (pl *pipeline) signals(ctx context.Context) {
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGHUP)
+	go pl.handleSignals(ctx, sigs)
+}
+
+func (pl *pipeline) handleSignals(ctx context.Context, sigs chan os.Signal) {
+	defer signal.Stop(sigs)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case sig := <-sigs:
+			if sig == syscall.SIGUSR1 {
+				pl.log.Info("SIGUSR1: flushing every buffer now", "buffers", len(pl.sinks))
+				for _, s := range pl.sinks {
+					s.buf.FlushNow()
+				}
+				continue
+			}
+			pl.log.Warn("signal ignored: barge does not reload its config yet", "signal", sig.String())
+		}
+	}
+}
+
 func (pl *pipeline) run(ctx context.Context) error {
 	bufCtx, stopBuffers := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopBuffers()
