@@ -1,9 +1,13 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"net"
+	"os"
+	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -121,4 +125,38 @@ func TestForwardOutputToBarge(t *testing.T) {
 		}
 	}
 	t.Logf("%d records through two barges, %d duplicated by the kill", n, dups)
+}
+
+// TestForwardOutputVerifyAtStartup: with verify_connection_at_startup, a
+// barge whose forward server is not there does not start, and says which
+// server; with ignore_network_errors_at_startup it starts and warns.
+func TestForwardOutputVerifyAtStartup(t *testing.T) {
+	port := freePort(t) // nothing listens there
+	config := strings.Replace(senderConfig(port), "  require_ack_response true\n",
+		"  require_ack_response true\n  verify_connection_at_startup true\n", 1)
+	dir := t.TempDir()
+	path := filepath.Join(dir, "barge.conf")
+	if err := os.WriteFile(path, []byte(config), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bargeBin, "run", "-c", path)
+	cmd.Dir = dir
+	out, err := cmd.CombinedOutput()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 1 {
+		t.Fatalf("barge run: %v, want exit status 1\n%s", err, out)
+	}
+	if want := fmt.Sprintf("127.0.0.1:%d", port); !strings.Contains(string(out), want) {
+		t.Fatalf("the error does not name the server %s:\n%s", want, out)
+	}
+
+	config = strings.Replace(config, "  verify_connection_at_startup true\n",
+		"  verify_connection_at_startup true\n  ignore_network_errors_at_startup true\n", 1)
+	p := startBarge(t, t.TempDir(), config)
+	p.WaitLog(10*time.Second, func(l map[string]any) bool {
+		return l["level"] == "WARN" && strings.Contains(fmt.Sprint(l), fmt.Sprintf("127.0.0.1:%d", port))
+	})
+	if code := p.Stop(25 * time.Second); code != 0 {
+		t.Fatalf("exit code %d", code)
+	}
 }

@@ -29,9 +29,13 @@ type input interface {
 
 // sink is one <match>: its buffer and the output the buffer flushes to.
 type sink struct {
-	name   string
-	buf    *buffer.Buffer
-	out    io.Closer // nil when the output holds nothing to close
+	name string
+	buf  *buffer.Buffer
+	out  io.Closer // nil when the output holds nothing to close
+	// start, when the output has a Start (forward: the startup checks
+	// and the heartbeats), runs once the buffers are open; Close stops
+	// what it started.
+	start  func(context.Context) error
 	logger *slog.Logger
 }
 
@@ -166,6 +170,9 @@ func buildSink(m *matchPlan, logs loggers, hostname string, stdoutW io.Writer) (
 	if c, ok := out.(io.Closer); ok {
 		s.out = c
 	}
+	if st, ok := out.(interface{ Start(context.Context) error }); ok {
+		s.start = st.Start
+	}
 	opts := buffer.Options{Name: m.name, Logger: lg}
 	if m.secondary != nil {
 		sec, err := file.New(*m.secondary, file.Options{Logger: lg.With("secondary", true), Hostname: hostname})
@@ -234,6 +241,14 @@ func (pl *pipeline) run(ctx context.Context) error {
 		}
 		if rec.Chunks > 0 || rec.Corrupt > 0 {
 			s.logger.Info("recovered buffer", "chunks", rec.Chunks, "bytes", rec.Bytes, "corrupt", rec.Corrupt)
+		}
+	}
+	for _, s := range pl.sinks {
+		if s.start == nil {
+			continue
+		}
+		if err := s.start(ctx); err != nil {
+			return fmt.Errorf("start the output of %s: %w", s.name, err)
 		}
 	}
 	for _, s := range pl.sinks {

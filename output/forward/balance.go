@@ -13,7 +13,11 @@ type node struct {
 
 	// guarded by balancer.mu
 	downUntil time.Time
-	current   int // smooth weighted round robin state
+	current   int      // smooth weighted round robin state
+	hbDown    bool     // marked down by heartbeats
+	fd        detector // heartbeat arrivals
+
+	dns dnsCache // dns_round_robin
 
 	pool pool
 	st   serverCounters
@@ -45,7 +49,7 @@ func (b *balancer) pickLocked(now time.Time, standby bool) *node {
 	var best *node
 	total := 0
 	for _, n := range b.nodes {
-		if n.cfg.Standby != standby || n.cfg.Weight <= 0 || now.Before(n.downUntil) {
+		if n.cfg.Standby != standby || n.cfg.Weight <= 0 || !n.availableLocked(now) {
 			continue
 		}
 		n.current += n.cfg.Weight
@@ -58,6 +62,12 @@ func (b *balancer) pickLocked(now time.Time, standby bool) *node {
 		best.current -= total
 	}
 	return best
+}
+
+// availableLocked reports whether n may be picked: neither within
+// recover_wait of a failed send nor marked down by heartbeats.
+func (n *node) availableLocked(now time.Time) bool {
+	return !now.Before(n.downUntil) && !n.hbDown
 }
 
 // down marks n down for recover_wait. It reports whether n was up.

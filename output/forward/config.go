@@ -18,16 +18,40 @@ type Config struct {
 	// ConnectTimeout bounds the connection: dial, TLS and the <security>
 	// handshake (0: send_timeout).
 	ConnectTimeout time.Duration `conf:"connect_timeout"`
-	// HardTimeout is accepted for compatibility (60s): barge does not probe
-	// servers periodically, so it has no effect.
+	// HardTimeout marks a server down when it answered no heartbeat for
+	// that long (60s; 0: off).
 	HardTimeout time.Duration `conf:"hard_timeout"`
-	// HeartbeatType is transport (a failed connect, send or ack marks the
-	// server down for recover_wait) or none (servers are never marked down).
-	HeartbeatType string `conf:"heartbeat_type" enum:"transport,none"`
-	// HeartbeatInterval is accepted for compatibility (1s); see HardTimeout.
+	// HeartbeatType is transport (default: a TCP connect each
+	// heartbeat_interval), udp (a UDP packet to host:port, answered by the
+	// receiver) or none (no heartbeats; servers are never marked down).
+	// With transport and udp a failed connect, send or ack also marks the
+	// server down for recover_wait. Heartbeats run only after Start.
+	HeartbeatType string `conf:"heartbeat_type" enum:"transport,udp,none"`
+	// HeartbeatInterval is the time between heartbeats (1s).
 	HeartbeatInterval time.Duration `conf:"heartbeat_interval"`
-	// RecoverWait is how long a server marked down is left out (10s).
+	// RecoverWait is how long a server marked down by a failed send is
+	// left out (10s); a server marked down by heartbeats comes back after
+	// recover_wait/heartbeat_interval heartbeats in a row (as Fluentd).
 	RecoverWait time.Duration `conf:"recover_wait"`
+	// PhiFailureDetector marks a server down when the phi accrual failure
+	// detector over its heartbeats' arrival intervals exceeds PhiThreshold
+	// (true, 16).
+	PhiFailureDetector bool `conf:"phi_failure_detector"`
+	PhiThreshold       int  `conf:"phi_threshold"`
+
+	// VerifyConnectionAtStartup makes Start connect to every server (TLS
+	// and <security> handshake included) and fail naming those it could
+	// not reach. IgnoreNetworkErrorsAtStartup logs those failures (and DNS
+	// failures at Start) as warnings instead.
+	VerifyConnectionAtStartup    bool `conf:"verify_connection_at_startup"`
+	IgnoreNetworkErrorsAtStartup bool `conf:"ignore_network_errors_at_startup"`
+	// DNSRoundRobin resolves each server's host to all its addresses and
+	// connects to them in turn. ExpireDNSCache is how long a resolution is
+	// kept: 0 resolves at every connection, negative (the default, as
+	// Fluentd's unset) keeps it until a connect to the address fails.
+	// Without dns_round_robin the host is resolved at each connection.
+	DNSRoundRobin  bool          `conf:"dns_round_robin"`
+	ExpireDNSCache time.Duration `conf:"expire_dns_cache"`
 
 	RequireAckResponse bool `conf:"require_ack_response"`
 	// AckResponseTimeout is how long to wait for each message's ack (190s).
@@ -85,6 +109,9 @@ func DefaultConfig() Config {
 		HeartbeatType:      "transport",
 		HeartbeatInterval:  time.Second,
 		RecoverWait:        10 * time.Second,
+		PhiFailureDetector: true,
+		PhiThreshold:       16,
+		ExpireDNSCache:     -1,
 		AckResponseTimeout: 190 * time.Second,
 		Compress:           "text",
 		SendChunkSize:      8 << 20,
@@ -157,9 +184,17 @@ func (c *Config) Validate() error {
 	switch c.HeartbeatType {
 	case "transport", "none":
 	case "udp":
-		errs = append(errs, errors.New("'heartbeat_type' udp is not supported: use transport or none"))
+		if c.DNSRoundRobin {
+			errs = append(errs, errors.New("'heartbeat_type' udp is not available with 'dns_round_robin': use transport or none"))
+		}
 	default:
-		errs = append(errs, fmt.Errorf("'heartbeat_type' %q must be one of transport, none", c.HeartbeatType))
+		errs = append(errs, fmt.Errorf("'heartbeat_type' %q must be one of transport, udp, none", c.HeartbeatType))
+	}
+	if c.HeartbeatType != "none" && c.HeartbeatInterval <= 0 {
+		errs = append(errs, errors.New("'heartbeat_interval' must be positive"))
+	}
+	if c.PhiFailureDetector && c.PhiThreshold <= 0 {
+		errs = append(errs, fmt.Errorf("'phi_threshold' %d must be positive", c.PhiThreshold))
 	}
 	switch c.Compress {
 	case "text", "gzip", "zstd":

@@ -128,9 +128,14 @@ func loadTLS(cfg *Config) (*tls.Config, error) {
 func (o *Output) dial(ctx context.Context, n *node) (*conn, error) {
 	ctx, cancel := context.WithTimeout(ctx, o.connectTimeout)
 	defer cancel()
-	var d net.Dialer
-	nc, err := d.DialContext(ctx, "tcp", n.addr)
+	addr, err := o.address(ctx, n)
 	if err != nil {
+		return nil, fmt.Errorf("connect: %w", err)
+	}
+	var d net.Dialer
+	nc, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		n.dns.expire()
 		return nil, fmt.Errorf("connect: %w", err)
 	}
 	if o.tls != nil {

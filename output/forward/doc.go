@@ -47,7 +47,7 @@
 // A Flush picks one server: smooth weighted round robin by weight among
 // the healthy regular servers (weight 0 is never picked), and among the
 // healthy standby servers only when no regular server is healthy. With
-// heartbeat_type transport (the default) a failed connect, TLS or
+// heartbeat_type transport (the default) or udp a failed connect, TLS or
 // <security> handshake, write, or a missing or wrong ack marks the server
 // down for recover_wait; with heartbeat_type none no server is ever marked
 // down. Flush then returns a retryable error naming the server (host:port)
@@ -75,18 +75,45 @@
 // its name unless tls_verify_hostname is false; tls_insecure_mode checks
 // nothing.
 //
+// # Lifecycle and heartbeats
+//
+// New does no I/O and starts nothing. Start (once) runs the startup
+// checks, then starts the heartbeats; Close stops them and waits for
+// their goroutine. Without Start there are no heartbeats.
+//
+// Every heartbeat_interval (1s) each server is probed at once: with
+// heartbeat_type transport a TCP connect (closed at once, no handshake),
+// with udp a one-byte NUL datagram to the server's host:port that the
+// receiver answers (as Fluentd's in_forward and barge's forward input
+// do); each within connect_timeout and heartbeat_interval. As in Fluentd,
+// a server is marked down when phi_failure_detector (true) is on and the
+// phi accrual failure detector over the arrival intervals of its
+// heartbeats exceeds phi_threshold (16; with 1s heartbeats, about 37s
+// without one), or when no heartbeat succeeded for hard_timeout (60s). It
+// comes back after recover_wait/heartbeat_interval successful heartbeats
+// in a row. A server is picked only when neither heartbeats nor a failed
+// send (within recover_wait) marked it down. The clock is Options.Now.
+//
+// At Start, verify_connection_at_startup connects to every server (TLS
+// and <security> handshake included), and dns_round_robin resolves every
+// host; Start returns the failures, each naming its server (host:port),
+// or logs them as warnings with ignore_network_errors_at_startup.
+//
+// dns_round_robin resolves a server's host to all its addresses
+// (Options.LookupHost) and connects to them in turn (Fluentd picks one at
+// random). The addresses are kept for expire_dns_cache: by default until a
+// connect to one fails or heartbeats mark the server down, 0 resolving at
+// every connection. heartbeat_type udp is refused with it, as in Fluentd.
+//
 // Stats counts records, bytes, messages, acks, ack timeouts and errors, in
 // total and per server.
 //
 // # Not implemented
 //
-//   - heartbeat_type udp, and any periodic heartbeat: a server is tried
-//     again recover_wait after it was marked down; heartbeat_interval and
-//     hard_timeout are accepted and have no effect. No phi accrual detector
-//     (phi_failure_detector, phi_threshold).
-//   - DNS round robin (dns_round_robin), expire_dns_cache, ignore_network_errors_at_startup,
-//     verify_connection_at_startup, <secondary> (the buffer's job),
-//     the "v0" Message/Forward modes and sending metadata (v1.5 entries).
+//   - Fluentd's expire_dns_cache without dns_round_robin: barge then
+//     resolves the host at every connection.
+//   - <secondary> (the buffer's job), the "v0" Message/Forward modes and
+//     sending metadata (v1.5 entries).
 //   - tls_allow_self_signed_cert, tls_ciphers, tls_client_private_key_passphrase,
 //     tls_cert_thumbprint and the Windows certificate store options.
 //   - Pipelining: the parts of a chunk are sent one after another, each

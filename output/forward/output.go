@@ -28,8 +28,13 @@ const maxRemembered = 4096
 // Options are the run-time inputs of an Output.
 type Options struct {
 	Logger *slog.Logger // nil: discard
-	// Now is the clock of recover_wait and keepalive_timeout (nil: time.Now).
+	// Now is the clock of recover_wait, keepalive_timeout, heartbeats
+	// (phi_failure_detector, hard_timeout) and expire_dns_cache (nil:
+	// time.Now).
 	Now func() time.Time
+	// LookupHost resolves a server's host to its addresses with
+	// dns_round_robin (nil: net.DefaultResolver.LookupHost).
+	LookupHost func(ctx context.Context, host string) ([]string, error)
 }
 
 // Output sends chunks to forward-protocol servers.
@@ -40,7 +45,16 @@ type Output struct {
 	tls            *tls.Config
 	bal            *balancer
 	connectTimeout time.Duration
+	lookup         func(ctx context.Context, host string) ([]string, error)
 	st             counters
+
+	// life guards the heartbeat goroutine.
+	life    sync.Mutex
+	started bool
+	closed  bool
+	stop    context.CancelFunc
+	done    chan struct{}
+	ticked  func() // test hook: called after each tick of the goroutine
 
 	mu   sync.Mutex
 	sent map[string]map[int]bool // chunk id -> parts acked (or written, without acks)
@@ -62,7 +76,10 @@ func New(cfg Config, opts Options) (*Output, error) {
 	if now == nil {
 		now = time.Now
 	}
-	o := &Output{cfg: cfg, log: lg, now: now, connectTimeout: cfg.ConnectTimeout, sent: map[string]map[int]bool{}}
+	o := &Output{cfg: cfg, log: lg, now: now, connectTimeout: cfg.ConnectTimeout, lookup: opts.LookupHost, sent: map[string]map[int]bool{}}
+	if o.lookup == nil {
+		o.lookup = net.DefaultResolver.LookupHost
+	}
 	if o.connectTimeout == 0 {
 		o.connectTimeout = cfg.SendTimeout
 	}
@@ -75,7 +92,7 @@ func New(cfg Config, opts Options) (*Output, error) {
 	}
 	o.bal = &balancer{now: now, wait: cfg.RecoverWait, noDown: cfg.HeartbeatType == "none"}
 	for _, s := range cfg.Servers {
-		n := &node{cfg: s, addr: s.addr(), name: s.Name}
+		n := &node{cfg: s, addr: s.addr(), name: s.Name, fd: newDetector(cfg.HeartbeatInterval, now())}
 		if n.name == "" {
 			n.name = n.addr
 		}
@@ -84,9 +101,19 @@ func New(cfg Config, opts Options) (*Output, error) {
 	return o, nil
 }
 
-// Close closes the idle connections. It is idempotent; a Flush after it
+// Close stops the heartbeats, waiting for them, and closes the idle
+// connections. It is idempotent and safe without Start; a Flush after it
 // closes its connection when done.
 func (o *Output) Close() error {
+	o.life.Lock()
+	o.closed = true
+	stop, done := o.stop, o.done
+	o.stop = nil
+	o.life.Unlock()
+	if stop != nil {
+		stop()
+		<-done
+	}
 	for _, n := range o.bal.nodes {
 		n.pool.closeAll()
 	}

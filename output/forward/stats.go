@@ -23,7 +23,7 @@ type ServerStats struct {
 	Acks        int64
 	AckTimeouts int64
 	Errors      int64
-	Down        bool // marked down now
+	Down        bool // marked down now (by a failed send or by heartbeats)
 }
 
 type counters struct {
@@ -53,7 +53,7 @@ func (o *Output) Stats() Stats {
 			Name: n.name, Addr: n.addr,
 			Records: n.st.records.Load(), Bytes: n.st.bytes.Load(), Messages: n.st.messages.Load(),
 			Acks: n.st.acks.Load(), AckTimeouts: n.st.ackTimeouts.Load(), Errors: n.st.errors.Load(),
-			Down: now.Before(n.downUntil),
+			Down: !n.availableLocked(now),
 		})
 	}
 	o.bal.mu.Unlock()
