@@ -168,6 +168,7 @@ func (b *Buffer) flush(ctx context.Context, c *Chunk) {
 		b.endProbe(c)
 		b.retry.reset()
 		b.stats.Flushed++
+		b.stats.LastFlush = b.clock.Now()
 		b.done(c)
 		b.mu.Unlock()
 		return

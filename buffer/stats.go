@@ -1,5 +1,7 @@
 package buffer
 
+import "time"
+
 // Stats are the buffer's gauges and counters.
 type Stats struct {
 	StagedChunks int
@@ -18,6 +20,8 @@ type Stats struct {
 	Rejected     int64 // records an output rejected alone (Rejected), set aside in a chunk of their own
 	WriteErrors  int64 // failed writes of a chunk file (a frame or a new chunk's header)
 	DiskFull     int64 // episodes of a full disk (ENOSPC, EDQUOT): from the first failed write to the next good one
+	// LastFlush is when the output last flushed a chunk (zero: never).
+	LastFlush time.Time
 }
 
 // total is the staged and queued bytes counted against total_limit_size.

@@ -68,6 +68,14 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 	pl.signals(ctx)
+	if pl.system.HTTPPort != 0 {
+		stopHTTP, err := pl.serveHTTP(ctx)
+		if err != nil {
+			log.Error("start", "err", err)
+			return 1
+		}
+		defer stopHTTP()
+	}
 	if err := pl.run(ctx); err != nil {
 		log.Error("barge stopped with errors", "err", err)
 		return 1

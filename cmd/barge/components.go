@@ -41,6 +41,16 @@ var components = []kind{
 			}
 			return srv, nil
 		},
+		metrics: func(in input) map[string]float64 {
+			st := in.(*forwarder.Server).Stats()
+			return map[string]float64{
+				"barge_input_records_total":              float64(st.Records),
+				"barge_input_bytes_total":                float64(st.Bytes),
+				"barge_input_errors_total":               float64(st.Malformed + st.Oversize + st.Timeouts + st.BadTags + st.TooDeep + st.AuthFailures + st.TLSErrors + st.AppendErrors),
+				"barge_forward_connections":              float64(st.Active),
+				"barge_forward_handshake_failures_total": float64(st.AuthFailures + st.TLSErrors),
+			}
+		},
 	},
 	{
 		directive: "source", typ: "files",
@@ -53,6 +63,16 @@ var components = []kind{
 			}
 			return in, nil
 		},
+		metrics: func(in input) map[string]float64 {
+			st := in.(*files.Input).Stats()
+			return map[string]float64{
+				"barge_input_records_total": float64(st.Records),
+				"barge_input_bytes_total":   float64(st.Bytes),
+				"barge_input_errors_total":  float64(st.AppendErrors + st.LedgerErrors + st.AfterErrors + st.ReadErrors),
+				"barge_files_shipped_total": float64(st.Files),
+				"barge_files_failed_total":  float64(st.Failed),
+			}
+		},
 	},
 	{
 		directive: "source", typ: "tail",
@@ -64,6 +84,15 @@ var components = []kind{
 				return nil, err
 			}
 			return t, nil
+		},
+		metrics: func(in input) map[string]float64 {
+			st := in.(*tail.Tailer).Stats()
+			return map[string]float64{
+				"barge_input_records_total": float64(st.Records),
+				"barge_input_bytes_total":   float64(st.Bytes),
+				"barge_input_errors_total":  float64(st.Errors),
+				"barge_tail_files":          float64(st.Files),
+			}
 		},
 	},
 	{
@@ -204,8 +233,10 @@ type kind struct {
 	// which the directive is decoded (conf.Decode).
 	config func() any
 
-	// A <source> is built by input.
-	input func(cfg any, e env) (input, error)
+	// A <source> is built by input; metrics reports its counters under
+	// the names of inputMetrics (metrics.go), nil when it has none.
+	input   func(cfg any, e env) (input, error)
+	metrics func(in input) map[string]float64
 	// A <filter> is built by filter.
 	filter func(cfg any, e env) (route.Filter, error)
 

@@ -10,6 +10,7 @@ import (
 	"os/signal"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -37,17 +38,33 @@ type sink struct {
 	// what it started.
 	start  func(context.Context) error
 	logger *slog.Logger
+	typ    string // the output's @type
+	limit  int64  // its buffer's total_limit_size
+	// started is when its buffer started running (a time.Time), from
+	// which a sink that never flushed counts its stall.
+	started atomic.Value
+}
+
+// bufferStats is a buffer's counters, as the metrics read them.
+type bufferStats = buffer.Stats
+
+// inputMeta names an input, for its metrics.
+type inputMeta struct {
+	name string // @id, else @type
+	kind *kind
 }
 
 // pipeline is a built, not yet started, barge.
 type pipeline struct {
-	log      *slog.Logger
-	system   systemConfig
-	inputs   []input
-	router   *route.Router
-	sinks    []*sink
-	loaders  []*bigquery.Loader
-	hostname string
+	log       *slog.Logger
+	system    systemConfig
+	inputs    []input
+	inputMeta []inputMeta // one per input
+	health    health
+	router    *route.Router
+	sinks     []*sink
+	loaders   []*bigquery.Loader
+	hostname  string
 }
 
 // build constructs every component of the plan. It does no I/O.
@@ -85,6 +102,7 @@ func build(p *plan, logs loggers, hostname string, stdoutW io.Writer) (*pipeline
 			return nil, fmt.Errorf("%s:%d: <source>: %w", s.sec.File, s.sec.Line, err)
 		}
 		pl.inputs = append(pl.inputs, in)
+		pl.inputMeta = append(pl.inputMeta, inputMeta{name: name, kind: s.kind})
 	}
 	ls, err := buildLoaders(p, logs, hostname, "")
 	if err != nil {
@@ -162,7 +180,8 @@ func buildSink(m *matchPlan, logs loggers, hostname string, stdoutW io.Writer) (
 	if err != nil {
 		return nil, err
 	}
-	s := &sink{name: m.name, logger: lg}
+	s := &sink{name: m.name, logger: lg, typ: m.kind.typ, limit: m.buffer.TotalLimitSize}
+	s.started.Store(time.Time{})
 	out, err := m.kind.output(m.cfg, env{log: lg, hostname: hostname, stdout: stdoutW})
 	if err != nil {
 		return nil, err
@@ -252,6 +271,7 @@ func (pl *pipeline) run(ctx context.Context) error {
 		}
 	}
 	for _, s := range pl.sinks {
+		s.started.Store(time.Now())
 		bufWG.Add(1)
 		go func() {
 			defer bufWG.Done()
@@ -295,7 +315,9 @@ func (pl *pipeline) run(ctx context.Context) error {
 	go func() { defer close(memDone); returnMemory(memCtx, memoryCheckInterval, memoryFreeThreshold) }()
 	defer func() { stopMemory(); <-memDone }()
 	pl.log.Info("barge started", "version", version, "sources", len(pl.inputs), "matches", len(pl.sinks), "loaders", len(pl.loaders))
+	pl.health.running.Store(true)
 	<-inCtx.Done()
+	pl.health.stopping.Store(true)
 	// A loader stops between steps; a job in flight is settled by the
 	// next start from the ledger.
 	stopLoaders()

@@ -18,16 +18,30 @@ type systemConfig struct {
 	SuppressRepeatedStacktrace bool          `conf:"suppress_repeated_stacktrace"`
 	IgnoreRepeatedLogInterval  time.Duration `conf:"ignore_repeated_log_interval"`
 	EmitErrorLogInterval       time.Duration `conf:"emit_error_log_interval"`
+
+	// The HTTP listener of /metrics, /healthz and /readyz (metrics.go):
+	// off while http_port is 0.
+	HTTPBind string `conf:"http_bind"`
+	HTTPPort int    `conf:"http_port"`
+	// StallTimeout: an output with chunks queued and no successful flush
+	// for this long is reported stalled (/readyz, barge_output_stalled).
+	StallTimeout time.Duration `conf:"stall_timeout"`
 }
 
 func defaultSystemConfig() systemConfig {
-	return systemConfig{LogLevel: "info", ShutdownTimeout: 30 * time.Second, Workers: 1}
+	return systemConfig{LogLevel: "info", ShutdownTimeout: 30 * time.Second, Workers: 1, HTTPBind: "127.0.0.1", StallTimeout: 5 * time.Minute}
 }
 
 // Validate checks the <system> directive.
 func (c *systemConfig) Validate() error {
 	if c.Workers != 1 {
 		return fmt.Errorf("'workers' must be 1: barge runs one process per pipeline, got %d", c.Workers)
+	}
+	if c.HTTPPort < 0 || c.HTTPPort > 65535 {
+		return fmt.Errorf("'http_port' must be 0 (off) to 65535, got %d", c.HTTPPort)
+	}
+	if c.StallTimeout <= 0 {
+		return fmt.Errorf("'stall_timeout' must be positive, got %s", c.StallTimeout)
 	}
 	if c.ShutdownTimeout <= 0 {
 		return fmt.Errorf("'shutdown_timeout' must be positive, got %s", c.ShutdownTimeout)
