@@ -25,6 +25,7 @@ var commands = []command{
 	{"replay", "replay -c FILE [--loader NAME] (--from T1 --to T2 | --partition ID) [--dry-run] [--retry-quarantined]", "rebuild partitions from the archived objects"},
 	{"ledger rebuild", "ledger rebuild -c FILE [--loader NAME] [--force] [--force-unverified]", "reconstruct lost ledgers from the bucket and BigQuery's job history"},
 	{"schema infer", "schema infer (-c FILE --output ID | gs://BUCKET/OBJECT ...) [--sample N]", "print a BigQuery schema inferred from archived objects"},
+	{"top", "top [--addr 127.0.0.1:24231] [--interval 1s]", "a live view of a running barge, read from its /metrics (<system> http_port)"},
 	{"version", "version", "print the version"},
 }
 

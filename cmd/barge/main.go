@@ -14,6 +14,8 @@
 //	                         reconstruct a lost ledger
 //	barge schema infer -c FILE --output ID | URI...
 //	                         print a BigQuery schema inferred from archived objects
+//	barge top [--addr HOST:PORT]
+//	                         a live view of a running barge, from its /metrics
 //	barge version            print the version
 //
 // The @types a config may name are the rows of one table, components (in
@@ -58,6 +60,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return cmdLedger(args[1:], stdout, stderr)
 	case "schema":
 		return cmdSchema(args[1:], stdout, stderr)
+	case "top":
+		return cmdTop(args[1:], stdout, stderr)
 	case "version", "--version", "-v":
 		if helpFlag(args[1:], "version", nil, stdout) {
 			return 0
