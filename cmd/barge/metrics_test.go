@@ -14,8 +14,6 @@ import (
 
 	"github.com/barge-dev/barge/cmd/barge/bargetest"
 	dto "github.com/prometheus/client_model/go"
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
 )
 
 // TestMetricsCatalogDocumented freezes the metric names: the README's
@@ -92,17 +90,13 @@ func get(t *testing.T, port int, path string) (int, string) {
 	return resp.StatusCode, string(b)
 }
 
-// scrape parses /metrics (with the Prometheus text parser).
+// scrape reads /metrics as barge top does (readMetrics: the Prometheus
+// text parser).
 func scrape(t *testing.T, port int) map[string]*dto.MetricFamily {
 	t.Helper()
-	code, body := get(t, port, "/metrics")
-	if code != http.StatusOK {
-		t.Fatalf("/metrics: %d %s", code, body)
-	}
-	p := expfmt.NewTextParser(model.UTF8Validation)
-	mf, err := p.TextToMetricFamilies(strings.NewReader(body))
+	mf, err := readMetrics(http.DefaultClient, fmt.Sprintf("http://127.0.0.1:%d/metrics", port))
 	if err != nil {
-		t.Fatalf("/metrics does not parse: %v\n%s", err, body)
+		t.Fatal(err)
 	}
 	return mf
 }
@@ -110,18 +104,9 @@ func scrape(t *testing.T, port int) map[string]*dto.MetricFamily {
 // value returns the value of family name for the series labelled
 // plugin_id=id, or -1 when there is none.
 func value(mf map[string]*dto.MetricFamily, name, id string) float64 {
-	f := mf[name]
-	if f == nil {
-		return -1
-	}
-	for _, m := range f.Metric {
-		for _, l := range m.Label {
-			if l.GetName() == "plugin_id" && l.GetValue() == id {
-				if m.Counter != nil {
-					return m.Counter.GetValue()
-				}
-				return m.Gauge.GetValue()
-			}
+	for k, v := range seriesOf(mf, name) {
+		if k[0] == id {
+			return v
 		}
 	}
 	return -1
