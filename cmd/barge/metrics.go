@@ -85,8 +85,9 @@ func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 // Collect implements prometheus.Collector.
 func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(c.info, prometheus.GaugeValue, 1, version)
-	for i, in := range c.pl.inputs {
-		meta := c.pl.inputMeta[i]
+	cur := c.pl.snapshot()
+	for i, in := range cur.inputs {
+		meta := cur.inputMeta[i]
 		if meta.kind.metrics == nil {
 			continue
 		}
@@ -95,7 +96,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		}
 	}
 	now := c.now()
-	for _, s := range c.pl.sinks {
+	for _, s := range cur.sinks {
 		st := s.buf.Stats()
 		limit := float64(s.limit)
 		usage := 0.0
@@ -213,7 +214,7 @@ func (pl *pipeline) readyz(w http.ResponseWriter, _ *http.Request) {
 	var b strings.Builder
 	ready := pl.health.running.Load() && !pl.health.stopping.Load()
 	now := time.Now()
-	for _, s := range pl.sinks {
+	for _, s := range pl.snapshot().sinks {
 		st := s.buf.Stats()
 		state := "ok"
 		if s.stalled(st, now, pl.system.StallTimeout) {

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -56,15 +57,52 @@ type inputMeta struct {
 
 // pipeline is a built, not yet started, barge.
 type pipeline struct {
-	log       *slog.Logger
-	system    systemConfig
+	log    *slog.Logger
+	system systemConfig
+	health health
+	router *route.Router
+	// mu guards the components below, which a reload replaces; readers
+	// outside the pipeline's own goroutine take them with snapshot.
+	mu        sync.RWMutex
 	inputs    []input
 	inputMeta []inputMeta // one per input
-	health    health
-	router    *route.Router
 	sinks     []*sink
 	loaders   []*bigquery.Loader
 	hostname  string
+	reloads   reloadStats
+}
+
+// reloadStats counts config reloads (SIGHUP, barge reload, POST /reload),
+// for the metrics.
+type reloadStats struct {
+	ok, failed atomic.Int64
+	// last is the Unix time of the last successful load of the config:
+	// the start, then each reload that took effect.
+	last atomic.Int64
+	// lastOK is whether the last reload took effect (1) or was refused
+	// (0); 1 before any reload.
+	lastOK atomic.Int64
+}
+
+// parts is one moment's set of a running pipeline's parts, as the
+// metrics and the probes read them.
+type parts struct {
+	inputs    []input
+	inputMeta []inputMeta
+	sinks     []*sink
+	loaders   []*bigquery.Loader
+}
+
+// snapshot returns the pipeline's current parts. The slices are copies.
+func (pl *pipeline) snapshot() parts {
+	pl.mu.RLock()
+	defer pl.mu.RUnlock()
+	return parts{
+		inputs:    slices.Clone(pl.inputs),
+		inputMeta: slices.Clone(pl.inputMeta),
+		sinks:     slices.Clone(pl.sinks),
+		loaders:   slices.Clone(pl.loaders),
+	}
 }
 
 // build constructs every component of the plan. It does no I/O.
