@@ -11,6 +11,7 @@ import (
 	"os"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -51,6 +52,13 @@ type Server struct {
 	evicting int // connections in conns told to close for a new one
 	ran      bool
 	stopping bool // Run's context ended: no new connections
+	// adopted: ln and udp came from a predecessor's Handover (Adopt).
+	adopted bool
+	// handing: Handover was called; Run stops without closing the
+	// sockets, and accept and heartbeat take their woken reads as the end.
+	handing  atomic.Bool
+	handover chan struct{} // closed by Handover
+	ranDone  chan struct{} // closed when Run returns
 	closed   bool
 	done     chan struct{} // closed by Close
 	halt     chan struct{} // closed when Run's context ends or by Close: waits end
@@ -94,6 +102,7 @@ func NewServer(cfg Config, sink Sink, opts Options) (*Server, error) {
 		cfg: cfg, sink: sink, log: log, lim: newLimiter(log, time.Second),
 		hostname: host, mem: newBudget(cfg.memoryLimit()), auth: newAuthDelays(),
 		conns: map[*conn]struct{}{}, done: make(chan struct{}), halt: make(chan struct{}),
+		handover: make(chan struct{}), ranDone: make(chan struct{}),
 	}
 	s.pause = s.sleep
 	if sec := cfg.Security; sec != nil {
@@ -118,7 +127,7 @@ func (s *Server) Listen() error {
 	if s.closed {
 		return ErrClosed
 	}
-	if s.ln != nil {
+	if s.ln != nil && !s.adopted {
 		return errors.New("forwarder: already listening")
 	}
 	if t := s.cfg.Transport; t != nil && t.Protocol == "tls" {
@@ -127,6 +136,11 @@ func (s *Server) Listen() error {
 			return err
 		}
 		s.tls = tc
+	}
+	if s.adopted {
+		s.adopted = false // a second Listen is an error again
+		s.log.Info("listening on the sockets kept from the previous config", "addr", s.ln.Addr().String(), "tls", s.tls != nil, "security", s.cfg.Security != nil)
+		return nil
 	}
 	addr := net.JoinHostPort(s.cfg.Bind, strconv.Itoa(s.cfg.Port))
 	ln, err := net.Listen("tcp", addr)
@@ -164,8 +178,9 @@ func (s *Server) Run(ctx context.Context) error {
 		return ErrRunning
 	}
 	s.ran = true
-	listening := s.ln != nil
+	listening := s.ln != nil && !s.adopted
 	s.mu.Unlock()
+	defer close(s.ranDone)
 	if !listening {
 		if err := s.Listen(); err != nil {
 			return err
@@ -191,12 +206,22 @@ func (s *Server) Run(ctx context.Context) error {
 	select {
 	case <-ctx.Done():
 	case <-s.done:
+	case <-s.handover:
 	}
 	s.mu.Lock()
 	s.stopping = true
 	s.haltLocked()
-	ln.Close()
-	udp.Close()
+	if s.handing.Load() {
+		// wake accept and heartbeat; the sockets stay open for the
+		// successor, and connections arriving meanwhile wait in the
+		// listen backlog
+		now := time.Now()
+		ln.(*net.TCPListener).SetDeadline(now)
+		udp.SetReadDeadline(now)
+	} else {
+		ln.Close()
+		udp.Close()
+	}
 	for c := range s.conns {
 		c.stop()
 	}
@@ -241,6 +266,77 @@ func (s *Server) sleep(d time.Duration) {
 	}
 }
 
+// Sockets are a forward input's listening sockets: the TCP listener and
+// the UDP heartbeat socket on the same port. A reload hands them from one
+// server to the next, so that the port stays bound.
+type Sockets struct {
+	TCP net.Listener
+	UDP net.PacketConn
+}
+
+// Handover stops a running server as the end of Run's context does (no
+// new connections; each connection finishes, stores and acks the message
+// it is reading, then closes; its client reconnects), but leaves the
+// listening sockets open and returns them for a successor's Adopt. It
+// returns once Run has returned. When ctx ends first, the connections are
+// closed at once as Close does, their unacked messages left to their
+// clients to resend. The server is closed afterwards.
+func (s *Server) Handover(ctx context.Context) (Sockets, error) {
+	s.mu.Lock()
+	if s.closed || !s.ran || s.handing.Load() || s.ln == nil {
+		s.mu.Unlock()
+		return Sockets{}, errors.New("forwarder: handover of a server that is not running")
+	}
+	if _, ok := s.ln.(*net.TCPListener); !ok {
+		s.mu.Unlock()
+		return Sockets{}, errors.New("forwarder: handover of a listener that is not TCP")
+	}
+	s.handing.Store(true)
+	close(s.handover)
+	s.mu.Unlock()
+	select {
+	case <-s.ranDone:
+	case <-ctx.Done():
+		s.mu.Lock()
+		s.cancelAppend()
+		for c := range s.conns {
+			c.nc.Close()
+		}
+		s.mu.Unlock()
+		<-s.ranDone
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	socks := Sockets{TCP: s.ln, UDP: s.udp}
+	s.ln, s.udp = nil, nil
+	s.closed = true
+	close(s.done)
+	s.cancelAppend()
+	socks.TCP.(*net.TCPListener).SetDeadline(time.Time{})
+	socks.UDP.SetReadDeadline(time.Time{})
+	return socks, nil
+}
+
+// Adopt gives a server that has not listened yet the sockets of a
+// predecessor's Handover: Listen then keeps them (loading the TLS
+// certificates anew) instead of binding. The caller checks that they are
+// bound where the config says.
+func (s *Server) Adopt(socks Sockets) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed || s.ran || s.ln != nil {
+		return errors.New("forwarder: adopt by a server that listens already")
+	}
+	s.ln, s.udp, s.adopted = socks.TCP, socks.UDP, true
+	return nil
+}
+
+// ListenAddr is the bind address and port of the config: where Listen
+// binds, and what a reload compares to hand the sockets on.
+func (s *Server) ListenAddr() string {
+	return net.JoinHostPort(s.cfg.Bind, strconv.Itoa(s.cfg.Port))
+}
+
 // Close stops the server at once: listeners and connections are closed and
 // pending Sink.Append calls see their context cancelled. It is idempotent
 // and safe without Run; a running Run returns after its goroutines ended.
@@ -278,7 +374,7 @@ func (s *Server) accept(ln net.Listener) {
 	for {
 		nc, err := ln.Accept()
 		if err != nil {
-			if errors.Is(err, net.ErrClosed) {
+			if errors.Is(err, net.ErrClosed) || s.handing.Load() {
 				return
 			}
 			s.lim.warn("accept", "err", err)
@@ -376,7 +472,7 @@ func (s *Server) heartbeat(pc net.PacketConn) {
 	for {
 		_, addr, err := pc.ReadFrom(buf)
 		if err != nil {
-			if errors.Is(err, net.ErrClosed) || errors.Is(err, io.EOF) {
+			if errors.Is(err, net.ErrClosed) || errors.Is(err, io.EOF) || s.handing.Load() {
 				return
 			}
 			continue
