@@ -49,6 +49,7 @@ type Buffer struct {
 	staged   map[string]*Chunk
 	queue    []*Chunk // queued, in flush order (a failed chunk goes to the back); in-flight chunks are not in it
 	inflight int
+	settled  bool // Settle was called: Run's workers take no more chunks
 	retry    retryState
 	probe    *Chunk // the one chunk in flight while retry is active
 	work     signal // queue gained a chunk, a flush ended, retry state changed

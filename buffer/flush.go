@@ -102,8 +102,9 @@ func (b *Buffer) worker(ctx context.Context, drain bool) bool {
 			wait = b.retry.next.Sub(now)
 		}
 		i := -1
-		// While backing off, one chunk at a time probes the output.
-		if wait <= 0 && b.probe == nil {
+		// While backing off, one chunk at a time probes the output. A
+		// settled buffer takes no more (Settle).
+		if wait <= 0 && b.probe == nil && (drain || !b.settled) {
 			i, wait = b.nextChunk(now)
 		}
 		if i < 0 {
