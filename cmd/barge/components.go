@@ -263,8 +263,8 @@ type kind struct {
 type env struct {
 	log      *slog.Logger
 	hostname string
-	router   *route.Router // where inputs append
-	stdout   io.Writer     // where @type stdout writes
+	router   *liveRouter // where inputs append
+	stdout   io.Writer   // where @type stdout writes
 }
 
 // defaults adapts a package's DefaultConfig to kind.config.

@@ -444,21 +444,27 @@ func TestCheckLoader(t *testing.T) {
 	}
 }
 
-// TestSignals: SIGHUP and SIGUSR2 are logged and ignored (barge keeps
-// running and serving), and SIGUSR1 flushes buffered records at once, an
-// hour before their flush_interval.
+// TestSignals: SIGHUP reloads the config (unchanged here: everything is
+// kept), SIGUSR2 is logged and ignored (barge keeps running and serving),
+// and SIGUSR1 flushes buffered records at once, an hour before their
+// flush_interval.
 func TestSignals(t *testing.T) {
 	dir := t.TempDir()
 	p := startBarge(t, dir, fileConfig("flush_interval 1h"))
 	bargetest.SendAcked(t, p.Addr, "app.sig", 0, 100)
-	for i, sig := range []syscall.Signal{syscall.SIGHUP, syscall.SIGUSR2} {
-		if err := syscall.Kill(p.Pid(), sig); err != nil {
-			t.Fatal(err)
-		}
-		p.WaitNth(10*time.Second, i+1, func(l map[string]any) bool {
-			return l["msg"] == "signal ignored: barge does not reload its config yet"
-		})
+	if err := syscall.Kill(p.Pid(), syscall.SIGHUP); err != nil {
+		t.Fatal(err)
 	}
+	l := p.WaitLog(10*time.Second, func(l map[string]any) bool { return l["msg"] == "config reloaded" })
+	if got, want := fmt.Sprint(l["changes"]), "sources: 1 kept, 0 started, 0 stopped; matches: 1 kept, 0 started, 0 stopped"; !strings.HasPrefix(got, want) {
+		t.Fatalf("reload of the same config: %q, want %q", got, want)
+	}
+	if err := syscall.Kill(p.Pid(), syscall.SIGUSR2); err != nil {
+		t.Fatal(err)
+	}
+	p.WaitLog(10*time.Second, func(l map[string]any) bool {
+		return l["msg"] == "signal ignored: barge restarts on SIGTERM and a new start, and reloads on SIGHUP"
+	})
 	bargetest.SendAcked(t, p.Addr, "app.sig", 100, 200) // still serving
 	if err := syscall.Kill(p.Pid(), syscall.SIGUSR1); err != nil {
 		t.Fatal(err)

@@ -26,6 +26,7 @@ var commands = []command{
 	{"ledger rebuild", "ledger rebuild -c FILE [--loader NAME] [--force] [--force-unverified]", "reconstruct lost ledgers from the bucket and BigQuery's job history"},
 	{"schema infer", "schema infer (-c FILE --output ID | gs://BUCKET/OBJECT ...) [--sample N]", "print a BigQuery schema inferred from archived objects"},
 	{"top", "top [--addr 127.0.0.1:24231] [--interval 1s]", "a live view of a running barge, read from its /metrics (<system> http_port)"},
+	{"reload", "reload [-c FILE | --addr 127.0.0.1:24231] [--timeout 5m]", "reload a running barge's config (as SIGHUP), and print what changed or why it was refused"},
 	{"version", "version", "print the version"},
 }
 

@@ -16,6 +16,8 @@
 //	                         print a BigQuery schema inferred from archived objects
 //	barge top [--addr HOST:PORT]
 //	                         a live view of a running barge, from its /metrics
+//	barge reload [-c FILE | --addr HOST:PORT]
+//	                         reload a running barge's config (POST /reload)
 //	barge version            print the version
 //
 // The @types a config may name are the rows of one table, components (in
@@ -62,6 +64,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return cmdSchema(args[1:], stdout, stderr)
 	case "top":
 		return cmdTop(args[1:], stdout, stderr)
+	case "reload":
+		return cmdReload(args[1:], stdout, stderr)
 	case "version", "--version", "-v":
 		if helpFlag(args[1:], "version", nil, stdout) {
 			return 0

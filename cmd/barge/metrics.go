@@ -178,6 +178,7 @@ func (pl *pipeline) serveHTTP(ctx context.Context) (stop func(), err error) {
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("/healthz", pl.healthz)
 	mux.HandleFunc("/readyz", pl.readyz)
+	mux.HandleFunc("/reload", pl.reloadHTTP)
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	done := make(chan struct{})
 	go func() {
