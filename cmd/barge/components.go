@@ -131,7 +131,8 @@ var components = []kind{
 			}
 			return o, nil
 		},
-		chunkKeys: func(cfg any, keys []string) error { return cfg.(*file.Config).CheckChunkKeys(keys) },
+		chunkKeys:  func(cfg any, keys []string) error { return cfg.(*file.Config).CheckChunkKeys(keys) },
+		bufferPath: func(cfg any) string { return besidePath(cfg.(*file.Config).Path) },
 	},
 	{
 		directive: "match", typ: "s3",
@@ -246,6 +247,10 @@ type kind struct {
 	output    func(cfg any, e env) (buffer.Flusher, error)
 	buffer    string
 	immediate bool
+	// bufferPath, when the output has a place of its own for a file
+	// buffer given no path, returns its directory ("" for none); nil:
+	// under <system> root_dir (defaultBufferPath).
+	bufferPath func(cfg any) string
 	// chunkKeys reports a placeholder of the output's paths or keys that
 	// its <buffer> has no chunk key for; nil when it has none.
 	chunkKeys func(cfg any, keys []string) error

@@ -112,6 +112,7 @@ func loadPlan(path string) (*plan, error) {
 			add(conf.Errorf(sec, "unknown directive <%s>", sec.Name))
 		}
 	}
+	add(p.checkBufferPaths())
 	for i := range p.loaders {
 		add(p.resolveLoaderSource(&p.loaders[i]))
 	}
@@ -217,12 +218,8 @@ func (p *plan) addMatch(sec *conf.Section) error {
 			errs = append(errs, asErrors(err)...)
 		}
 	}
-	if m.buffer.Type == "file" && m.buffer.Path == "" {
-		if p.system.RootDir == "" {
-			errs = append(errs, conf.Errorf(orSection(bufSec, sec), "'path' is required for a file buffer (or set root_dir in <system>)"))
-		} else {
-			m.buffer.Path = filepath.Join(p.system.RootDir, "buffer", dirName(m.name))
-		}
+	if m.buffer.Type == "file" && m.buffer.Path == "" && err == nil {
+		m.buffer.Path = p.defaultBufferPath(&m)
 	}
 	if secSec != nil {
 		sc, err := secondaryConfig(secSec)
@@ -244,6 +241,67 @@ func (p *plan) addMatch(sec *conf.Section) error {
 	}
 	p.order = append(p.order, ^len(p.matches))
 	p.matches = append(p.matches, m)
+	return nil
+}
+
+// defaultRootDir is where file buffers without a path live when <system>
+// sets no root_dir (the image's volume).
+const defaultRootDir = "/var/lib/barge"
+
+// defaultBufferPath is the directory of a file buffer given no path: for
+// an output with a place of its own (the file output, beside its path, as
+// Fluentd's out_file keeps its buffer at its path), a directory there
+// named after the match; otherwise ROOT_DIR/buffer/<@id or pattern>, with
+// root_dir /var/lib/barge by default. Both stay the same across restarts,
+// so chunks left are recovered.
+func (p *plan) defaultBufferPath(m *matchPlan) string {
+	if m.kind.bufferPath != nil {
+		if dir := m.kind.bufferPath(m.cfg); dir != "" {
+			return filepath.Join(dir, dirName(m.name))
+		}
+	}
+	root := p.system.RootDir
+	if root == "" {
+		root = defaultRootDir
+	}
+	return filepath.Join(root, "buffer", dirName(m.name))
+}
+
+// besidePath is the buffer directory of an output writing under path: its
+// part before the first placeholder, without a trailing slash, plus
+// ".buffer" ("/var/log/app/${tag}/" gives "/var/log/app.buffer"); "" when
+// nothing is left before the placeholder.
+func besidePath(path string) string {
+	if i := strings.IndexAny(path, "$%"); i >= 0 {
+		path = path[:i]
+	}
+	path = strings.TrimRight(path, "/")
+	if path == "" || path == "." {
+		return ""
+	}
+	return filepath.Clean(path) + ".buffer"
+}
+
+// checkBufferPaths refuses two file buffers in one directory: each
+// <match> needs its own.
+func (p *plan) checkBufferPaths() error {
+	var errs conf.Errors
+	seen := map[string]*matchPlan{}
+	for i := range p.matches {
+		m := &p.matches[i]
+		if m.buffer.Type != "file" {
+			continue
+		}
+		path := filepath.Clean(m.buffer.Path)
+		if first, ok := seen[path]; ok {
+			errs = append(errs, conf.Errorf(m.sec, "<match %s>: its file buffer %s is also the buffer of <match %s> at %s:%d: give each <buffer> its own path, or each <match> its own @id", m.sec.Arg, path, first.sec.Arg, first.sec.File, first.sec.Line))
+			continue
+		}
+		seen[path] = m
+	}
+	if len(errs) > 0 {
+		return errs
+	}
 	return nil
 }
 

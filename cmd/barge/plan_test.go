@@ -1,0 +1,95 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// A file buffer needs no path: the file output keeps it beside its own
+// path, other outputs under root_dir (default /var/lib/barge), named
+// after @id or the pattern; two buffers in one directory are refused.
+func TestDefaultBufferPath(t *testing.T) {
+	const src = "<source>\n  @type forward\n  port 0\n</source>\n"
+	cases := []struct {
+		name, config string
+		want         []string // each match's buffer path
+		err          string
+	}{
+		{"file output beside its path", src + `<match app.**>
+  @type file
+  path /var/log/fluent/app/${tag}/%Y%m%d
+  <buffer tag,time>
+    timekey 1d
+  </buffer>
+</match>
+<match other.**>
+  @type file
+  @id other
+  path /var/log/fluent/other
+</match>
+`, []string{"/var/log/fluent/app.buffer/app.", "/var/log/fluent/other.buffer/other"}, ""},
+		{"s3 under the default root_dir", src + `<match **>
+  @type s3
+  s3_bucket b
+</match>
+`, []string{"/var/lib/barge/buffer/default"}, ""},
+		{"root_dir and @id", "<system>\n  root_dir /data/barge\n</system>\n" + src + `<match app.**>
+  @type gcs
+  @id archive
+  bucket b
+</match>
+<match **>
+  @type file
+  path ${tag}/
+  <buffer tag>
+  </buffer>
+</match>
+`, []string{"/data/barge/buffer/archive", "/data/barge/buffer/default"}, ""},
+		{"an explicit path is kept", src + `<match **>
+  @type file
+  path out/
+  <buffer>
+    path /tmp/buf
+  </buffer>
+</match>
+`, []string{"/tmp/buf"}, ""},
+		{"two buffers in one directory", src + `<match a.**>
+  @type s3
+  @id same
+  s3_bucket b
+</match>
+<match b.**>
+  @type s3
+  @id same
+  s3_bucket c
+</match>
+`, nil, ":10: <match b.**>: its file buffer /var/lib/barge/buffer/same is also the buffer of <match a.**> at "},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "barge.conf")
+			if err := os.WriteFile(path, []byte(tc.config), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			p, err := loadPlan(path)
+			if tc.err != "" {
+				if err == nil || !strings.Contains(err.Error(), path+tc.err) {
+					t.Fatalf("err %v, want %q", err, path+tc.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, m := range p.matches {
+				got = append(got, m.buffer.Path)
+			}
+			if strings.Join(got, " ") != strings.Join(tc.want, " ") {
+				t.Fatalf("buffer paths %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
