@@ -28,6 +28,8 @@ type plan struct {
 	order []int
 	// loaders are the <loader NAME> directives.
 	loaders []loaderPlan
+	// notes are warnings found while loading (see warnings).
+	notes []warning
 }
 
 type loaderPlan struct {
@@ -117,7 +119,7 @@ func loadPlan(path string) (*plan, error) {
 		add(p.resolveLoaderSource(&p.loaders[i]))
 	}
 	if len(p.sources) == 0 && len(p.loaders) == 0 && len(errs) == 0 {
-		add(conf.Errorf(root, "no <source> or <loader> directive: nothing would be read"))
+		p.notes = append(p.notes, warning{file: path, line: 1, msg: "no <source> or <loader> directive: nothing will be read (fine for a file that others @include)"})
 	}
 	if len(errs) > 0 {
 		return nil, errs

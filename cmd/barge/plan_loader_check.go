@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/barge-dev/barge/conf"
 	"github.com/barge-dev/barge/output/bigquery"
@@ -91,7 +92,7 @@ func (w warning) String() string { return w.pos() + ": warning: " + w.msg }
 // warnings lists what barge check prints and barge run logs at start
 // about the loaders, in config order.
 func (p *plan) warnings() []warning {
-	var out []warning
+	out := slices.Clone(p.notes)
 	for i := range p.loaders {
 		lp := &p.loaders[i]
 		c := bigquery.CheckSource(lp.cfg.SourceSpec(nil))

@@ -93,3 +93,20 @@ func TestDefaultBufferPath(t *testing.T) {
 		})
 	}
 }
+
+// A config without <source> (a fragment others @include) is checked with
+// a warning, not refused.
+func TestNoSourceIsAWarning(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "fragment.conf")
+	if err := os.WriteFile(path, []byte("<match **>\n  @type stdout\n</match>\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p, err := loadPlan(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ws := p.warnings()
+	if len(ws) != 1 || ws[0].String() != path+":1: warning: no <source> or <loader> directive: nothing will be read (fine for a file that others @include)" {
+		t.Fatalf("warnings %v", ws)
+	}
+}
