@@ -87,22 +87,38 @@ func (d *decoder) section(sec *Section, v reflect.Value) bool {
 		f := params[key]
 		switch {
 		case f != nil && last[key] != i:
+		case f != nil && p.Absent():
+			// use_default, use_nil: as if not given; the field keeps its value.
+		case f != nil && f.required && emptyUnset(p):
+			seen[key] = true
+			d.add(p, "", "'%s' is required: %s", key, explain(p))
 		case f != nil:
 			seen[key] = true
 			if msg := assign(f, v.FieldByIndex(f.index), p.Value); msg != "" {
+				if len(p.Unset) > 0 {
+					msg += ": " + explain(p)
+				}
 				d.add(p, "", "%s", msg)
 			}
 		case reserved(key):
 		case rest != nil:
-			assignRest(v.FieldByIndex(rest.index), &restCopied, p.Key, p.Value)
+			if !p.Absent() {
+				assignRest(v.FieldByIndex(rest.index), &restCopied, p.Key, p.Value)
+			}
 		default:
 			d.add(p, label, "unknown parameter '%s'%s", p.Key, suggest(p.Key, keysOf(params), "'", "'"))
 		}
 	}
 	for i := range fields {
-		if f := &fields[i]; f.kind == kindParam && f.required && !seen[f.key] {
-			d.add(sec, label, "'%s' is required", f.key)
+		f := &fields[i]
+		if f.kind != kindParam || !f.required || seen[f.key] {
+			continue
 		}
+		if j, ok := last[f.key]; ok {
+			d.add(sec.Params[j], "", "'%s' is required: %s", f.key, explain(sec.Params[j]))
+			continue
+		}
+		d.add(sec, label, "'%s' is required", f.key)
 	}
 	d.children(sec, v, fields, sections)
 	if len(d.errs) > before {
@@ -175,7 +191,9 @@ func (d *decoder) restSections(subs []*Section, fv reflect.Value) {
 	copied := true
 	for _, s := range subs {
 		for _, p := range s.Params {
-			assignRest(fv, &copied, p.Key, p.Value)
+			if !p.Absent() {
+				assignRest(fv, &copied, p.Key, p.Value)
+			}
 		}
 		for _, c := range s.Sections {
 			d.add(c, s.Label(), "unknown section <%s>: <%s> holds parameters only", c.Name, s.Name)
@@ -247,12 +265,16 @@ func (d *decoder) validate(sec *Section, v reflect.Value) bool {
 			continue
 		}
 		var at Positioner = sec
-		if m := quotedKey.FindStringSubmatch(e.Error()); m != nil {
-			if p := sec.Param(m[1]); p != nil {
+		msg := e.Error()
+		if m := quotedKey.FindStringSubmatch(msg); m != nil {
+			if p := sec.lastParam(m[1]); p != nil {
 				at = p
+				if p.Absent() || len(p.Unset) > 0 {
+					msg += ": " + explain(p)
+				}
 			}
 		}
-		d.add(at, sec.Label(), "%s", e.Error())
+		d.add(at, sec.Label(), "%s", msg)
 	}
 	return false
 }

@@ -25,11 +25,35 @@
 // Double-quoted strings take the escapes \" \' \\ \r \n \t \f \b \0 and any
 // other symbol after a backslash stands for itself (\# \$); a backslash
 // before a letter or digit is an error; a backslash at the end of a line
-// continues the string on the next line without the newline. The only
-// embedded Ruby evaluated is "#{ENV['NAME']}" (or ENV["NAME"]) inside a
-// double-quoted string; an unset variable gives "" as in Ruby; any other
-// "#{...}" is an error. Single-quoted strings and bare values are literal.
-// A value starting with '[' or '{' is JSON and may span lines.
+// continues the string on the next line without the newline.
+// Single-quoted strings and bare values are literal. A value starting
+// with '[' or '{' is JSON and may span lines.
+//
+// # Embedded Ruby
+//
+// "#{...}" inside a double-quoted string is evaluated by a small fixed
+// grammar, never by a Ruby interpreter. It takes terms joined by "||"
+// (blanks allowed around each):
+//
+//	ENV['NAME'], ENV["NAME"]  the variable; nil when unset
+//	'text', "text"            a Ruby string ('' takes \' \\; "" takes
+//	                          \" \\ \' \# \n \t \r \0 \s \e \a \b \f \v, no #{})
+//	123                       a decimal integer, as its digits
+//	Socket.gethostname        the machine's host name (os.Hostname)
+//	hostname                  the same (Fluentd defines it so)
+//	worker_id                 "0": barge runs one process
+//	use_default               the parameter takes its default
+//	use_nil                   the parameter is nil: not given
+//
+// As in Ruby, a || b is a unless a is nil: ENV['X'] || 'd' gives 'd' only
+// when X is unset, not when X is set to "". An expression that ends nil
+// (every variable unset) gives "". As in Fluentd, use_default or use_nil
+// anywhere in a string makes the whole value the default or nil (use_nil
+// wins): "#{ENV['PORT'] || use_default}" is the default port when PORT is
+// unset. Anything else ("#{ENV.fetch('X')}", "#{`cmd`}", method calls) is
+// an error that quotes the code; use_default and use_nil in a key or a
+// section argument are errors. Each Param records its value as written
+// (Raw), the unset variables looked up (Unset), and UseDefault/UseNil.
 //
 // @include PATH (also the deprecated "include PATH" at the top level)
 // inserts the parameters and sections of the matching files at its
@@ -62,6 +86,12 @@
 // (seconds; barge also takes "500ms"); booleans true/yes/"" and false/no;
 // arrays "a,b" or ["a","b"]; hashes "a:b,c:d" or {"a":"b"}. A field whose
 // parameter is absent keeps its value: callers set defaults before Decode.
+// A parameter whose value is use_default or use_nil counts as absent (Go
+// fields have no nil; Section.Param, Get and Has skip it too), so a
+// required one is reported missing. A required parameter whose value is
+// "" because the environment variables it named are unset is missing too,
+// and says so; a value made invalid by an unset variable, and a Validate
+// message about its key, name the variable.
 // When a parameter repeats, the last one wins, as in Fluentd. "@type",
 // "@id" and "@log_level" are accepted even when the struct does not
 // declare them, and "type" is taken for "@type". Every other unknown
@@ -81,8 +111,15 @@
 //	out.conf:12: <match app.**>: unknown parameter 'bukcet', did you mean 'bucket'?
 //	out.conf:7: 'port' must be an integer, got "abc"
 //	out.conf:3: 'flush_mode' must be one of default, interval, immediate, lazy, got "x"
+//	out.conf:9: 's3_bucket' is required: its value "#{ENV['S3_BUCKET']}" is empty because the environment variable S3_BUCKET is unset
 //
-// Parse stops at the first syntax error; Decode collects every problem
-// into Errors so that "barge check" prints them all. Errorf and
+// Parse and Decode collect every problem into Errors so that "barge
+// check" prints them all. After a problem Parse goes on: inside a
+// double-quoted string right after it (an escape, an embedded Ruby code),
+// else at the next line (an unterminated string or JSON value goes on at
+// the line after the one it started on); a broken section header still
+// opens its section, an end tag of an enclosing section closes the inner
+// ones, and another mismatched end tag is taken for the current one. Past
+// 100 problems, or nesting too deep, the parse stops. Errorf and
 // ParamErrorf make errors in the same form for callers' own checks.
 package conf

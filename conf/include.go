@@ -11,61 +11,70 @@ import (
 // matches are parsed in sorted order into sec, at the position of the
 // @include line. A path without glob characters must exist (Fluentd
 // silently includes nothing); a glob may match nothing.
-func (p *parser) include(sec *Section, line, depth int) error {
-	path, err := p.literal()
-	if err != nil {
-		return err
+func (p *parser) include(sec *Section, line, depth int) {
+	start := p.pos
+	path, perr := p.literal()
+	if perr != nil {
+		p.fail(perr)
+		p.resync(start, line, perr.Line)
+		return
 	}
 	if !p.lineEnd() {
-		return p.errf("expected end of line after @include %s", path)
+		p.fail(p.errf("expected end of line after @include %s", path))
+		p.skipLine()
+		return
 	}
 	if p.noInclude {
-		return errAt(p.file, line, "@include is disabled here")
+		p.fail(errAt(p.file, line, "@include is disabled here"))
+		return
 	}
 	path = strings.TrimPrefix(path, "file://")
 	if path == "" {
-		return errAt(p.file, line, "@include needs a path")
+		p.fail(errAt(p.file, line, "@include needs a path"))
+		return
 	}
 	if strings.Contains(path, "://") {
-		return errAt(p.file, line, "@include %s: only local files can be included", path)
+		p.fail(errAt(p.file, line, "@include %s: only local files can be included", path))
+		return
 	}
 	pattern := path
 	if !filepath.IsAbs(pattern) {
 		pattern = filepath.Join(p.dir, pattern)
 	}
-	var files []string
+	files := []string{pattern}
 	if hasGlob(pattern) {
-		files, err = filepath.Glob(pattern)
-		if err != nil {
-			return errAt(p.file, line, "@include %s: %v", path, err)
+		var err error
+		if files, err = filepath.Glob(pattern); err != nil {
+			p.fail(errAt(p.file, line, "@include %s: %v", path, err))
+			return
 		}
 		slices.Sort(files)
-	} else {
-		files = []string{pattern}
 	}
 	for _, f := range files {
-		if err := p.includeFile(sec, f, path, line, depth); err != nil {
-			return err
-		}
+		p.includeFile(sec, f, path, line, depth)
 	}
-	return nil
 }
 
-func (p *parser) includeFile(sec *Section, file, path string, line, depth int) error {
+func (p *parser) includeFile(sec *Section, file, path string, line, depth int) {
 	abs := absPath(file)
 	if i := slices.Index(p.chain, abs); i >= 0 {
 		loop := append(slices.Clone(p.chain[i:]), abs)
-		return errAt(p.file, line, "@include %s: include loop: %s", path, strings.Join(loop, " -> "))
+		p.fail(errAt(p.file, line, "@include %s: include loop: %s", path, strings.Join(loop, " -> ")))
+		return
 	}
 	if len(p.chain) > maxDepth {
-		return errAt(p.file, line, "@include %s: includes nested deeper than %d levels", path, maxDepth)
+		p.fail(errAt(p.file, line, "@include %s: includes nested deeper than %d levels", path, maxDepth))
+		p.st.stopped = true
+		return
 	}
 	data, err := readFile(file)
 	if err != nil {
-		return errAt(p.file, line, "@include %s: %v", path, err)
+		p.fail(errAt(p.file, line, "@include %s: %v", path, err))
+		return
 	}
-	sub := newParser(file, data, append(slices.Clone(p.chain), abs))
-	return sub.body(sec, true, depth+1)
+	sub := newParser(file, data, append(slices.Clone(p.chain), abs), p.st)
+	sub.noInclude = p.noInclude
+	sub.body(sec, true, depth+1)
 }
 
 func hasGlob(path string) bool { return strings.ContainsAny(path, "*?[") }

@@ -138,7 +138,18 @@ func TestIncludeErrors(t *testing.T) {
 				"main.conf": "<match x>\n@include inc.conf\n",
 				"inc.conf":  "</match>\n",
 			},
-			want: "D/inc.conf:1: </match> without an opening <match>",
+			want: "D/inc.conf:1: </match> without an opening <match>\nD/main.conf:1: <match x> is not closed: expected </match> before end of file",
+		},
+		{
+			name: "errors before, in and after an include, in order",
+			files: map[string]string{
+				"main.conf": "a \"\\q\"\n@include inc.conf\n@include nope.conf\nc \"#{`id`}\"\n",
+				"inc.conf":  "ok 1\nb 'x\n",
+			},
+			want: "D/main.conf:1: unexpected back-slash escape character 'q'\n" +
+				"D/inc.conf:2: unterminated single-quoted string\n" +
+				"D/main.conf:3: @include nope.conf: open D/nope.conf: no such file or directory\n" +
+				"D/main.conf:4: embedded Ruby code \"#{`id`}\" is not supported: unexpected \"`id`\"; " + embedSupported,
 		},
 		{
 			name:  "no path",

@@ -3,14 +3,13 @@ package conf
 import (
 	"bytes"
 	"encoding/json"
-	"os"
-	"regexp"
+	"slices"
 	"strings"
 )
 
 // key scans a parameter name: a quoted string or anything up to whitespace.
 // bare reports it was not quoted.
-func (p *parser) key() (key string, bare bool, err error) {
+func (p *parser) key() (key string, bare bool, err *Error) {
 	switch p.peek() {
 	case '"':
 		key, err = p.doubleQuoted()
@@ -31,7 +30,7 @@ func (p *parser) key() (key string, bare bool, err error) {
 
 // sectionArg scans what follows a section name up to '>': quoted, or bare
 // with trailing blanks removed.
-func (p *parser) sectionArg() (string, error) {
+func (p *parser) sectionArg() (string, *Error) {
 	switch p.peek() {
 	case '"':
 		return p.doubleQuoted()
@@ -49,8 +48,10 @@ func (p *parser) sectionArg() (string, error) {
 }
 
 // literal scans a parameter value: a JSON array or hash (possibly over
-// several lines), a quoted string, or the rest of the line.
-func (p *parser) literal() (string, error) {
+// several lines), a quoted string, or the rest of the line. The error is
+// one that leaves the value's end unknown (an unterminated string); other
+// problems are recorded with p.fail and scanning goes on.
+func (p *parser) literal() (string, *Error) {
 	switch p.peek() {
 	case '[', '{':
 		return p.json()
@@ -83,8 +84,9 @@ func (p *parser) literal() (string, error) {
 }
 
 // doubleQuoted scans "..." with Fluentd's escapes, backslash-newline line
-// continuation and "#{ENV['NAME']}" substitution.
-func (p *parser) doubleQuoted() (string, error) {
+// continuation and embedded Ruby ("#{ENV['NAME']}", see embedded.go),
+// whose use_default and use_nil go to p.cur.
+func (p *parser) doubleQuoted() (string, *Error) {
 	line := p.line
 	p.next()
 	var b strings.Builder
@@ -100,9 +102,7 @@ func (p *parser) doubleQuoted() (string, error) {
 			if p.eof() {
 				return "", errAt(p.file, line, "unterminated double-quoted string")
 			}
-			if err := p.escape(&b); err != nil {
-				return "", err
-			}
+			p.escape(&b)
 		case c == '#' && p.peek() == '{':
 			p.next()
 			v, err := p.embedded()
@@ -117,7 +117,7 @@ func (p *parser) doubleQuoted() (string, error) {
 }
 
 // escape handles the byte after a backslash in a double-quoted string.
-func (p *parser) escape(b *strings.Builder) error {
+func (p *parser) escape(b *strings.Builder) {
 	line := p.line
 	c := p.next()
 	switch c {
@@ -138,16 +138,15 @@ func (p *parser) escape(b *strings.Builder) error {
 		b.WriteByte(0)
 	default:
 		if isNameByte(c) && c != '_' {
-			return errAt(p.file, line, "unexpected back-slash escape character '%c'", c)
+			p.fail(errAt(p.file, line, "unexpected back-slash escape character '%c'", c))
 		}
 		b.WriteByte(c) // \" \' \\ \# and other symbols stand for themselves
 	}
-	return nil
 }
 
 // singleQuoted scans '...': only \' and \\ are escapes; no newlines, as in
 // Fluentd.
-func (p *parser) singleQuoted() (string, error) {
+func (p *parser) singleQuoted() (string, *Error) {
 	line := p.line
 	p.next()
 	var b strings.Builder
@@ -167,13 +166,10 @@ func (p *parser) singleQuoted() (string, error) {
 	}
 }
 
-// envCode matches the one form of embedded Ruby barge evaluates.
-var envCode = regexp.MustCompile(`^\s*ENV\[\s*(?:'([^'\\]*)'|"([^"\\]*)")\s*\]\s*$`)
-
-// embedded scans the code of "#{...}" (after "#{") up to its closing brace
-// and evaluates it: only ENV['NAME'] / ENV["NAME"] is supported; an unset
-// variable is "" (Ruby's nil.to_s).
-func (p *parser) embedded() (string, error) {
+// embedded scans the code of "#{...}" (after "#{") up to its closing
+// brace and evaluates it (embedded.go). A code barge does not evaluate is
+// recorded as a problem and stands for "".
+func (p *parser) embedded() (string, *Error) {
 	line := p.line
 	start := p.pos
 	var quote byte
@@ -197,19 +193,28 @@ func (p *parser) embedded() (string, error) {
 		case c == '}' && depth > 0:
 			depth--
 		case c == '}':
-			code := string(p.data[start : p.pos-1])
-			m := envCode.FindStringSubmatch(code)
-			if m == nil {
-				return "", errAt(p.file, line, "embedded Ruby code \"#{%s}\" is not supported: only \"#{ENV['NAME']}\" is", code)
+			r, err := evalEmbedded(string(p.data[start : p.pos-1]))
+			if err != nil {
+				p.fail(errAt(p.file, line, "%v", err))
+				return "", nil
 			}
-			return os.Getenv(m[1] + m[2]), nil
+			p.cur.embedded = true
+			for _, name := range r.unset {
+				if !slices.Contains(p.cur.unset, name) {
+					p.cur.unset = append(p.cur.unset, name)
+				}
+			}
+			// As Fluentd: one use_nil makes the whole string nil, else one
+			// use_default makes it the default.
+			p.cur.use = max(p.cur.use, r.use)
+			return r.value, nil
 		}
 	}
 }
 
 // json scans a JSON array or hash that may span lines; '#' outside a
 // string starts a comment. The value is the compacted JSON text.
-func (p *parser) json() (string, error) {
+func (p *parser) json() (string, *Error) {
 	line := p.line
 	what, closer := "array", "]"
 	if p.peek() == '{' {
@@ -248,7 +253,8 @@ func (p *parser) json() (string, error) {
 	}
 	var out bytes.Buffer
 	if err := json.Compact(&out, raw); err != nil {
-		return "", errAt(p.file, line, "invalid JSON %s: %v", what, err)
+		p.fail(errAt(p.file, line, "invalid JSON %s: %v", what, err))
+		return string(raw), nil
 	}
 	return out.String(), nil
 }

@@ -1,6 +1,9 @@
 package conf
 
 import (
+	"errors"
+	"fmt"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -32,10 +35,12 @@ func TestParseSyntax(t *testing.T) {
 		{"line continuation", "k \"a\\\n  b\"\n", "k=\"a  b\" @t.conf:1\n"},
 		{"empty double quoted", "k \"\"\n", "k=\"\" @t.conf:1\n"},
 		{"single quoted literal", `k 'a \n \' \\ "x" #{y}'` + "\n", "k=\"a \\\\n ' \\\\ \\\"x\\\" #{y}\" @t.conf:1\n"},
-		{"env single", `k "x-#{ENV['BARGE_TEST_ENV']}-y"` + "\n", "k=\"x-s3cr\\\"t-y\" @t.conf:1\n"},
-		{"env double", `k "#{ENV["BARGE_TEST_ENV"]}"` + "\n", "k=\"s3cr\\\"t\" @t.conf:1\n"},
-		{"env spaced", `k "#{ ENV[ 'BARGE_TEST_ENV' ] }"` + "\n", "k=\"s3cr\\\"t\" @t.conf:1\n"},
-		{"env unset is empty", `k "a#{ENV['BARGE_TEST_UNSET_XYZ']}b"` + "\n", "k=\"ab\" @t.conf:1\n"},
+		{"env single", `k "x-#{ENV['BARGE_TEST_ENV']}-y"` + "\n", "k=\"x-s3cr\\\"t-y\" @t.conf:1 raw=\"x-#{ENV['BARGE_TEST_ENV']}-y\"\n"},
+		{"env double", `k "#{ENV["BARGE_TEST_ENV"]}"` + "\n", "k=\"s3cr\\\"t\" @t.conf:1 raw=\"#{ENV[\"BARGE_TEST_ENV\"]}\"\n"},
+		{"env spaced", `k "#{ ENV[ 'BARGE_TEST_ENV' ] }"` + "\n", "k=\"s3cr\\\"t\" @t.conf:1 raw=\"#{ ENV[ 'BARGE_TEST_ENV' ] }\"\n"},
+		{"env unset is empty", `k "a#{ENV['BARGE_TEST_UNSET_XYZ']}b"` + "\n", "k=\"ab\" @t.conf:1 unset=BARGE_TEST_UNSET_XYZ raw=\"a#{ENV['BARGE_TEST_UNSET_XYZ']}b\"\n"},
+		{"use_default", `k "#{ENV['BARGE_TEST_UNSET_XYZ'] || use_default}" # c` + "\n", "k=\"\" @t.conf:1 use_default unset=BARGE_TEST_UNSET_XYZ raw=\"#{ENV['BARGE_TEST_UNSET_XYZ'] || use_default}\"\n"},
+		{"use_nil beats use_default", `k "a#{use_default}b#{use_nil}"` + "\n", "k=\"\" @t.conf:1 use_nil raw=\"a#{use_default}b#{use_nil}\"\n"},
 		{"env in bare value is literal", "k #{ENV['BARGE_TEST_ENV']}\n", "k=\"#{ENV['BARGE_TEST_ENV']}\" @t.conf:1\n"},
 		{"escaped embed", `k "\#{x}"` + "\n", "k=\"#{x}\" @t.conf:1\n"},
 		{"json array", "k [\"a\", \"b]\" ,1]\n", "k=\"[\\\"a\\\",\\\"b]\\\",1]\" @t.conf:1\n"},
@@ -65,29 +70,67 @@ func TestParseSyntax(t *testing.T) {
 
 func TestParseErrors(t *testing.T) {
 	tests := []struct {
-		name, in, want string
+		name, in string
+		want     []string
 	}{
-		{"unterminated section", "a 1\n<match x>\n k v\n", "t.conf:2: <match x> is not closed: expected </match> before end of file"},
-		{"unterminated nested", "<match x>\n<buffer>\n</match>\n", "t.conf:3: </match> does not close <buffer> (opened at line 2)"},
-		{"mismatched end", "<match x>\n</source>\n", "t.conf:2: </source> does not close <match x> (opened at line 1)"},
-		{"stray end", "a 1\n</match>\n", "t.conf:2: </match> without an opening <match>"},
-		{"no section name", "< x>\n", "t.conf:1: expected a section name after '<'"},
-		{"no closing bracket", "<match x\n</match>\n", "t.conf:1: expected '>' to end <match"},
-		{"junk after section", "<match x> y\n</match>\n", "t.conf:1: expected end of line after <match>"},
-		{"junk after end tag", "<a>\n</a> b\n", "t.conf:2: expected end of line after </a>"},
-		{"end tag without bracket", "<a>\n</a\n", "t.conf:2: expected '>' after </a"},
-		{"unterminated double", "a 1\nk \"abc\n\n", "t.conf:2: unterminated double-quoted string"},
-		{"unterminated single", "k 'abc\nz'\n", "t.conf:1: unterminated single-quoted string"},
-		{"junk after quoted", "k \"a\" b\n", "t.conf:1: expected end of line after the value of 'k'"},
-		{"bad escape", "a 1\nk \"\\q\"\n", "t.conf:2: unexpected back-slash escape character 'q'"},
-		{"unterminated array", "k [\"a\",\n\"b\"\n", "t.conf:1: unterminated JSON array: expected a closing ']'"},
-		{"unterminated hash", "\nk {\"a\": 1\n", "t.conf:2: unterminated JSON hash: expected a closing '}'"},
-		{"invalid array", "k [a, b]\n", "t.conf:1: invalid JSON array: invalid character 'a' looking for beginning of value"},
-		{"junk after array", "k [1] 2\n", "t.conf:1: expected end of line after the value of 'k'"},
-		{"ruby code", "a 1\nk \"#{Socket.gethostname}\"\n", "t.conf:2: embedded Ruby code \"#{Socket.gethostname}\" is not supported: only \"#{ENV['NAME']}\" is"},
-		{"ruby env fetch", "k \"#{ENV.fetch('X')}\"\n", "t.conf:1: embedded Ruby code \"#{ENV.fetch('X')}\" is not supported: only \"#{ENV['NAME']}\" is"},
-		{"unterminated embed", "k \"#{ENV['X']\"\n", "t.conf:1: unterminated embedded code \"#{\""},
-		{"too deep", strings.Repeat("<a>\n", 100), "t.conf:66: sections and includes nested deeper than 64 levels"},
+		{"unterminated section", "a 1\n<match x>\n k v\n", []string{"t.conf:2: <match x> is not closed: expected </match> before end of file"}},
+		{"unterminated nested", "<match x>\n<buffer>\n</match>\n", []string{"t.conf:3: </match> does not close <buffer> (opened at line 2)"}},
+		{"unterminated nested twice", "<a>\n<b>\n", []string{"t.conf:2: <b> is not closed: expected </b> before end of file", "t.conf:1: <a> is not closed: expected </a> before end of file"}},
+		{"mismatched end", "<match x>\n</source>\n", []string{"t.conf:2: </source> does not close <match x> (opened at line 1)"}},
+		{"stray end", "a 1\n</match>\n", []string{"t.conf:2: </match> without an opening <match>"}},
+		{"no section name", "< x>\n", []string{"t.conf:1: expected a section name after '<'"}},
+		{"no closing bracket", "<match x\n</match>\n", []string{"t.conf:1: expected '>' to end <match"}},
+		{"junk after section", "<match x> y\n</match>\n", []string{"t.conf:1: expected end of line after <match>"}},
+		{"junk after end tag", "<a>\n</a> b\n", []string{"t.conf:2: expected end of line after </a>"}},
+		{"end tag without bracket", "<a>\n</a\n", []string{"t.conf:2: expected '>' after </a"}},
+		{"unterminated double", "a 1\nk \"abc\n\n", []string{"t.conf:2: unterminated double-quoted string"}},
+		{"unterminated single", "k 'abc\nz'\n", []string{"t.conf:1: unterminated single-quoted string"}},
+		{"junk after quoted", "k \"a\" b\n", []string{"t.conf:1: expected end of line after the value of 'k'"}},
+		{"bad escape", "a 1\nk \"\\q\"\n", []string{"t.conf:2: unexpected back-slash escape character 'q'"}},
+		{"unterminated array", "k [\"a\",\n\"b\"\n", []string{"t.conf:1: unterminated JSON array: expected a closing ']'"}},
+		{"unterminated hash", "\nk {\"a\": 1\n", []string{"t.conf:2: unterminated JSON hash: expected a closing '}'"}},
+		{"invalid array", "k [a, b]\n", []string{"t.conf:1: invalid JSON array: invalid character 'a' looking for beginning of value"}},
+		{"junk after array", "k [1] 2\n", []string{"t.conf:1: expected end of line after the value of 'k'"}},
+		{"ruby code", "a 1\nk \"#{File.read('/etc/passwd')}\"\n", []string{"t.conf:2: embedded Ruby code \"#{File.read('/etc/passwd')}\" is not supported: unexpected \"File.read('/etc/passwd')\"; " + embedSupported}},
+		{"ruby env fetch", "k \"#{ENV.fetch('X')}\"\n", []string{"t.conf:1: embedded Ruby code \"#{ENV.fetch('X')}\" is not supported: unexpected \".fetch('X')\"; " + embedSupported}},
+		{"unterminated embed", "k \"#{ENV['X']\"\n", []string{"t.conf:1: unterminated embedded code \"#{\""}},
+		{"use_default in a key", "\"#{use_default}\" v\n", []string{"t.conf:1: use_default and use_nil are taken only in a parameter's value, not in its key"}},
+		{"use_nil in a section argument", "<match \"#{use_nil}\">\n</match>\n", []string{"t.conf:1: use_default and use_nil are taken only in a parameter's value, not in <match ARG>"}},
+		{"too deep", strings.Repeat("<a>\n", 100), []string{"t.conf:66: sections and includes nested deeper than 64 levels"}},
+
+		// After a problem the parse goes on, and lines stay right.
+		{"every problem of a file", "a \"#{`id`}\"\nb 'x\n<match y\n  c \"\\q\"\n  d [1,\n     2,,]\n  e \"multi\n line\" junk\n  f ok\n</match>\ng \"#{Socket.gethostname.chomp}\"\n",
+			[]string{
+				"t.conf:1: embedded Ruby code \"#{`id`}\" is not supported: unexpected \"`id`\"; " + embedSupported,
+				"t.conf:2: unterminated single-quoted string",
+				"t.conf:3: expected '>' to end <match",
+				"t.conf:4: unexpected back-slash escape character 'q'",
+				"t.conf:5: invalid JSON array: invalid character ',' looking for beginning of value",
+				"t.conf:8: expected end of line after the value of 'e'",
+				"t.conf:11: embedded Ruby code \"#{Socket.gethostname.chomp}\" is not supported: unexpected \".chomp\"; " + embedSupported,
+			}},
+		{"two refusals in one string", "k \"#{a}-#{b}\"\nz \"\\q\"\n", []string{
+			"t.conf:1: embedded Ruby code \"#{a}\" is not supported: unexpected \"a\"; " + embedSupported,
+			"t.conf:1: embedded Ruby code \"#{b}\" is not supported: unexpected \"b\"; " + embedSupported,
+			"t.conf:2: unexpected back-slash escape character 'q'",
+		}},
+		{"refusal on a continued line", "k \"a\\\n  #{x}\n  b\"\nz \"\\q\"\n", []string{
+			"t.conf:2: embedded Ruby code \"#{x}\" is not supported: unexpected \"x\"; " + embedSupported,
+			"t.conf:4: unexpected back-slash escape character 'q'",
+		}},
+		{"unterminated embed goes on at the next line", "k \"a\n#{ENV['X'\nz \"\\q\"\n", []string{
+			"t.conf:2: unterminated embedded code \"#{\"",
+			"t.conf:3: unexpected back-slash escape character 'q'",
+		}},
+		{"end tag of an enclosing section", "<a>\n<b>\n</a>\nk \"\\q\"\n", []string{
+			"t.conf:3: </a> does not close <b> (opened at line 2)",
+			"t.conf:4: unexpected back-slash escape character 'q'",
+		}},
+		{"mistyped end tag closes its section", "<match x>\n</mach>\n</match>\n", []string{
+			"t.conf:2: </mach> does not close <match x> (opened at line 1)",
+			"t.conf:3: </match> without an opening <match>",
+		}},
+		{"too many errors", strings.Repeat("k \"\\q\"\n", 150), tooMany()},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -95,14 +138,32 @@ func TestParseErrors(t *testing.T) {
 			if err == nil {
 				t.Fatal("Parse succeeded")
 			}
-			if err.Error() != tt.want {
-				t.Errorf("got  %s\nwant %s", err, tt.want)
+			var errs Errors
+			if !errors.As(err, &errs) {
+				t.Fatalf("error is %T, want Errors", err)
 			}
-			if _, ok := err.(*Error); !ok {
-				t.Errorf("error is %T, want *Error", err)
+			var got []string
+			for _, e := range errs {
+				if _, ok := e.(*Error); !ok {
+					t.Errorf("%T is not *Error", e)
+				}
+				got = append(got, e.Error())
+			}
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(tt.want, "\n"))
 			}
 		})
 	}
+}
+
+// tooMany is what 150 bad lines give: the first maxErrors problems, then
+// the stop.
+func tooMany() []string {
+	var out []string
+	for i := 1; i <= maxErrors; i++ {
+		out = append(out, fmt.Sprintf("t.conf:%d: unexpected back-slash escape character 'q'", i))
+	}
+	return append(out, fmt.Sprintf("t.conf:%d: too many errors, stopping", maxErrors))
 }
 
 func TestParseFileMissing(t *testing.T) {

@@ -14,14 +14,31 @@ type Section struct {
 }
 
 // Param is one "key value" line. Value is the decoded literal: quotes
-// removed, escapes and "#{ENV['NAME']}" resolved, JSON arrays and hashes
-// compacted.
+// removed, escapes and embedded Ruby ("#{ENV['NAME']}") evaluated, JSON
+// arrays and hashes compacted.
 type Param struct {
 	Key   string
 	Value string
 	File  string
 	Line  int
+	// Raw is the value as written, quotes included, when it holds embedded
+	// Ruby; "" otherwise. Messages quote it.
+	Raw string
+	// Unset lists the environment variables the embedded Ruby looked up
+	// and found unset, in order, each once. Decode names them when the
+	// value is missing or invalid.
+	Unset []string
+	// UseDefault: the embedded Ruby evaluated Fluentd's use_default, so
+	// the parameter takes its default. UseNil: it evaluated use_nil, so
+	// the parameter is nil. Either way Decode treats the parameter as
+	// not given, and Value is "".
+	UseDefault bool
+	UseNil     bool
 }
+
+// Absent reports whether the parameter counts as not given (UseDefault
+// or UseNil).
+func (p *Param) Absent() bool { return p.UseDefault || p.UseNil }
 
 // Positioner is something with a place in a config file: *Section, *Param.
 type Positioner interface {
@@ -45,8 +62,16 @@ func (p *Param) Pos() (string, int) {
 }
 
 // Param returns the last parameter named key (Fluentd: the last one wins),
-// or nil.
+// or nil, also when that last one is Absent (use_default, use_nil).
 func (s *Section) Param(key string) *Param {
+	if p := s.lastParam(key); p != nil && !p.Absent() {
+		return p
+	}
+	return nil
+}
+
+// lastParam is Param including an Absent parameter.
+func (s *Section) lastParam(key string) *Param {
 	for i := len(s.Params) - 1; i >= 0; i-- {
 		if s.Params[i].Key == key {
 			return s.Params[i]
@@ -55,7 +80,7 @@ func (s *Section) Param(key string) *Param {
 	return nil
 }
 
-// Get returns the value of the last parameter named key, or "".
+// Get returns the value of Param(key), or "".
 func (s *Section) Get(key string) string {
 	if p := s.Param(key); p != nil {
 		return p.Value
@@ -63,7 +88,8 @@ func (s *Section) Get(key string) string {
 	return ""
 }
 
-// Has reports whether the section has a parameter named key.
+// Has reports whether Param(key) is not nil: the section gives key a value
+// (its last parameter named key is not use_default or use_nil).
 func (s *Section) Has(key string) bool { return s.Param(key) != nil }
 
 // Type returns the value of @type (or of the legacy "type" when @type is
@@ -117,7 +143,14 @@ func (s *Section) write(b *strings.Builder, ind string) {
 		inner = ind + "  "
 	}
 	for _, p := range s.Params {
-		b.WriteString(inner + quoteKey(p.Key) + " " + quoteValue(p.Value) + "\n")
+		v := quoteValue(p.Value)
+		switch {
+		case p.UseNil:
+			v = `"#{use_nil}"`
+		case p.UseDefault:
+			v = `"#{use_default}"`
+		}
+		b.WriteString(inner + quoteKey(p.Key) + " " + v + "\n")
 	}
 	for _, c := range s.Sections {
 		c.write(b, inner)
