@@ -14,7 +14,11 @@ type Options struct {
 	Name      string       // the match's @id or pattern, used in logs and as default dir name
 	Logger    *slog.Logger // nil discards
 	Secondary Flusher      // nil when no <secondary>
-	Clock     Clock        // nil = real time; tests inject a fake
+	// Errors, when set (Fluentd's <label @ERROR>), takes the records the
+	// output rejects (see RejectedRecords), in a chunk of their own,
+	// before the secondary and failed/.
+	Errors Flusher
+	Clock  Clock // nil = real time; tests inject a fake
 }
 
 // Recovery reports what Open found on disk.

@@ -156,11 +156,16 @@ func (b *Buffer) nextChunk(now time.Time) (int, time.Duration) {
 // queue after an error, secondary or failed/ when permanent or when this
 // chunk is out of retries.
 func (b *Buffer) flush(ctx context.Context, c *Chunk) {
-	err := c.st.enqueue() // b<ID> -> q<ID>
+	var took time.Duration // of the Flush call, for Stats.FlushTime
+	err := c.st.enqueue()  // b<ID> -> q<ID>
 	if err == nil {
+		start := b.clock.Now()
 		err = b.out.Flush(ctx, c)
+		took = b.clock.Now().Sub(start)
 	}
+	rejected := 0
 	if rs, ok := RejectedRecords(err); ok && !IsPermanent(err) {
+		rejected = len(rs)
 		err = b.keepRejects(ctx, c, rs, false) // nil once they are durable
 	}
 	if err == nil {
@@ -169,6 +174,9 @@ func (b *Buffer) flush(ctx context.Context, c *Chunk) {
 		b.endProbe(c)
 		b.retry.reset()
 		b.stats.Flushed++
+		b.stats.FlushedRecords += int64(c.Records - rejected)
+		b.stats.FlushedBytes += c.Size
+		b.stats.FlushTime.Observe(took)
 		b.stats.LastFlush = b.clock.Now()
 		b.done(c)
 		b.mu.Unlock()
@@ -179,6 +187,7 @@ func (b *Buffer) flush(ctx context.Context, c *Chunk) {
 		// the next start.
 		b.mu.Lock()
 		b.endProbe(c)
+		b.stats.FlushTime.Observe(took)
 		b.requeue(c, true)
 		b.mu.Unlock()
 		return
@@ -187,6 +196,8 @@ func (b *Buffer) flush(ctx context.Context, c *Chunk) {
 	b.mu.Lock()
 	b.endProbe(c)
 	now := b.clock.Now()
+	b.stats.FlushTime.Observe(took)
+	b.stats.noteError(err, now)
 	switch {
 	case IsPermanent(err):
 		b.log.Error("flush failed permanently", "chunk_id", c.ID, "records", c.Records, "err", err)
@@ -282,6 +293,7 @@ func (b *Buffer) setAside(ctx context.Context, c *Chunk) {
 	}
 	b.mu.Lock()
 	b.stats.Failed++
+	b.stats.FailedRecords += int64(c.Records)
 	b.done(c)
 	b.mu.Unlock()
 }

@@ -130,6 +130,14 @@ func (b *Buffer) keepRejects(ctx context.Context, parent *Chunk, rs []Reject, by
 	}
 	attrs := []any{"chunk_id", parent.ID, "reject_chunk_id", rc.ID, "records", len(rs), "reasons", rejectReasons(rs)}
 	var secErr error
+	if b.opts.Errors != nil {
+		if secErr = b.opts.Errors.Flush(ctx, rc); secErr == nil {
+			b.countRejects(len(rs))
+			b.log.Warn("records rejected by the "+by+" were sent to <label @ERROR>", attrs...)
+			return nil
+		}
+		attrs = append(attrs, "err", secErr)
+	}
 	if !bySecondary && b.opts.Secondary != nil {
 		if secErr = b.opts.Secondary.Flush(ctx, rc); secErr == nil {
 			b.countRejects(len(rs))

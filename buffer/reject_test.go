@@ -112,7 +112,8 @@ func TestRejected(t *testing.T) {
 			}
 			parent := out.parents[0]
 			rid := rejectID(parent)
-			if st := b.Stats(); st.Flushed != 1 || st.Rejected != 2 || st.Failed != 0 || st.QueuedChunks != 0 {
+			if st := b.Stats(); st.Flushed != 1 || st.Rejected != 2 || st.Failed != 0 || st.QueuedChunks != 0 ||
+				st.FlushedRecords != 3 || st.FlushedBytes == 0 || st.FlushTime.Count() != 1 {
 				t.Errorf("stats %+v", st)
 			}
 			if tt.typ == "file" {

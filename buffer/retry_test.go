@@ -286,7 +286,8 @@ func TestRetryConcurrentFailuresCountOnce(t *testing.T) {
 				t.Errorf("call %d at %v, want %v", i, got, want[i]*time.Second)
 			}
 		}
-		if st := b.Stats(); st.Failed != 3 || st.QueuedChunks != 0 {
+		if st := b.Stats(); st.Failed != 3 || st.QueuedChunks != 0 || st.FailedRecords < 3 ||
+			st.FlushTime.Count() != uint64(len(want)) || st.LastError == "" || st.LastErrorTime.IsZero() {
 			t.Errorf("stats %+v", st)
 		}
 	})

@@ -152,7 +152,10 @@ func (s *scan) entry(b []byte, off int, k *keySpec) (sec, nsec int64, rest []byt
 		s.tmp = s.tmp[:0]
 		rest, err = s.recordKeys(rec, k.records)
 	} else {
-		rest, err = msgp.Skip(rec)
+		var n int
+		if n, _, err = event.Skim(rec); err == nil {
+			rest = rec[n:]
+		}
 	}
 	if err != nil {
 		return 0, 0, nil, fmt.Errorf("at byte %d: %w: record: %v", at(rec), event.ErrEntry, err)

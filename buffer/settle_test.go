@@ -25,6 +25,7 @@ func TestSettle(t *testing.T) {
 	if err := b.Append(ctx, "b", entries(1, t0, 10)); err != nil { // queued behind the gate
 		t.Fatal(err)
 	}
+	waitFor(t, func() bool { b.mu.Lock(); defer b.mu.Unlock(); return b.settled })
 	select {
 	case err := <-settled:
 		t.Fatalf("Settle returned %v with a flush in flight", err)

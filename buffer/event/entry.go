@@ -44,6 +44,19 @@ func (e Entry) UnixNano() int64 { return e.Sec*1e9 + e.Nsec }
 // and that the record is well-formed msgpack, without recursing, so that
 // deep nesting costs no stack (CheckRecord also bounds the nesting).
 func Next(b []byte) (Entry, []byte, error) {
+	// the common shape first: [EventTime (d7 00 + 8 bytes), map]
+	if len(b) >= 12 && b[0] == 0x92 && b[1] == 0xd7 && b[2] == EventTimeExt && IsMap(b[11:]) {
+		nsec := int64(binary.BigEndian.Uint32(b[7:]))
+		if n, _, err := Skim(b[11:]); err == nil && nsec < 1e9 {
+			e := Entry{RawTime: b[1:11], Sec: int64(binary.BigEndian.Uint32(b[3:])), Nsec: nsec, Record: b[11 : 11+n]}
+			return e, b[11+n:], nil
+		}
+	}
+	return nextSlow(b)
+}
+
+// nextSlow is Next for every input.
+func nextSlow(b []byte) (Entry, []byte, error) {
 	var e Entry
 	rest, err := ReadHead(b)
 	if err != nil {

@@ -108,10 +108,8 @@ func Skip(b []byte) (int, error) {
 	return n, err
 }
 
-// Skim is Skip that also counts the non-empty maps and arrays it crossed.
-// Nesting is at most that count plus one (an empty one at the bottom), so a
-// small count proves shallow nesting without tracking levels.
-func Skim(b []byte) (n, containers int, err error) {
+// skimSlow is Skim for every input: it reads each header with Head.
+func skimSlow(b []byte) (n, containers int, err error) {
 	off := 0
 	for pending := uint64(1); pending > 0; pending-- {
 		hdr, payload, items, ok, bad := Head(b[off:])
@@ -130,6 +128,78 @@ func Skim(b []byte) (n, containers int, err error) {
 			pending += items
 			containers++
 		}
+	}
+	return off, containers, nil
+}
+
+// fixedSize is the whole length of a msgpack object of each type byte whose
+// length that byte alone tells (0: it does not, or a map or an array).
+var fixedSize = func() (t [256]uint8) {
+	for c := range 256 {
+		switch {
+		case c <= 0x7f || c >= 0xe0: // fixints
+			t[c] = 1
+		case c >= 0xa0 && c <= 0xbf: // fixstr
+			t[c] = uint8(1 + c&0x1f)
+		}
+	}
+	for c, n := range map[byte]uint8{
+		0xc0: 1, 0xc2: 1, 0xc3: 1, // nil, false, true
+		0xca: 5, 0xcb: 9, // floats
+		0xcc: 2, 0xcd: 3, 0xce: 5, 0xcf: 9, 0xd0: 2, 0xd1: 3, 0xd2: 5, 0xd3: 9, // ints
+		0xd4: 3, 0xd5: 4, 0xd6: 6, 0xd7: 10, 0xd8: 18, // fixext 1 to 16
+	} {
+		t[c] = n
+	}
+	return t
+}()
+
+// Skim is Skip that also counts the non-empty maps and arrays it crossed.
+// Nesting is at most that count plus one (an empty one at the bottom), so a
+// small count proves shallow nesting without tracking levels.
+//
+// It is fast on the types records are mostly made of:
+// one table lookup for the types of fixed length, fixmap and fixarray,
+// str8, str16, bin8 and bin16. Any other type, and any malformed input,
+// is left to skimSlow from the start, so the results are the same.
+func Skim(b []byte) (n, containers int, err error) {
+	off := 0
+	for pending := 1; pending > 0; pending-- {
+		if off >= len(b) {
+			return skimSlow(b)
+		}
+		c := b[off]
+		if sz := fixedSize[c]; sz != 0 {
+			off += int(sz)
+			continue
+		}
+		switch {
+		case c <= 0x9f: // fixmap (0x80-0x8f), fixarray (0x90-0x9f)
+			items := int(c & 0x0f)
+			if c <= 0x8f {
+				items *= 2
+			}
+			off++
+			if items > 0 {
+				pending += items
+				containers++
+			}
+		case c == 0xd9 || c == 0xc4: // str8, bin8
+			if off+1 >= len(b) {
+				return skimSlow(b)
+			}
+			off += 2 + int(b[off+1])
+		case c == 0xda || c == 0xc5: // str16, bin16
+			if off+2 >= len(b) {
+				return skimSlow(b)
+			}
+			off += 3 + (int(b[off+1])<<8 | int(b[off+2]))
+		default:
+			return skimSlow(b)
+		}
+	}
+	if off > len(b) {
+		return skimSlow(b)
 	}
 	return off, containers, nil
 }

@@ -50,7 +50,8 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "barge: --log-level:", err)
 		return 2
 	}
-	logs := loggers{base: base, level: lvl}
+	fl := newFluentLog()
+	logs := loggers{base: fl.handler(base), level: lvl}
 	log := logs.root()
 	for _, w := range p.warnings() {
 		log.Warn(w.msg, "path", w.pos())
@@ -65,6 +66,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		log.Error("build pipeline", "err", err)
 		return 1
 	}
+	pl.fluentLog = fl
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 	pl.signals(ctx)

@@ -41,15 +41,18 @@ var components = []kind{
 			}
 			return srv, nil
 		},
-		metrics: func(in input) map[string]float64 {
+		metrics: func(in input, r reporter) {
 			st := in.(*forwarder.Server).Stats()
-			return map[string]float64{
-				"barge_input_records_total":              float64(st.Records),
-				"barge_input_bytes_total":                float64(st.Bytes),
-				"barge_input_errors_total":               float64(st.Malformed + st.Oversize + st.Timeouts + st.BadTags + st.TooDeep + st.AuthFailures + st.TLSErrors + st.AppendErrors),
-				"barge_forward_connections":              float64(st.Active),
-				"barge_forward_handshake_failures_total": float64(st.AuthFailures + st.TLSErrors),
-			}
+			r.value("barge_input_records_total", float64(st.Records))
+			r.value("barge_input_bytes_total", float64(st.Bytes))
+			r.value("barge_input_errors_total", float64(st.Malformed+st.Oversize+st.Timeouts+st.BadTags+st.TooDeep+st.AuthFailures+st.TLSErrors+st.AppendErrors))
+			r.value("barge_input_invalid_total", float64(st.Malformed), "malformed")
+			r.value("barge_input_invalid_total", float64(st.Oversize), "oversize")
+			r.value("barge_input_invalid_total", float64(st.BadTags), "bad_tag")
+			r.value("barge_input_invalid_total", float64(st.TooDeep), "too_deep")
+			r.value("barge_records_dropped_total", float64(st.Invalid), "invalid")
+			r.value("barge_forward_connections", float64(st.Active))
+			r.value("barge_forward_handshake_failures_total", float64(st.AuthFailures+st.TLSErrors))
 		},
 	},
 	{
@@ -63,15 +66,13 @@ var components = []kind{
 			}
 			return in, nil
 		},
-		metrics: func(in input) map[string]float64 {
+		metrics: func(in input, r reporter) {
 			st := in.(*files.Input).Stats()
-			return map[string]float64{
-				"barge_input_records_total": float64(st.Records),
-				"barge_input_bytes_total":   float64(st.Bytes),
-				"barge_input_errors_total":  float64(st.AppendErrors + st.LedgerErrors + st.AfterErrors + st.ReadErrors),
-				"barge_files_shipped_total": float64(st.Files),
-				"barge_files_failed_total":  float64(st.Failed),
-			}
+			r.value("barge_input_records_total", float64(st.Records))
+			r.value("barge_input_bytes_total", float64(st.Bytes))
+			r.value("barge_input_errors_total", float64(st.AppendErrors+st.LedgerErrors+st.AfterErrors+st.ReadErrors))
+			r.value("barge_files_shipped_total", float64(st.Files))
+			r.value("barge_files_failed_total", float64(st.Failed))
 		},
 	},
 	{
@@ -85,13 +86,17 @@ var components = []kind{
 			}
 			return t, nil
 		},
-		metrics: func(in input) map[string]float64 {
-			st := in.(*tail.Tailer).Stats()
-			return map[string]float64{
-				"barge_input_records_total": float64(st.Records),
-				"barge_input_bytes_total":   float64(st.Bytes),
-				"barge_input_errors_total":  float64(st.Errors),
-				"barge_tail_files":          float64(st.Files),
+		metrics: func(in input, r reporter) {
+			t := in.(*tail.Tailer)
+			st := t.Stats()
+			r.value("barge_input_records_total", float64(st.Records))
+			r.value("barge_input_bytes_total", float64(st.Bytes))
+			r.value("barge_input_errors_total", float64(st.Errors))
+			r.value("barge_input_invalid_total", float64(st.Unmatched), "unparsed")
+			r.value("barge_records_dropped_total", float64(st.LongLines), "too_long")
+			r.value("barge_tail_files", float64(st.Files))
+			for _, f := range t.Lag() {
+				r.value("barge_tail_bytes_behind", float64(f.Behind), f.Path)
 			}
 		},
 	},
@@ -147,6 +152,9 @@ var components = []kind{
 			return o, nil
 		},
 		chunkKeys: func(cfg any, keys []string) error { return cfg.(*s3.Config).CheckChunkKeys(keys) },
+		outputMetrics: func(out io.Closer, r reporter) {
+			r.durations("barge_output_upload_duration_seconds", out.(*s3.Output).UploadTime())
+		},
 		objects: func(cfg any, o *bigquery.OutputSpec) {
 			c := cfg.(*s3.Config)
 			o.Bucket, o.Path, o.StoreAs = c.S3Bucket, c.Path, c.StoreAs
@@ -168,6 +176,9 @@ var components = []kind{
 			return o, nil
 		},
 		chunkKeys: func(cfg any, keys []string) error { return cfg.(*gcs.Config).CheckChunkKeys(keys) },
+		outputMetrics: func(out io.Closer, r reporter) {
+			r.durations("barge_output_upload_duration_seconds", out.(*gcs.Output).UploadTime())
+		},
 		objects: func(cfg any, o *bigquery.OutputSpec) {
 			c := cfg.(*gcs.Config)
 			o.Bucket, o.Path, o.StoreAs = c.Bucket, c.Path, c.StoreAs
@@ -186,6 +197,20 @@ var components = []kind{
 				return nil, err
 			}
 			return o, nil
+		},
+		outputMetrics: func(out io.Closer, r reporter) {
+			st := out.(*forward.Output).Stats()
+			r.value("barge_forward_output_acks_total", float64(st.Acks))
+			r.value("barge_forward_output_ack_timeouts_total", float64(st.AckTimeouts))
+			r.value("barge_forward_output_errors_total", float64(st.Errors))
+			for _, sv := range st.Servers {
+				up := 1.0
+				if sv.Down {
+					up = 0
+				}
+				r.value("barge_forward_output_server_up", up, sv.Name)
+				r.value("barge_forward_output_idle_connections", float64(sv.Idle), sv.Name)
+			}
 		},
 	},
 	{
@@ -220,6 +245,20 @@ var components = []kind{
 		directive: "loader", typ: "bigquery",
 		heading: "### `<loader>` `@type bigquery`",
 		config:  defaults(bigquery.DefaultConfig),
+		loaderMetrics: func(l *bigquery.Loader, r reporter) {
+			st := l.Stats()
+			r.value("barge_loader_jobs_total", float64(st.Committed), "committed")
+			r.value("barge_loader_jobs_total", float64(st.Failed), "failed")
+			r.value("barge_loader_jobs_total", float64(st.Unsubmitted), "unsubmitted")
+			r.value("barge_loader_objects_total", float64(st.Objects))
+			r.value("barge_loader_rows_total", float64(st.Rows))
+			r.value("barge_loader_deferred_partitions_total", float64(st.Deferred))
+			r.value("barge_loader_budget_jobs", float64(st.Budget))
+			r.value("barge_loader_budget_jobs_left", float64(st.BudgetLeft))
+			if !st.LastErrorTime.IsZero() {
+				r.value("barge_loader_last_error_timestamp_seconds", timestamp(st.LastErrorTime), st.LastError)
+			}
+		},
 	},
 }
 
@@ -235,9 +274,9 @@ type kind struct {
 	config func() any
 
 	// A <source> is built by input; metrics reports its counters under
-	// the names of inputMetrics (metrics.go), nil when it has none.
+	// the names of the catalog (metrics.go), nil when it has none.
 	input   func(cfg any, e env) (input, error)
-	metrics func(in input) map[string]float64
+	metrics func(in input, r reporter)
 	// A <filter> is built by filter.
 	filter func(cfg any, e env) (route.Filter, error)
 
@@ -251,6 +290,9 @@ type kind struct {
 	// buffer given no path, returns its directory ("" for none); nil:
 	// under <system> root_dir (defaultBufferPath).
 	bufferPath func(cfg any) string
+	// outputMetrics reports the output's own counters (its buffer's are
+	// the collector's), given the output built; nil when it has none.
+	outputMetrics func(out io.Closer, r reporter)
 	// chunkKeys reports a placeholder of the output's paths or keys that
 	// its <buffer> has no chunk key for; nil when it has none.
 	chunkKeys func(cfg any, keys []string) error
@@ -262,14 +304,18 @@ type kind struct {
 	// connection settings, where the loader sets none of its own; nil
 	// when the loader has nothing to take.
 	connect func(cfg any, lp *loaderPlan)
+
+	// A <loader> is built by buildLoaders (pipeline.go); loaderMetrics
+	// reports its counters.
+	loaderMetrics func(l *bigquery.Loader, r reporter)
 }
 
 // env is what building a component takes besides its config.
 type env struct {
 	log      *slog.Logger
 	hostname string
-	router   *liveRouter // where inputs append
-	stdout   io.Writer   // where @type stdout writes
+	router   labelView // where inputs append: their label's router
+	stdout   io.Writer // where @type stdout writes
 }
 
 // defaults adapts a package's DefaultConfig to kind.config.

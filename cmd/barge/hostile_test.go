@@ -190,8 +190,16 @@ func TestDeepRecordIsRefusedOrIsolated(t *testing.T) {
 	if n := len(recs) - len(good) - deep; n != 10 {
 		t.Errorf("%d of the 10 good records of the seeded chunk written", n)
 	}
-	// The one record no encoder accepts is alone in failed/.
-	failed, _ := filepath.Glob(filepath.Join(dir, "buf", "failed", "*.chunk"))
+	// The one record no encoder accepts is alone in failed/. The buffer
+	// writes it there once the output's flush returned, after the output
+	// files the test saw appeared.
+	var failed []string
+	for deadline := time.Now().Add(10 * time.Second); len(failed) == 0 && time.Now().Before(deadline); {
+		failed, _ = filepath.Glob(filepath.Join(dir, "buf", "failed", "*.chunk"))
+		if len(failed) == 0 {
+			time.Sleep(20 * time.Millisecond) // polling the directory: the observable contract
+		}
+	}
 	if len(failed) != 1 {
 		t.Fatalf("%d chunks in failed/, want 1 holding the rejected record: %v", len(failed), failed)
 	}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/barge-dev/barge/cmd/barge/bargetest"
+	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 )
 
@@ -28,27 +29,170 @@ func TestMetricsCatalogDocumented(t *testing.T) {
 	if section == "" {
 		t.Fatal(`README has no "### Metrics and probes"`)
 	}
-	var catalog []string
-	for _, m := range append(append([]metricDef{buildInfo}, inputMetrics...), outputMetrics...) {
-		catalog = append(catalog, m.name)
+	var names []string
+	for _, m := range catalog() {
+		names = append(names, m.name)
 	}
-	documented := regexp.MustCompile("`(barge_[a-z_]+)`").FindAllStringSubmatch(section, -1)
+	documented := regexp.MustCompile("`((?:barge|fluentd)_[a-z_]+)`").FindAllStringSubmatch(section, -1)
 	seen := map[string]bool{}
 	for _, m := range documented {
 		seen[m[1]] = true
-		if !slices.Contains(catalog, m[1]) {
+		if !slices.Contains(names, m[1]) {
 			t.Errorf("README documents %s, which barge does not report", m[1])
 		}
 	}
-	for _, name := range catalog {
+	for _, name := range names {
 		if !seen[name] {
 			t.Errorf("README does not document %s", name)
 		}
 	}
 }
 
+// TestCollectorCoversCatalog builds (without running it) a pipeline of
+// every kind of component, fluentd_compatible_metrics on, and gathers its
+// metrics with a pedantic registry: every metric of the catalog is there,
+// but those that wait for an event (an error, a tail reconcile), and each
+// is consistent with its description.
+func TestCollectorCoversCatalog(t *testing.T) {
+	dir := t.TempDir()
+	text := strings.ReplaceAll(`<system>
+  fluentd_compatible_metrics true
+</system>
+<source>
+  @type forward
+  bind 127.0.0.1
+  port 0
+</source>
+<source>
+  @type tail
+  path DIR/logs/*.log
+  pos_file DIR/tail.pos
+  tag tailed
+  <parse>
+    @type none
+  </parse>
+</source>
+<source>
+  @type files
+  @id in_files
+  path DIR/data/*.csv
+  tag data
+  pos_file DIR/files.pos
+  <parse>
+    @type csv
+  </parse>
+</source>
+<filter app.**>
+  @type grep
+  <exclude>
+    key level
+    pattern /^debug$/
+  </exclude>
+</filter>
+<match app.file>
+  @type file
+  path DIR/out/
+  <buffer>
+    path DIR/buf/file
+  </buffer>
+</match>
+<match app.s3>
+  @type s3
+  s3_bucket b
+  s3_region us-east-1
+  path logs/
+  <buffer>
+    path DIR/buf/s3
+  </buffer>
+</match>
+<match app.fw>
+  @type forward
+  <server>
+    name up1
+    host 127.0.0.1
+    port 24299
+  </server>
+  <buffer>
+    path DIR/buf/fw
+  </buffer>
+</match>
+<match app.**>
+  @type gcs
+  @id archive
+  bucket my-logs
+  path logs/%Y%m%d/${tag}/
+  <format>
+    @type json
+    key_style bigquery
+  </format>
+  <inject>
+    time_key time
+    time_type string
+    time_format %Y-%m-%dT%H:%M:%S.%6N%:z
+    utc true
+  </inject>
+  <buffer tag,time>
+    path DIR/buf/gcs
+    timekey 1h
+    timekey_use_utc true
+  </buffer>
+</match>
+<loader bq>
+  @type bigquery
+  project p
+  dataset logs
+  table events
+  partition_type HOUR
+  partition_field time
+  source_output archive
+</loader>
+`, "DIR", dir)
+	path := filepath.Join(dir, "barge.conf")
+	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p, err := loadPlan(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pl, err := build(p, loggers{base: discardHandler{}}, "host", io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(newCollector(pl))
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]bool{}
+	for _, mf := range mfs {
+		got[mf.GetName()] = true
+	}
+	later := []string{"barge_tail_bytes_behind", "barge_output_last_error_timestamp_seconds", "barge_loader_last_error_timestamp_seconds"}
+	for _, m := range catalog() {
+		if !got[m.name] && !slices.Contains(later, m.name) {
+			t.Errorf("%s not reported", m.name)
+		}
+	}
+	// Without fluentd_compatible_metrics, no fluentd_ name.
+	pl.system.FluentdCompatibleMetrics = false
+	reg = prometheus.NewPedanticRegistry()
+	reg.MustRegister(newCollector(pl))
+	if mfs, err = reg.Gather(); err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if strings.HasPrefix(mf.GetName(), "fluentd_") {
+			t.Errorf("%s reported without fluentd_compatible_metrics", mf.GetName())
+		}
+	}
+}
+
 // metricsConfig is a forward input, a file output and the HTTP listener on
 // httpPort; outPath is the file output's path.
+// A tail input follows ./logs/*.log (tagged app.tailed), and a grep filter
+// drops the records of level debug.
 func metricsConfig(httpPort int, outPath, system string) string {
 	return fmt.Sprintf(`<system>
   http_port %d
@@ -60,6 +204,23 @@ func metricsConfig(httpPort int, outPath, system string) string {
   bind 127.0.0.1
   port 0
 </source>
+<source>
+  @type tail
+  @id in_tail
+  path ./logs/*.log
+  pos_file ./tail.pos
+  tag app.tailed
+  <parse>
+    @type none
+  </parse>
+</source>
+<filter app.**>
+  @type grep
+  <exclude>
+    key level
+    pattern /^debug$/
+  </exclude>
+</filter>
 <match app.**>
   @type file
   @id out_files
@@ -112,13 +273,48 @@ func value(mf map[string]*dto.MetricFamily, name, id string) float64 {
 	return -1
 }
 
+func inGroup(group []metricDef, name string) bool {
+	return slices.ContainsFunc(group, func(m metricDef) bool { return m.name == name })
+}
+
+// valueBy is value for the series whose label is lv too.
+func valueBy(mf map[string]*dto.MetricFamily, name, id, label, lv string) float64 {
+	for k, v := range seriesBy(mf, name, label) {
+		if k[0] == id && k[2] == lv {
+			return v
+		}
+	}
+	return -1
+}
+
+// histogramCount is the sample count of family name's series of plugin_id id.
+func histogramCount(mf map[string]*dto.MetricFamily, name, id string) uint64 {
+	if f := mf[name]; f != nil {
+		for _, m := range f.Metric {
+			for _, l := range m.Label {
+				if l.GetName() == "plugin_id" && l.GetValue() == id {
+					return m.GetHistogram().GetSampleCount()
+				}
+			}
+		}
+	}
+	return 0
+}
+
 // TestMetricsAndProbes runs barge with the listener, sends records and
-// reads /metrics as Prometheus would: every metric of the forward input
-// and of the output is there, and they move with the records.
+// reads /metrics as Prometheus would: every metric of the forward and tail
+// inputs, of the router and of the output is there (fluentd_compatible_metrics
+// on), and they move with the records.
 func TestMetricsAndProbes(t *testing.T) {
 	dir := t.TempDir()
 	port := freePort(t)
-	p := startBarge(t, dir, metricsConfig(port, "./out/", ""))
+	if err := os.MkdirAll(filepath.Join(dir, "logs"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "logs", "a.log"), []byte("before the start\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p := startBarge(t, dir, metricsConfig(port, "./out/", "fluentd_compatible_metrics true"))
 	if code, body := get(t, port, "/healthz"); code != http.StatusOK {
 		t.Fatalf("/healthz: %d %s", code, body)
 	}
@@ -126,6 +322,8 @@ func TestMetricsAndProbes(t *testing.T) {
 		t.Fatalf("/readyz: %d %s", code, body)
 	}
 	bargetest.SendAcked(t, p.Addr, "app.m", 0, 300)
+	bargetest.SendRecords(t, p.Addr, "app.m", 0, 7, func(i int) map[string]any { return map[string]any{"seq": i, "level": "debug"} })
+	bargetest.SendAcked(t, p.Addr, "nowhere.m", 0, 5)
 	bargetest.WaitRecords(t, filepath.Join(dir, "out"), 300, 30*time.Second)
 	var mf map[string]*dto.MetricFamily
 	deadline := time.Now().Add(10 * time.Second)
@@ -133,32 +331,77 @@ func TestMetricsAndProbes(t *testing.T) {
 	defer tick.Stop()
 	for ; ; <-tick.C {
 		mf = scrape(t, port)
-		if value(mf, "barge_output_flushed_chunks_total", "out_files") >= 1 {
+		if value(mf, "barge_output_records_total", "out_files") >= 300 && value(mf, "barge_tail_bytes_behind", "in_tail") >= 0 {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatal("barge_output_flushed_chunks_total never moved")
+			t.Fatal("barge_output_records_total never reached 300, or barge_tail_bytes_behind never came")
 		}
 	}
-	for _, m := range inputMetrics {
-		if strings.HasPrefix(m.name, "barge_input_") || strings.HasPrefix(m.name, "barge_forward_") {
-			if value(mf, m.name, "in_fw") < 0 {
-				t.Errorf("%s{plugin_id=in_fw} missing", m.name)
+	// Every metric of the inputs, the router and the output.
+	for _, m := range catalog() {
+		var id string
+		switch {
+		case inGroup(outputMetrics, m.name) && !strings.HasPrefix(m.help, "forward output:") && !strings.HasPrefix(m.help, "s3 and gcs:"),
+			inGroup(fluentdMetrics, m.name):
+			id = "out_files"
+		case strings.HasPrefix(m.name, "barge_tail_"):
+			id = "in_tail"
+		case inGroup(inputMetrics, m.name) && !strings.HasPrefix(m.name, "barge_files_"):
+			id = "in_fw"
+		case m.name == droppedMetric.name:
+			id = "router"
+		}
+		if id == "" || m.name == "barge_output_last_error_timestamp_seconds" {
+			continue
+		}
+		if m.kind == histogram {
+			if mf[m.name] == nil {
+				t.Errorf("%s missing", m.name)
 			}
+		} else if value(mf, m.name, id) < 0 {
+			t.Errorf("%s{plugin_id=%s} missing", m.name, id)
 		}
 	}
-	for _, m := range outputMetrics {
-		if value(mf, m.name, "out_files") < 0 {
-			t.Errorf("%s{plugin_id=out_files} missing", m.name)
+	for _, name := range []string{"barge_build_info", "barge_config_reloads_total", "barge_config_last_reload_successful", "barge_config_last_reload_success_timestamp_seconds"} {
+		if mf[name] == nil {
+			t.Errorf("%s missing", name)
 		}
 	}
-	for name, want := range map[string]float64{"barge_input_records_total": 300} {
-		if got := value(mf, name, "in_fw"); got != want {
-			t.Errorf("%s = %v, want %v", name, got, want)
+	for _, c := range []struct {
+		name, id string
+		want     float64
+	}{
+		{"barge_input_records_total", "in_fw", 312},
+		{"barge_buffer_records_total", "out_files", 300},
+		{"barge_output_records_total", "out_files", 300},
+		{"fluentd_output_status_emit_records", "out_files", 300},
+		{"fluentd_output_status_buffer_available_space_ratio", "out_files", 100},
+		{"barge_tail_files", "in_tail", 1},
+		{"barge_tail_bytes_behind", "in_tail", 0}, // read from its end at the first start
+	} {
+		if got := value(mf, c.name, c.id); got != c.want {
+			t.Errorf("%s{plugin_id=%s} = %v, want %v", c.name, c.id, got, c.want)
 		}
 	}
-	if got := value(mf, "barge_buffer_records_total", "out_files"); got != 300 {
-		t.Errorf("barge_buffer_records_total = %v, want 300", got)
+	for reason, want := range map[string]float64{"unmatched": 5, "filtered": 7} {
+		if got := valueBy(mf, "barge_records_dropped_total", "router", "reason", reason); got != want {
+			t.Errorf("barge_records_dropped_total{reason=%s} = %v, want %v", reason, got, want)
+		}
+	}
+	if got := valueBy(mf, "barge_tail_bytes_behind", "in_tail", "path", filepath.Join("logs", "a.log")); got < 0 {
+		if got = valueBy(mf, "barge_tail_bytes_behind", "in_tail", "path", "./logs/a.log"); got < 0 {
+			t.Errorf("barge_tail_bytes_behind has no series of logs/a.log: %v", seriesBy(mf, "barge_tail_bytes_behind", "path"))
+		}
+	}
+	if got := value(mf, "barge_output_bytes_total", "out_files"); got <= 0 {
+		t.Errorf("barge_output_bytes_total = %v", got)
+	}
+	if n := histogramCount(mf, "barge_output_flush_duration_seconds", "out_files"); n < 1 {
+		t.Errorf("barge_output_flush_duration_seconds count = %d", n)
+	}
+	if got := value(mf, "fluentd_output_status_write_count", "out_files"); got < 1 {
+		t.Errorf("fluentd_output_status_write_count = %v", got)
 	}
 	if got := value(mf, "barge_output_last_flush_timestamp_seconds", "out_files"); got < float64(time.Now().Add(-time.Minute).Unix()) {
 		t.Errorf("barge_output_last_flush_timestamp_seconds = %v, not a recent time", got)
@@ -207,6 +450,12 @@ func TestStalledOutput(t *testing.T) {
 	}
 	if got := value(mf, "barge_output_retries_total", "out_files"); got < 1 {
 		t.Errorf("barge_output_retries_total = %v, want at least 1", got)
+	}
+	if got := value(mf, "barge_output_last_error_timestamp_seconds", "out_files"); got < float64(time.Now().Add(-time.Minute).Unix()) {
+		t.Errorf("barge_output_last_error_timestamp_seconds = %v, not a recent time", got)
+	}
+	if e := labelOf(mf, "barge_output_last_error_timestamp_seconds", "out_files", "error"); !strings.Contains(e, "blocker") {
+		t.Errorf("barge_output_last_error_timestamp_seconds{error=%q}: not the write error", e)
 	}
 	p.Kill9() // its chunk stays on disk: nothing to wait for
 }

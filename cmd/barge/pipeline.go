@@ -18,7 +18,6 @@ import (
 
 	"github.com/barge-dev/barge/buffer"
 	"github.com/barge-dev/barge/conf"
-	"github.com/barge-dev/barge/forwarder/route"
 	"github.com/barge-dev/barge/output/bigquery"
 	"github.com/barge-dev/barge/output/file"
 )
@@ -134,6 +133,9 @@ type pipeline struct {
 	hostname  string
 	reloads   reloadStats
 	reloader  reloader
+	// fluentLog, when set, makes barge's warnings and errors events
+	// (fluentlog.go).
+	fluentLog *fluentLog
 
 	// Set by run for the components a reload starts and stops.
 	rt *runtime
@@ -197,7 +199,7 @@ func build(p *plan, logs loggers, hostname string, stdoutW io.Writer) (*pipeline
 	pl.router = &liveRouter{}
 	pl.reloads.lastOK.Store(1)
 	for i := range p.matches {
-		s, err := pl.buildSink(&p.matches[i])
+		s, err := pl.buildSink(&p.matches[i], p)
 		if err != nil {
 			return nil, err
 		}
@@ -227,30 +229,6 @@ func build(p *plan, logs loggers, hostname string, stdoutW io.Writer) (*pipeline
 	return pl, nil
 }
 
-// routes builds the route table of p: its filters and matches in config
-// order, the matches appending to sinks (one per p.matches).
-func (pl *pipeline) routes(p *plan, sinks []*sink) (*route.Router, error) {
-	r := route.New(route.Options{Logger: pl.logs.root().With("component", "router")})
-	for _, step := range p.order {
-		if step >= 0 {
-			f := &p.filters[step]
-			flt, err := f.kind.filter(f.cfg, env{log: pl.log, hostname: pl.hostname})
-			if err == nil {
-				err = r.AddFilter(f.patterns, flt)
-			}
-			if err != nil {
-				return nil, fmt.Errorf("%s:%d: <filter %s>: %w", f.sec.File, f.sec.Line, f.sec.Arg, err)
-			}
-			continue
-		}
-		m := &p.matches[^step]
-		if err := r.AddMatch(m.patterns, sinks[^step]); err != nil {
-			return nil, fmt.Errorf("%s:%d: %w", m.sec.File, m.sec.Line, err)
-		}
-	}
-	return r, nil
-}
-
 // buildInput builds a <source>.
 func (pl *pipeline) buildInput(s *sourcePlan) (input, inputMeta, error) {
 	name := s.id
@@ -261,7 +239,7 @@ func (pl *pipeline) buildInput(s *sourcePlan) (input, inputMeta, error) {
 	if err != nil {
 		return nil, inputMeta{}, fmt.Errorf("%s:%d: %w", s.sec.File, s.sec.Line, err)
 	}
-	in, err := s.kind.input(s.cfg, env{log: lg, hostname: pl.hostname, router: pl.router})
+	in, err := s.kind.input(s.cfg, env{log: lg, hostname: pl.hostname, router: labelView{pl.router, s.label}})
 	if err != nil {
 		return nil, inputMeta{}, fmt.Errorf("%s:%d: <source>: %w", s.sec.File, s.sec.Line, err)
 	}
@@ -330,19 +308,23 @@ func runLoaders(ctx context.Context, loaders []*bigquery.Loader) error {
 }
 
 // buildSink builds a <match>: its output and its buffer. It does no I/O.
-func (pl *pipeline) buildSink(m *matchPlan) (*sink, error) {
-	s, err := buildSink(m, pl.logs, pl.hostname, pl.stdout)
-	if err != nil {
-		return nil, fmt.Errorf("%s:%d: <match %s>: %w", m.sec.File, m.sec.Line, m.sec.Arg, err)
+func (pl *pipeline) buildSink(m *matchPlan, p *plan) (*sink, error) {
+	var errs buffer.Flusher
+	if _, ok := p.labels["@ERROR"]; ok {
+		errs = errorLabel{pl.router}
 	}
-	s.key = matchKey(m)
+	s, err := buildSink(m, pl.logs, pl.hostname, pl.stdout, errs)
+	if err != nil {
+		return nil, fmt.Errorf("%s:%d: %s: %w", m.sec.File, m.sec.Line, m.what, err)
+	}
+	s.key = matchKey(m, p)
 	if m.buffer.Type == "file" {
 		s.path = filepath.Clean(m.buffer.Path)
 	}
 	return s, nil
 }
 
-func buildSink(m *matchPlan, logs loggers, hostname string, stdoutW io.Writer) (*sink, error) {
+func buildSink(m *matchPlan, logs loggers, hostname string, stdoutW io.Writer, errs buffer.Flusher) (*sink, error) {
 	lg, err := logs.component("match", m.name, m.logLvl)
 	if err != nil {
 		return nil, err
@@ -359,7 +341,7 @@ func buildSink(m *matchPlan, logs loggers, hostname string, stdoutW io.Writer) (
 	if st, ok := out.(interface{ Start(context.Context) error }); ok {
 		s.start = st.Start
 	}
-	opts := buffer.Options{Name: m.name, Logger: lg}
+	opts := buffer.Options{Name: m.name, Logger: lg, Errors: errs}
 	if m.secondary != nil {
 		sec, err := file.New(*m.secondary, file.Options{Logger: lg.With("secondary", true), Hostname: hostname})
 		if err != nil {
@@ -458,6 +440,15 @@ func (pl *pipeline) run(ctx context.Context) error {
 	defer func() { stopMemory(); <-memDone }()
 	reloadDone := make(chan struct{})
 	go func() { defer close(reloadDone); pl.reloader.serve(rt.inCtx, pl.reload) }()
+	logsCtx, stopLogs := context.WithCancel(rt.base)
+	logsDone := make(chan struct{})
+	go func() {
+		defer close(logsDone)
+		if pl.fluentLog != nil {
+			pl.fluentLog.run(logsCtx, pl.router)
+		}
+	}()
+	defer func() { stopLogs(); <-logsDone }()
 	pl.reloads.last.Store(time.Now().Unix())
 	pl.health.running.Store(true)
 	pl.log.Info("barge started", "version", version, "sources", len(pl.inputs), "matches", len(pl.sinks), "loaders", len(pl.loaders))

@@ -3,8 +3,10 @@ package main
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/barge-dev/barge/buffer"
@@ -21,11 +23,15 @@ type plan struct {
 	system  systemConfig
 	sources []sourcePlan
 	filters []filterPlan
+	// matches are the buffered outputs: each <match>'s, and each <store>
+	// of a <match> @type copy.
 	matches []matchPlan
-	// order lists filters (index >= 0) and matches (^index) in config
-	// order: as in Fluentd, a <filter> applies only to events that reach it
-	// before a <match> took them.
-	order []int
+	// steps are the <filter>s and <match>es of every label in config
+	// order: as in Fluentd, a <filter> applies only to events that reach
+	// it before a <match> took them.
+	steps []step
+	// labels are the <label @NAME> sections by name.
+	labels map[string]*conf.Section
 	// loaders are the <loader NAME> directives.
 	loaders []loaderPlan
 	// notes are warnings found while loading (see warnings).
@@ -44,6 +50,21 @@ type sourcePlan struct {
 	cfg    any // kind.config's
 	id     string
 	logLvl string
+	label  string // @label: the label its events go to, "" for the top level
+}
+
+// step is a <filter> or a <match> of a label ("" for the top level).
+type step struct {
+	sec      *conf.Section
+	label    string
+	patterns []string
+	filter   int // index in plan.filters, or -1 for a <match>
+	// A <match> sends to outs (indices in plan.matches): one output, or
+	// the stores of @type copy, each store failing the append unless its
+	// ignore is set; or, for @type relabel, to the label relabel.
+	outs    []int
+	ignore  []bool
+	relabel string
 }
 
 type filterPlan struct {
@@ -54,10 +75,13 @@ type filterPlan struct {
 }
 
 type matchPlan struct {
-	sec      *conf.Section
-	kind     *kind
-	cfg      any    // kind.config's
-	name     string // @id, or the pattern
+	sec  *conf.Section
+	kind *kind
+	cfg  any    // kind.config's
+	name string // @id, or the pattern (and the store's number)
+	// what names it in messages: "<match app.**>", "<store 2> of <match
+	// app.**>"
+	what     string
 	patterns []string
 	logLvl   string
 	buffer   buffer.Config
@@ -103,17 +127,20 @@ func loadPlan(path string) (*plan, error) {
 		case "source":
 			add(p.addSource(sec))
 		case "filter":
-			add(p.addFilter(sec))
+			add(p.addFilter(sec, ""))
 		case "match":
-			add(p.addMatch(sec))
+			add(p.addMatch(sec, ""))
 		case "loader":
 			add(p.addLoader(sec))
-		case "label", "worker":
+		case "label":
+			add(p.addLabel(sec))
+		case "worker":
 			add(conf.Errorf(sec, "<%s> is not supported by barge", sec.Name))
 		default:
 			add(conf.Errorf(sec, "unknown directive <%s>", sec.Name))
 		}
 	}
+	add(p.checkLabels())
 	add(p.checkBufferPaths())
 	for i := range p.loaders {
 		add(p.resolveLoaderSource(&p.loaders[i]))
@@ -132,15 +159,15 @@ func (p *plan) addSource(sec *conf.Section) error {
 	if err != nil {
 		return err
 	}
-	s := sourcePlan{sec: sec, kind: k, cfg: k.config(), id: sec.Get("@id"), logLvl: sec.Get("@log_level")}
-	if err := conf.Decode(sec, s.cfg); err != nil {
+	s := sourcePlan{sec: sec, kind: k, cfg: k.config(), id: sec.Get("@id"), logLvl: sec.Get("@log_level"), label: sec.Get("@label")}
+	if err := conf.Decode(without(sec, "@label"), s.cfg); err != nil {
 		return err
 	}
 	p.sources = append(p.sources, s)
 	return nil
 }
 
-func (p *plan) addFilter(sec *conf.Section) error {
+func (p *plan) addFilter(sec *conf.Section, label string) error {
 	pats := patterns(sec.Arg)
 	if err := checkPatterns(sec, pats); err != nil {
 		return err
@@ -153,7 +180,7 @@ func (p *plan) addFilter(sec *conf.Section) error {
 	if err := conf.Decode(sec, f.cfg); err != nil {
 		return err
 	}
-	p.order = append(p.order, len(p.filters))
+	p.steps = append(p.steps, step{sec: sec, label: label, patterns: pats, filter: len(p.filters)})
 	p.filters = append(p.filters, f)
 	return nil
 }
@@ -172,15 +199,172 @@ func (p *plan) kindOf(sec *conf.Section, directive, label string) (*kind, error)
 	return k, nil
 }
 
-func (p *plan) addMatch(sec *conf.Section) error {
-	m := matchPlan{sec: sec, patterns: patterns(sec.Arg), logLvl: sec.Get("@log_level")}
-	m.name = sec.Get("@id")
-	if m.name == "" {
-		m.name = sec.Arg
-	}
-	if err := checkPatterns(sec, m.patterns); err != nil {
+// addMatch decodes a <match> of label ("" at the top level): an output,
+// @type copy with its <store>s, or @type relabel.
+func (p *plan) addMatch(sec *conf.Section, label string) error {
+	pats := patterns(sec.Arg)
+	if err := checkPatterns(sec, pats); err != nil {
 		return err
 	}
+	st := step{sec: sec, label: label, patterns: pats, filter: -1}
+	what := "<match " + sec.Arg + ">"
+	name := sec.Get("@id")
+	if name == "" {
+		name = sec.Arg
+	}
+	switch sec.Type() {
+	case "copy":
+		var errs conf.Errors
+		var cfg copyConfig
+		own := *sec
+		own.Sections = nil
+		errs = append(errs, asErrors(conf.Decode(&own, &cfg))...)
+		for _, child := range sec.Sections {
+			if child.Name != "store" {
+				errs = append(errs, conf.Errorf(child, "%s: @type copy takes <store> sections, not <%s>", what, child.Name))
+				continue
+			}
+			n := len(st.outs) + 1
+			sname := child.Get("@id")
+			if sname == "" {
+				sname = fmt.Sprintf("%s_store%d", name, n)
+			}
+			i, err := p.addOutput(child, sname, fmt.Sprintf("<store %d> of %s", n, what), pats)
+			if err != nil {
+				errs = append(errs, asErrors(err)...)
+				continue
+			}
+			ignore := false
+			for _, opt := range strings.Fields(child.Arg) {
+				switch opt {
+				case "ignore_error":
+					ignore = true
+				case "ignore_if_prev_success":
+					errs = append(errs, conf.Errorf(child, "%s: <store ignore_if_prev_success> is not supported by barge: every store gets every record", what))
+				default:
+					errs = append(errs, conf.Errorf(child, "%s: unknown <store> option %q (barge has: ignore_error)", what, opt))
+				}
+			}
+			st.outs = append(st.outs, i)
+			st.ignore = append(st.ignore, ignore)
+		}
+		if len(st.outs) == 0 && len(errs) == 0 {
+			errs = append(errs, conf.Errorf(sec, "%s: @type copy needs at least one <store>", what))
+		}
+		if len(errs) > 0 {
+			return errs
+		}
+	case "relabel":
+		own := *sec
+		var cfg relabelConfig
+		if err := conf.Decode(&own, &cfg); err != nil {
+			return err
+		}
+		st.relabel = cfg.Label
+	default:
+		i, err := p.addOutput(sec, name, what, pats)
+		if err != nil {
+			return err
+		}
+		st.outs = []int{i}
+	}
+	p.steps = append(p.steps, st)
+	return nil
+}
+
+// copyConfig is @type copy's own parameters.
+type copyConfig struct {
+	// CopyMode is accepted for Fluentd configs: barge's records are
+	// immutable bytes that each store copies into its own buffer, so every
+	// mode behaves as deep.
+	CopyMode string `conf:"copy_mode" enum:"no_copy,shallow,deep,marshal"`
+}
+
+// relabelConfig is @type relabel's.
+type relabelConfig struct {
+	Label string `conf:"@label" required:"true"`
+}
+
+// addLabel decodes <label @NAME> and the <filter>s and <match>es in it.
+func (p *plan) addLabel(sec *conf.Section) error {
+	name := strings.TrimSpace(sec.Arg)
+	if !strings.HasPrefix(name, "@") || len(name) < 2 || strings.ContainsAny(name, " \t") {
+		return conf.Errorf(sec, "<label %s>: a label is named @NAME, as <label @app>", sec.Arg)
+	}
+	if p.labels == nil {
+		p.labels = map[string]*conf.Section{}
+	}
+	if first, ok := p.labels[name]; ok {
+		return conf.Errorf(sec, "<label %s> is also at %s:%d", name, first.File, first.Line)
+	}
+	p.labels[name] = sec
+	var errs conf.Errors
+	for _, prm := range sec.Params {
+		errs = append(errs, conf.ParamErrorf(prm, "<label %s> holds only <filter> and <match> sections, not %q", name, prm.Key))
+	}
+	for _, child := range sec.Sections {
+		switch child.Name {
+		case "filter":
+			errs = append(errs, asErrors(p.addFilter(child, name))...)
+		case "match":
+			errs = append(errs, asErrors(p.addMatch(child, name))...)
+		default:
+			errs = append(errs, conf.Errorf(child, "<label %s> holds only <filter> and <match> sections, not <%s>", name, child.Name))
+		}
+	}
+	if len(errs) > 0 {
+		return errs
+	}
+	return nil
+}
+
+// checkLabels refuses an @label that names no <label>.
+func (p *plan) checkLabels() error {
+	var errs conf.Errors
+	check := func(at conf.Positioner, what, label string) {
+		if label == "" {
+			return
+		}
+		if _, ok := p.labels[label]; ok {
+			return
+		}
+		names := slices.Sorted(maps.Keys(p.labels))
+		has := "the config has no <label>"
+		if len(names) > 0 {
+			has = "its labels: " + strings.Join(names, ", ")
+		}
+		errs = append(errs, conf.ParamErrorf(at.(*conf.Param), "%s: '@label %s': no <label %s>%s; %s", what, label, label, conf.Suggest(label, names), has))
+	}
+	for _, s := range p.sources {
+		check(s.sec.Param("@label"), "<source>", s.label)
+	}
+	for _, st := range p.steps {
+		if st.relabel != "" {
+			check(st.sec.Param("@label"), "<match "+st.sec.Arg+">", st.relabel)
+		}
+	}
+	if len(errs) > 0 {
+		return errs
+	}
+	return nil
+}
+
+// without is sec without the parameters named keys (cmd/barge's own).
+func without(sec *conf.Section, keys ...string) *conf.Section {
+	c := *sec
+	c.Params = nil
+	for _, prm := range sec.Params {
+		if !slices.Contains(keys, prm.Key) {
+			c.Params = append(c.Params, prm)
+		}
+	}
+	return &c
+}
+
+// addOutput decodes an output (a <match>, or a <store> of @type copy)
+// named name, and returns its index in p.matches.
+func (p *plan) addOutput(sec *conf.Section, name, what string, pats []string) (int, error) {
+	m := matchPlan{sec: sec, patterns: pats, logLvl: sec.Get("@log_level"), name: name, what: what}
 	// The output's own parameters, without the sections cmd/barge decodes.
 	own := *sec
 	own.Sections = nil
@@ -199,9 +383,9 @@ func (p *plan) addMatch(sec *conf.Section) error {
 			own.Sections = append(own.Sections, child)
 		}
 	}
-	k, err := p.kindOf(sec, sec.Name, "<match "+sec.Arg+">")
+	k, err := p.kindOf(sec, "match", what)
 	if err != nil {
-		return err
+		return -1, err
 	}
 	m.kind, m.cfg = k, k.config()
 	err = conf.Decode(&own, m.cfg)
@@ -231,19 +415,18 @@ func (p *plan) addMatch(sec *conf.Section) error {
 		m.secondary = sc
 	}
 	if len(errs) > 0 {
-		return errs
+		return -1, errs
 	}
 	if err := m.checkChunkKeys(); err != nil {
-		return conf.Errorf(sec, "<match %s>: %v", sec.Arg, err)
+		return -1, conf.Errorf(sec, "%s: %v", what, err)
 	}
 	if m.secondary != nil {
 		if err := m.secondary.CheckChunkKeys(m.buffer.ChunkKeys); err != nil {
-			return conf.Errorf(secSec, "<secondary>: %v", err)
+			return -1, conf.Errorf(secSec, "<secondary>: %v", err)
 		}
 	}
-	p.order = append(p.order, ^len(p.matches))
 	p.matches = append(p.matches, m)
-	return nil
+	return len(p.matches) - 1, nil
 }
 
 // defaultRootDir is where file buffers without a path live when <system>
@@ -296,7 +479,7 @@ func (p *plan) checkBufferPaths() error {
 		}
 		path := filepath.Clean(m.buffer.Path)
 		if first, ok := seen[path]; ok {
-			errs = append(errs, conf.Errorf(m.sec, "<match %s>: its file buffer %s is also the buffer of <match %s> at %s:%d: give each <buffer> its own path, or each <match> its own @id", m.sec.Arg, path, first.sec.Arg, first.sec.File, first.sec.Line))
+			errs = append(errs, conf.Errorf(m.sec, "%s: its file buffer %s is also the buffer of %s at %s:%d: give each <buffer> its own path, or each <match> its own @id", m.what, path, first.what, first.sec.File, first.sec.Line))
 			continue
 		}
 		seen[path] = m
@@ -374,6 +557,9 @@ func checkPatterns(sec *conf.Section, pats []string) error {
 }
 
 func asErrors(err error) conf.Errors {
+	if err == nil {
+		return nil
+	}
 	var ce conf.Errors
 	if errors.As(err, &ce) {
 		return ce
@@ -400,4 +586,4 @@ func dirName(name string) string {
 }
 
 // String describes the plan for logs.
-func (m *matchPlan) String() string { return fmt.Sprintf("<match %s> @type %s", m.sec.Arg, m.kind.typ) }
+func (m *matchPlan) String() string { return fmt.Sprintf("%s @type %s", m.what, m.kind.typ) }

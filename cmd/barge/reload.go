@@ -16,7 +16,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/barge-dev/barge/buffer"
 	"github.com/barge-dev/barge/conf"
 	"github.com/barge-dev/barge/forwarder"
 	"github.com/barge-dev/barge/forwarder/route"
@@ -54,34 +53,51 @@ import (
 // the sinks only the old table had.
 type liveRouter struct {
 	cur atomic.Pointer[routeGen]
-	// unmatched counts the records of retired tables that matched no
-	// <match>.
-	unmatched atomic.Int64
+	// retired sums the counters of the retired routings; set is only
+	// called by the reload (or the build), so the sum is theirs alone, and
+	// Stats reads it under retiredMu.
+	retiredMu sync.Mutex
+	retired   route.Stats
 }
 
-var _ buffer.MarkedSink = (*liveRouter)(nil)
-
-// routeGen is one route table and the appends in it.
+// routeGen is one config's routing and the appends in it.
 type routeGen struct {
-	r        *route.Router
+	t        *routeTable
 	inflight atomic.Int64
 	retired  atomic.Bool
 	once     sync.Once
 	idle     chan struct{} // closed when retired and no append is in it
 }
 
-// set makes r the route table and returns the one it replaced (nil at
+// set makes t the routing and returns the one it replaced (nil at
 // first), retired: its idle channel closes once its appends ended.
-func (l *liveRouter) set(r *route.Router) *routeGen {
-	old := l.cur.Swap(&routeGen{r: r, idle: make(chan struct{})})
+func (l *liveRouter) set(t *routeTable) *routeGen {
+	old := l.cur.Swap(&routeGen{t: t, idle: make(chan struct{})})
 	if old != nil {
 		old.retired.Store(true)
 		if old.inflight.Load() == 0 {
 			old.once.Do(func() { close(old.idle) })
 		}
-		l.unmatched.Add(old.r.Stats().Unmatched)
+		st := old.stats()
+		l.retiredMu.Lock()
+		defer l.retiredMu.Unlock()
+		l.retired.Unmatched += st.Unmatched
+		l.retired.Filtered += st.Filtered
+		l.retired.Errored += st.Errored
 	}
 	return old
+}
+
+// stats sums the counters of the generation's routers.
+func (g *routeGen) stats() route.Stats {
+	var sum route.Stats
+	for _, r := range g.t.all() {
+		st := r.Stats()
+		sum.Unmatched += st.Unmatched
+		sum.Filtered += st.Filtered
+		sum.Errored += st.Errored
+	}
+	return sum
 }
 
 func (l *liveRouter) enter() *routeGen {
@@ -101,33 +117,16 @@ func (g *routeGen) leave() {
 	}
 }
 
-// Append routes entries through the current route table.
-func (l *liveRouter) Append(ctx context.Context, tag string, entries []byte) error {
-	g := l.enter()
-	defer g.leave()
-	return g.r.Append(ctx, tag, entries)
-}
-
-// AppendMarked routes entries and their mark through the current table.
-func (l *liveRouter) AppendMarked(ctx context.Context, tag string, entries []byte, m buffer.Mark) error {
-	g := l.enter()
-	defer g.leave()
-	return g.r.AppendMarked(ctx, tag, entries, m)
-}
-
-// Marks returns the marks of the current table's sinks.
-func (l *liveRouter) Marks(prefix string) []buffer.Mark {
-	g := l.enter()
-	defer g.leave()
-	return g.r.Marks(prefix)
-}
-
-// Stats returns the route tables' counters, the retired ones' included.
+// Stats returns the routers' counters, the retired ones' included.
 func (l *liveRouter) Stats() route.Stats {
 	g := l.enter()
 	defer g.leave()
-	st := g.r.Stats()
-	st.Unmatched += l.unmatched.Load()
+	st := g.stats()
+	l.retiredMu.Lock()
+	defer l.retiredMu.Unlock()
+	st.Unmatched += l.retired.Unmatched
+	st.Filtered += l.retired.Filtered
+	st.Errored += l.retired.Errored
 	return st
 }
 
@@ -506,12 +505,12 @@ func (pl *pipeline) matchSinks(p *plan, running []*sink) (sinks, fresh, gone []*
 	}
 	sinks = make([]*sink, len(p.matches))
 	for i := range p.matches {
-		k := matchKey(&p.matches[i])
+		k := matchKey(&p.matches[i], p)
 		if l := pool[k]; len(l) > 0 {
 			sinks[i], pool[k] = l[0], l[1:]
 			continue
 		}
-		s, err := pl.buildSink(&p.matches[i])
+		s, err := pl.buildSink(&p.matches[i], p)
 		if err != nil {
 			for _, f := range fresh {
 				closeSink(f)
@@ -563,7 +562,11 @@ func sectionKey(sec *conf.Section) string {
 func writeSection(b *strings.Builder, sec *conf.Section) {
 	fmt.Fprintf(b, "<%s %q>\n", sec.Name, sec.Arg)
 	for _, p := range sec.Params {
-		fmt.Fprintf(b, "%q %q\n", p.Key, p.Value)
+		fmt.Fprintf(b, "%q %q", p.Key, p.Value)
+		if p.Absent() {
+			fmt.Fprintf(b, " absent")
+		}
+		b.WriteByte('\n')
 	}
 	for _, c := range sec.Sections {
 		writeSection(b, c)
@@ -571,14 +574,18 @@ func writeSection(b *strings.Builder, sec *conf.Section) {
 	b.WriteString("</>\n")
 }
 
-// matchKey is a <match> as written and its buffer as resolved (root_dir
-// gives a buffer its path).
-func matchKey(m *matchPlan) string {
-	j, err := json.Marshal(m.buffer)
-	if err != nil {
-		return sectionKey(m.sec)
+// matchKey is an output (a <match> or a <store>) as written, its buffer as
+// resolved (root_dir gives a buffer its path), and whether the config has
+// a <label @ERROR> for its rejected records.
+func matchKey(m *matchPlan, p *plan) string {
+	key := sectionKey(m.sec)
+	if j, err := json.Marshal(m.buffer); err == nil {
+		key += string(j)
 	}
-	return sectionKey(m.sec) + string(j)
+	if _, ok := p.labels["@ERROR"]; ok {
+		key += "\n@ERROR"
+	}
+	return key
 }
 
 // loaderKey is a <loader> as written and its config as resolved (a loader

@@ -26,6 +26,9 @@ type systemConfig struct {
 	// StallTimeout: an output with chunks queued and no successful flush
 	// for this long is reported stalled (/readyz, barge_output_stalled).
 	StallTimeout time.Duration `conf:"stall_timeout"`
+	// FluentdCompatibleMetrics: /metrics also reports each output under
+	// fluent-plugin-prometheus's prometheus_output_monitor names.
+	FluentdCompatibleMetrics bool `conf:"fluentd_compatible_metrics"`
 }
 
 func defaultSystemConfig() systemConfig {

@@ -133,6 +133,55 @@ func seriesOf(mf map[string]*dto.MetricFamily, name string) series {
 	return out
 }
 
+// seriesBy are the values of one family by (plugin_id, type, the value of
+// label).
+func seriesBy(mf map[string]*dto.MetricFamily, name, label string) map[[3]string]float64 {
+	out := map[[3]string]float64{}
+	f := mf[name]
+	if f == nil {
+		return out
+	}
+	for _, m := range f.Metric {
+		var k [3]string
+		for _, l := range m.Label {
+			switch l.GetName() {
+			case "plugin_id":
+				k[0] = l.GetValue()
+			case "type":
+				k[1] = l.GetValue()
+			case label:
+				k[2] = l.GetValue()
+			}
+		}
+		v := m.GetGauge().GetValue()
+		if m.Counter != nil {
+			v = m.Counter.GetValue()
+		}
+		out[k] = v
+	}
+	return out
+}
+
+// sums adds a labelled family's values up by (plugin_id, type).
+func sums(mf map[string]*dto.MetricFamily, name, label string) series {
+	out := series{}
+	for k, v := range seriesBy(mf, name, label) {
+		out[[2]string{k[0], k[1]}] += v
+	}
+	return out
+}
+
+// labelOf returns the value of label of family name's first series of
+// plugin_id id, or "".
+func labelOf(mf map[string]*dto.MetricFamily, name, id, label string) string {
+	for k := range seriesBy(mf, name, label) {
+		if k[0] == id {
+			return k[2]
+		}
+	}
+	return ""
+}
+
 // rate is the per-second change of a counter between two readings (0
 // without a previous one, or when it went back: barge restarted).
 func rate(cur, prev series, k [2]string, d time.Duration) float64 {
@@ -146,9 +195,38 @@ func rate(cur, prev series, k [2]string, d time.Duration) float64 {
 	return delta / d.Seconds()
 }
 
+// reading is one /metrics reading and the one before, for the rates.
+type reading struct {
+	cur, prev map[string]*dto.MetricFamily
+	d         time.Duration
+	now       time.Time
+}
+
+// rateOf is the per-second change of counter name for k.
+func (r reading) rateOf(name string, k [2]string) float64 {
+	if r.prev == nil {
+		return 0
+	}
+	return rate(seriesOf(r.cur, name), seriesOf(r.prev, name), k, r.d)
+}
+
+// lastError is "AGO ago: ERROR" from a timestamp gauge with an error
+// label, cut to width; "" when there is none.
+func (r reading) lastError(name string, k [2]string, width int) string {
+	for sk, t := range seriesBy(r.cur, name, "error") {
+		if sk[0] != k[0] || sk[1] != k[1] || t <= 0 {
+			continue
+		}
+		ago := r.now.Sub(time.Unix(0, int64(t*1e9))).Round(time.Second)
+		return tview.Escape(cut(ago.String()+" ago: "+sk[2], width))
+	}
+	return ""
+}
+
 // renderTop draws one screen from a reading (and the one before, for the
 // rates), with tview's color tags.
 func renderTop(cur, prev map[string]*dto.MetricFamily, d time.Duration, problem string) string {
+	r := reading{cur: cur, prev: prev, d: d, now: time.Now()}
 	var b strings.Builder
 	if v := cur["barge_build_info"]; v != nil && len(v.Metric) > 0 {
 		for _, l := range v.Metric[0].Label {
@@ -157,55 +235,89 @@ func renderTop(cur, prev map[string]*dto.MetricFamily, d time.Duration, problem 
 			}
 		}
 	}
+	if rl := seriesBy(cur, "barge_config_reloads_total", "result"); len(rl) > 0 {
+		fmt.Fprintf(&b, "   reloads: %.0f ok, %.0f failed", rl[[3]string{"", "", "ok"}], rl[[3]string{"", "", "failed"}])
+		if ok := cur["barge_config_last_reload_successful"]; ok != nil && len(ok.Metric) > 0 && ok.Metric[0].GetGauge().GetValue() == 0 {
+			b.WriteString(" [red](the last one refused)[-]")
+		}
+	}
 	if problem != "" {
 		fmt.Fprintf(&b, "   [red]%s[-]", tview.Escape(problem))
 	}
+	renderInputs(&b, r)
+	renderOutputs(&b, r)
+	renderLoaders(&b, r)
+	return b.String()
+}
+
+func renderInputs(b *strings.Builder, r reading) {
 	b.WriteString("\n\n[::b]INPUTS[::-]\n")
-	fmt.Fprintf(&b, "%-24s %-8s %12s %12s %10s %8s\n", "plugin_id", "type", "records/s", "bytes/s", "errors", "files")
-	in := seriesOf(cur, "barge_input_records_total")
-	var pin series
-	var pbytes series
-	if prev != nil {
-		pin, pbytes = seriesOf(prev, "barge_input_records_total"), seriesOf(prev, "barge_input_bytes_total")
-	}
-	bytes := seriesOf(cur, "barge_input_bytes_total")
-	errs := seriesOf(cur, "barge_input_errors_total")
-	files := seriesOf(cur, "barge_tail_files")
+	fmt.Fprintf(b, "%-24s %-8s %10s %10s %8s %8s %6s %10s\n", "plugin_id", "type", "records/s", "bytes/s", "errors", "dropped", "files", "behind")
+	in := seriesOf(r.cur, "barge_input_records_total")
+	errs := seriesOf(r.cur, "barge_input_errors_total")
+	dropped := sums(r.cur, "barge_records_dropped_total", "reason")
+	files := seriesOf(r.cur, "barge_tail_files")
+	behind := sums(r.cur, "barge_tail_bytes_behind", "path")
 	for _, k := range sortedKeys(in) {
-		f := ""
+		f, lag := "", ""
 		if v, ok := files[k]; ok {
-			f = fmt.Sprintf("%.0f", v)
+			f, lag = fmt.Sprintf("%.0f", v), humanBytes(behind[k])
 		}
-		fmt.Fprintf(&b, "%-24s %-8s %12.0f %12s %10.0f %8s\n", cut(k[0], 24), k[1], rate(in, pin, k, d),
-			humanBytes(rate(bytes, pbytes, k, d)), errs[k], f)
+		fmt.Fprintf(b, "%-24s %-8s %10.0f %10s %8.0f %8.0f %6s %10s\n", cut(k[0], 24), k[1], r.rateOf("barge_input_records_total", k),
+			humanBytes(r.rateOf("barge_input_bytes_total", k)), errs[k], dropped[k], f, lag)
 	}
+	if rt := seriesBy(r.cur, "barge_records_dropped_total", "reason"); len(rt) > 0 {
+		fmt.Fprintf(b, "router: %.0f records matched no <match>, %.0f dropped by filters\n",
+			rt[[3]string{"router", "router", "unmatched"}], rt[[3]string{"router", "router", "filtered"}])
+	}
+}
+
+func renderOutputs(b *strings.Builder, r reading) {
 	b.WriteString("\n[::b]OUTPUTS[::-]\n")
-	fmt.Fprintf(&b, "%-24s %-8s %12s %-22s %7s %8s %7s %12s\n", "plugin_id", "type", "records/s", "buffer", "queued", "retries", "failed", "last flush")
-	recs := seriesOf(cur, "barge_buffer_records_total")
-	var precs series
-	if prev != nil {
-		precs = seriesOf(prev, "barge_buffer_records_total")
-	}
-	usage := seriesOf(cur, "barge_buffer_usage_ratio")
-	queued := seriesOf(cur, "barge_buffer_queued_chunks")
-	retries := seriesOf(cur, "barge_output_retries_total")
-	failed := seriesOf(cur, "barge_output_failed_chunks_total")
-	last := seriesOf(cur, "barge_output_last_flush_timestamp_seconds")
-	stalled := seriesOf(cur, "barge_output_stalled")
-	now := time.Now()
+	fmt.Fprintf(b, "%-24s %-8s %10s %10s %-22s %6s %7s %6s %12s  %s\n", "plugin_id", "type", "records/s", "bytes/s", "buffer", "queued", "retries", "failed", "last flush", "last error")
+	recs := seriesOf(r.cur, "barge_output_records_total")
+	usage := seriesOf(r.cur, "barge_buffer_usage_ratio")
+	queued := seriesOf(r.cur, "barge_buffer_queued_chunks")
+	retries := seriesOf(r.cur, "barge_output_retries_total")
+	failed := seriesOf(r.cur, "barge_output_failed_chunks_total")
+	last := seriesOf(r.cur, "barge_output_last_flush_timestamp_seconds")
+	stalled := seriesOf(r.cur, "barge_output_stalled")
 	for _, k := range sortedKeys(recs) {
 		since := "never"
 		if t := last[k]; t > 0 {
-			since = now.Sub(time.Unix(0, int64(t*1e9))).Round(time.Second).String() + " ago"
+			since = r.now.Sub(time.Unix(0, int64(t*1e9))).Round(time.Second).String() + " ago"
 		}
 		if stalled[k] == 1 {
 			since = "[red]STALLED " + since + "[-]"
 		}
-		fmt.Fprintf(&b, "%-24s %-8s %12.0f %-22s %7.0f %8.0f %7.0f %12s\n", cut(k[0], 24), k[1], rate(recs, precs, k, d),
-			bar(usage[k], 14), queued[k], retries[k], failed[k], since)
+		lastErr := r.lastError("barge_output_last_error_timestamp_seconds", k, 40)
+		if lastErr != "" {
+			lastErr = "[yellow]" + lastErr + "[-]"
+		}
+		fmt.Fprintf(b, "%-24s %-8s %10.0f %10s %-22s %6.0f %7.0f %6.0f %12s  %s\n", cut(k[0], 24), k[1], r.rateOf("barge_output_records_total", k),
+			humanBytes(r.rateOf("barge_output_bytes_total", k)), bar(usage[k], 14), queued[k], retries[k], failed[k], since, lastErr)
 	}
-	b.WriteString("\n[::d]loader jobs and budget: not in /metrics yet[::-]\n")
-	return b.String()
+}
+
+func renderLoaders(b *strings.Builder, r reading) {
+	jobs := seriesBy(r.cur, "barge_loader_jobs_total", "state")
+	if len(jobs) == 0 {
+		return
+	}
+	b.WriteString("\n[::b]LOADERS[::-]\n")
+	fmt.Fprintf(b, "%-24s %-8s %9s %7s %11s %12s %10s %13s  %s\n", "plugin_id", "type", "committed", "failed", "unsubmitted", "rows", "rows/s", "budget left", "last error")
+	rows := seriesOf(r.cur, "barge_loader_rows_total")
+	budget := seriesOf(r.cur, "barge_loader_budget_jobs")
+	left := seriesOf(r.cur, "barge_loader_budget_jobs_left")
+	for _, k := range sortedKeys(rows) {
+		job := func(state string) float64 { return jobs[[3]string{k[0], k[1], state}] }
+		lastErr := r.lastError("barge_loader_last_error_timestamp_seconds", k, 40)
+		if lastErr != "" {
+			lastErr = "[yellow]" + lastErr + "[-]"
+		}
+		fmt.Fprintf(b, "%-24s %-8s %9.0f %7.0f %11.0f %12.0f %10.0f %13s  %s\n", cut(k[0], 24), k[1], job("committed"), job("failed"), job("unsubmitted"),
+			rows[k], r.rateOf("barge_loader_rows_total", k), fmt.Sprintf("%.0f/%.0f", left[k], budget[k]), lastErr)
+	}
 }
 
 // bar draws a fill ratio as [#####.....] 42%.

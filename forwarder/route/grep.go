@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync/atomic"
 
 	"github.com/barge-dev/barge/buffer/event"
 )
@@ -194,7 +195,8 @@ func compileRubyRegexp(s string, slashes bool) (*regexp.Regexp, error) {
 // Grep is filter_grep: it keeps the records whose fields match the
 // <regexp>s and none of the <exclude>s.
 type Grep struct {
-	rules grepRules
+	rules   grepRules
+	dropped atomic.Int64 // records filtered out
 }
 
 var _ Filter = (*Grep)(nil)
@@ -211,6 +213,7 @@ func NewGrep(cfg GrepConfig) (*Grep, error) {
 // Filter appends the entries that pass to dst.
 func (g *Grep) Filter(tag string, entries []byte, dst []byte) ([]byte, error) {
 	var scratch [256]byte
+	var dropped int64
 	for len(entries) > 0 {
 		e, rest, err := event.Next(entries)
 		if err != nil {
@@ -220,10 +223,18 @@ func (g *Grep) Filter(tag string, entries []byte, dst []byte) ([]byte, error) {
 		entries = rest
 		if g.keep(e.Record, scratch[:0]) {
 			dst = append(dst, whole...)
+		} else {
+			dropped++
 		}
+	}
+	if dropped > 0 {
+		g.dropped.Add(dropped)
 	}
 	return dst, nil
 }
+
+// Dropped is the number of records the filter dropped.
+func (g *Grep) Dropped() int64 { return g.dropped.Load() }
 
 func (g *Grep) keep(record, scratch []byte) bool {
 	match := func(e grepExpr) bool {

@@ -44,13 +44,26 @@ func (realClock) Now() time.Time { return time.Now() }
 type Options struct {
 	Logger *slog.Logger // nil discards
 	Clock  Clock        // nil is the real clock; used to rate-limit warnings
+	// Errors, when set (Fluentd's <label @ERROR>), receives the entries a
+	// filter refused with an error, under their tag, in place of the
+	// error: Append then returns what Errors.Append returns.
+	Errors Sink
 }
 
 // Stats are a Router's counters.
 type Stats struct {
 	// Unmatched is the number of records that matched no <match> and were dropped.
 	Unmatched int64
+	// Errored is the number of appends a filter refused that went to
+	// Options.Errors.
+	Errored int64
+	// Filtered is the number of records the <filter>s dropped (those that
+	// count them: grep).
+	Filtered int64
 }
+
+// dropCounter is a Filter that counts the records it drops.
+type dropCounter interface{ Dropped() int64 }
 
 const (
 	cacheLimit    = 4096        // tags whose resolution is remembered
@@ -62,14 +75,16 @@ const (
 // Router sends entries through the <filter>s and to the first <match> whose
 // patterns match their tag, as Fluentd's event router does. It is a Sink.
 type Router struct {
-	log   *slog.Logger
-	clock Clock
+	log    *slog.Logger
+	clock  Clock
+	errors Sink
 
 	mu    sync.RWMutex
 	rules []rule
 	cache map[string]*resolution
 
 	unmatched atomic.Int64
+	errored   atomic.Int64 // appends a filter refused, sent to errors
 
 	warnMu sync.Mutex
 	warned map[string]*warnState
@@ -102,6 +117,7 @@ func New(opts Options) *Router {
 	r := &Router{
 		log:    opts.Logger,
 		clock:  opts.Clock,
+		errors: opts.Errors,
 		cache:  make(map[string]*resolution),
 		warned: make(map[string]*warnState),
 	}
@@ -220,6 +236,11 @@ func (r *Router) append(ctx context.Context, tag string, entries []byte, m *buff
 		out, err := f.Filter(tag, cur, (*a)[:0])
 		*a = out[:0]
 		if err != nil {
+			if r.errors != nil {
+				r.errored.Add(1)
+				r.log.Warn("a filter refused records: sent to <label @ERROR>", "tag", tag, "err", err)
+				return r.errors.Append(ctx, tag, cur)
+			}
 			return fmt.Errorf("filter tag %q: %w", tag, err)
 		}
 		if len(out) == 0 {
@@ -240,7 +261,15 @@ func deliver(ctx context.Context, s Sink, tag string, entries []byte, m *buffer.
 
 // Stats returns the Router's counters.
 func (r *Router) Stats() Stats {
-	return Stats{Unmatched: r.unmatched.Load()}
+	st := Stats{Unmatched: r.unmatched.Load(), Errored: r.errored.Load()}
+	r.mu.RLock()
+	for _, ru := range r.rules {
+		if d, ok := ru.filter.(dropCounter); ok {
+			st.Filtered += d.Dropped()
+		}
+	}
+	r.mu.RUnlock()
+	return st
 }
 
 func (r *Router) resolve(tag string) *resolution {
@@ -279,6 +308,9 @@ func (r *Router) resolve(tag string) *resolution {
 func (r *Router) dropUnmatched(tag string, entries []byte) {
 	n, _, _, _ := event.Count(entries) // on a malformed tail, the entries before it
 	r.unmatched.Add(int64(n))
+	if strings.HasPrefix(tag, "fluent.") {
+		return // barge's own log events, as in Fluentd: no warning that would log again
+	}
 	now := r.clock.Now()
 	r.warnMu.Lock()
 	w := r.warned[tag]

@@ -130,6 +130,12 @@ func TestRouterDroppedByFilterAndSinkError(t *testing.T) {
 	if err != sink.err {
 		t.Fatalf("Append = %v, want the sink's error unchanged", err)
 	}
+	if err := r.Append(context.Background(), "t", stream(kv{"level", "info"}, kv{"level", "error"}, kv{"level", "debug"})); err != sink.err {
+		t.Fatalf("Append = %v, want the sink's error", err)
+	}
+	if got := r.Stats().Filtered; got != 3 {
+		t.Errorf("Filtered = %d, want 3", got)
+	}
 }
 
 func TestRouterUnmatched(t *testing.T) {

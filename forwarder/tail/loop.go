@@ -220,6 +220,7 @@ func (t *Tailer) reconcile(w *watcher) {
 	for _, fl := range slices.Clone(t.files) {
 		t.reconcileOne(w, fl, now)
 	}
+	t.publishLag()
 }
 
 func (t *Tailer) reconcileOne(w *watcher, fl *follower, now time.Time) {

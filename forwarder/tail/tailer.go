@@ -91,6 +91,7 @@ type Tailer struct {
 	scratch  []byte // addKeys' copy of the entries it rewrites
 	conv     []byte // a line converted from from_encoding
 	nfiles   atomic.Int64
+	lag      atomic.Pointer[[]FileLag] // see Lag
 	counters struct {
 		lines, bytes, records, unmatched, long, errors atomic.Uint64
 	}
@@ -225,6 +226,7 @@ func (t *Tailer) Close() error {
 	}
 	t.files, t.byPath = nil, map[string]*follower{}
 	t.nfiles.Store(0)
+	t.lag.Store(nil)
 	if t.store != nil {
 		if err := t.store.Sync(); err != nil {
 			errs = append(errs, fmt.Errorf("sync pos_file: %w", err))

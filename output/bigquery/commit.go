@@ -46,10 +46,12 @@ func (l *Loader) commitPartition(ctx context.Context, p partitionObjects, res *C
 		if len(batch) == 0 {
 			return nil
 		}
-		q, err := l.store.take(ctx, l.table, l.now(), l.cfg.MaxJobsPerTablePerDay, false)
+		now := l.now()
+		q, err := l.store.take(ctx, l.table, now, l.cfg.MaxJobsPerTablePerDay, false)
 		if err != nil {
 			return err
 		}
+		l.stats.noteBudget(now, q)
 		if !q.ok {
 			res.Deferred++
 			l.budgetWarning(q)

@@ -23,6 +23,7 @@ func (l *Loader) Run(ctx context.Context) error {
 		if ctx.Err() != nil {
 			return nil
 		}
+		l.stats.noteCycle(l.now(), res, err)
 		if err != nil {
 			l.log.Error("load cycle", "err", err)
 		} else if res.Jobs > 0 || res.Late > 0 {

@@ -84,6 +84,8 @@ type Loader struct {
 	// by the stage loads' statistics, which verify its copy job.
 	stageRows map[string]int64
 
+	stats loaderStats // see Stats
+
 	// lister, when set by a test, replaces the bucket listing (a simulated
 	// day of 200 producers is more objects than an emulator holds).
 	lister func(context.Context) ([]object, error)

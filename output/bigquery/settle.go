@@ -74,6 +74,7 @@ func (l *Loader) unsubmitted(ctx context.Context, d *ledger, gen int64, j *jobRe
 		}
 		return errAgain
 	}
+	l.stats.unsubmitted.Add(1)
 	res.fail(fmt.Sprintf("partition %s: job %s: %s", d.Partition, j.ID, j.Error))
 	l.log.Error("job not submitted: the claim stays and is tried again next cycle", "job", j.ID, "table", table, "partition", d.Partition, "attempt", j.Attempts, "err", j.Error)
 	return err
@@ -173,6 +174,9 @@ func (l *Loader) settle(ctx context.Context, d *ledger, gen int64, j *jobRecord,
 	if !out.failed {
 		res.Objects += j.Count
 		res.Rows += out.rows
+		l.stats.committed.Add(1)
+		l.stats.objects.Add(int64(j.Count))
+		l.stats.rows.Add(out.rows)
 		if !out.rowsKnown {
 			res.RowsUnknown++
 		}
@@ -183,6 +187,7 @@ func (l *Loader) settle(ctx context.Context, d *ledger, gen int64, j *jobRecord,
 		}
 		return verr
 	}
+	l.stats.failed.Add(1)
 	res.fail(fmt.Sprintf("partition %s: job %s: %s", d.Partition, j.ID, out.err))
 	l.log.Error("job failed", "job", j.ID, "table", l.cfg.Project+":"+l.cfg.Dataset+"."+j.Destination, "partition", d.Partition, "objects", j.Count, "err", out.err, "transient", out.transient)
 	for _, n := range quarantined {

@@ -114,7 +114,7 @@ func DefaultConfig() Config {
 		ExpireDNSCache:     -1,
 		AckResponseTimeout: 190 * time.Second,
 		Compress:           "text",
-		SendChunkSize:      8 << 20,
+		SendChunkSize:      256 << 10,
 		Transport:          "tcp",
 		TLSVerifyHostname:  true,
 		TLSVersion:         "TLSv1_2",

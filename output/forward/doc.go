@@ -20,7 +20,7 @@
 //
 // A chunk is sent as PackedForward messages [tag, bin(entries),
 // {"size": N, "chunk": ID}], one per run of entries of one tag holding at
-// most send_chunk_size bytes of entries (barge's own parameter, 8m; an
+// most send_chunk_size bytes of entries (barge's own parameter, 256k; an
 // entry larger than that is a message of its own). Entries are v1
 // [time, record] pairs with an EventTime (ext type 0, nanoseconds), or
 // integer seconds with time_as_integer. The "chunk" option is there only
@@ -55,11 +55,20 @@
 // possibly on another server. A chunk whose entries are malformed is
 // buffer.Permanent.
 //
+// With require_ack_response the parts of a chunk are pipelined on one
+// connection: each part is written without waiting for the acks of the
+// previous ones (at most 8 parts wait for their acks at a time), and a
+// goroutine of the Flush reads the acks, matching them by id in whatever
+// order they come. Each part's ack must come within ack_response_timeout
+// of its write. A part is not kept in memory once written: a retry reads
+// it from the chunk again.
+//
 // The parts of a chunk that were acked (or, without acks, written) are
 // remembered by chunk id in this process, and a retried Flush of the same
-// chunk sends only the others; so with several parts a retry duplicates at
-// most the part that failed. The memory is lost on restart (the whole chunk
-// is sent again) and bounded to 4096 chunks.
+// chunk sends only the others; so a retry duplicates at most the parts
+// that were written but not acked when the flush failed (at most 8). The
+// memory is lost on restart (the whole chunk is sent again) and bounded to
+// 4096 chunks.
 //
 // With keepalive, connections are kept between flushes (one per concurrent
 // flush) and one idle longer than keepalive_timeout is closed rather than
@@ -116,6 +125,4 @@
 //     sending metadata (v1.5 entries).
 //   - tls_allow_self_signed_cert, tls_ciphers, tls_client_private_key_passphrase,
 //     tls_cert_thumbprint and the Windows certificate store options.
-//   - Pipelining: the parts of a chunk are sent one after another, each
-//     waiting for its ack.
 package forward

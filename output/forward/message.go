@@ -38,6 +38,36 @@ type splitter struct {
 	buf  []byte
 }
 
+// splitter returns a splitter of r, a chunk of size bytes of entries,
+// with a part buffer used before, or one sized for the chunk's first part
+// (rather than grown to it by doubling).
+func (o *Output) splitter(r frames, size int64) *splitter {
+	sp, _ := o.splitters.Get().(*splitter)
+	if sp == nil {
+		sp = &splitter{}
+	}
+	limit := int(o.cfg.SendChunkSize)
+	buf := sp.buf[:0]
+	if want := int(min(size, int64(limit))) + partSlack; cap(buf) < want {
+		buf = make([]byte, 0, want)
+	}
+	*sp = splitter{r: r, limit: limit, intTime: o.cfg.TimeAsInteger, buf: buf}
+	return sp
+}
+
+// partSlack is room in a part buffer for the entry that does not fit.
+const partSlack = 4 << 10
+
+// putSplitter keeps sp's part buffer for the next flush, unless an entry
+// larger than send_chunk_size made it much larger.
+func (o *Output) putSplitter(sp *splitter) {
+	if cap(sp.buf) > 2*sp.limit {
+		return
+	}
+	*sp = splitter{buf: sp.buf[:0]}
+	o.splitters.Put(sp)
+}
+
 // next returns the next part; entries are valid until the next call.
 func (s *splitter) next() (tag string, entries []byte, records int, err error) {
 	s.buf = s.buf[:0]
@@ -172,18 +202,28 @@ var errAckMismatch = errors.New("forward: ack for another chunk")
 
 // checkAck checks that frame is {"ack": want}.
 func checkAck(frame []byte, want string) error {
-	got, err := codec.DecodeAck(frame)
+	v, err := ackValue(frame)
 	if err != nil {
 		return err
-	}
-	v, _, err := msgp.ReadStringZC(got)
-	if err != nil {
-		if v, _, err = msgp.ReadBytesZC(got); err != nil {
-			return fmt.Errorf("%w: ack value is %s", codec.ErrMessage, msgp.NextType(got))
-		}
 	}
 	if string(v) != want {
 		return fmt.Errorf("%w: got %.40q, want %q", errAckMismatch, v, want)
 	}
 	return nil
+}
+
+// ackValue returns the value of the ack frame {"ack": value}, a str or a
+// bin; it aliases frame.
+func ackValue(frame []byte) ([]byte, error) {
+	got, err := codec.DecodeAck(frame)
+	if err != nil {
+		return nil, err
+	}
+	v, _, err := msgp.ReadStringZC(got)
+	if err != nil {
+		if v, _, err = msgp.ReadBytesZC(got); err != nil {
+			return nil, fmt.Errorf("%w: ack value is %s", codec.ErrMessage, msgp.NextType(got))
+		}
+	}
+	return v, nil
 }

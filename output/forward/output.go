@@ -58,6 +58,8 @@ type Output struct {
 
 	mu   sync.Mutex
 	sent map[string]map[int]bool // chunk id -> parts acked (or written, without acks)
+
+	splitters sync.Pool // *splitter, for their part buffers
 }
 
 var _ buffer.Flusher = (*Output)(nil)
@@ -158,62 +160,100 @@ func (o *Output) Flush(ctx context.Context, c *buffer.Chunk) error {
 var errReadChunk = errors.New("read chunk")
 
 func (o *Output) flushTo(ctx context.Context, n *node, c *buffer.Chunk) error {
+	cn, err := o.sendParts(ctx, n, c, nil)
+	if err != nil && cn != nil && cn.reused && ctx.Err() == nil && !errors.Is(err, ErrAckTimeout) &&
+		!errors.Is(err, errReadChunk) && !errors.Is(err, event.ErrEntry) {
+		// The server may have closed an idle connection: try a new one,
+		// for the parts not acked yet.
+		cn.close()
+		if cn, err = o.dial(ctx, n); err != nil {
+			return err
+		}
+		cn, err = o.sendParts(ctx, n, c, cn)
+	}
+	if cn == nil {
+		return err
+	}
+	if err != nil || !o.cfg.Keepalive {
+		cn.close()
+		return err
+	}
+	cn.lastUsed = o.now()
+	n.pool.put(cn)
+	return nil
+}
+
+// sendParts sends the parts of c not sent yet on cn, connecting to n
+// when cn is nil and there is a part to send, and returns the connection
+// (nil when it made none). With require_ack_response the parts are
+// pipelined (see window) and it returns once each was acked.
+func (o *Output) sendParts(ctx context.Context, n *node, c *buffer.Chunk, cn *conn) (_ *conn, err error) {
 	r, err := c.Open()
 	if err != nil {
-		return fmt.Errorf("%w: %w", errReadChunk, err)
+		return cn, fmt.Errorf("%w: %w", errReadChunk, err)
 	}
 	defer r.Close()
 	done := o.acked(c.ID)
-	sp := &splitter{r: r, limit: int(o.cfg.SendChunkSize), intTime: o.cfg.TimeAsInteger}
-	var cn *conn
+	sp := o.splitter(r, c.Size)
+	defer o.putSplitter(sp)
+	var w *window
+	// ctx ending stops the writes and the reads on cn
+	ctxHold, stop := false, func() bool { return true }
 	defer func() {
-		if cn != nil {
-			cn.close()
+		if w != nil {
+			if err == nil {
+				err = w.finish()
+			} else if werr := w.abandon(); werr != nil {
+				err = werr // the cause of the failed write
+			}
 		}
+		stop()
 	}()
 	for i := 0; ; i++ {
 		tag, entries, records, err := sp.next()
 		if errors.Is(err, io.EOF) {
-			break
+			return cn, nil
 		}
 		if err != nil {
 			if errors.Is(err, event.ErrEntry) {
-				return fmt.Errorf("part %d: %w", i+1, err)
+				return cn, fmt.Errorf("part %d: %w", i+1, err)
 			}
-			return fmt.Errorf("%w: %w", errReadChunk, err)
+			return cn, fmt.Errorf("%w: %w", errReadChunk, err)
 		}
 		if done[i] {
 			continue
 		}
 		m, err := o.encode(tag, entries, records, c.ID, i)
 		if err != nil {
-			return fmt.Errorf("part %d: compress: %w", i+1, err)
+			return cn, fmt.Errorf("part %d: compress: %w", i+1, err)
 		}
 		if cn == nil {
 			if cn, err = o.connect(ctx, n); err != nil {
-				return err
+				return nil, err
 			}
 		}
-		err = o.send(ctx, cn, n, m)
-		if err != nil && cn.reused && !errors.Is(err, ErrAckTimeout) && ctx.Err() == nil {
-			// The server may have closed an idle connection: try a new one.
-			cn.close()
-			if cn, err = o.dial(ctx, n); err != nil {
-				return err
+		if w == nil && m.id != "" {
+			w = o.newWindow(ctx, cn, n, c.ID)
+		}
+		if !ctxHold {
+			ctxHold = true
+			nc := cn.nc
+			stop = context.AfterFunc(ctx, func() { nc.SetDeadline(time.Unix(1, 0)) })
+		}
+		if w != nil {
+			if err := w.add(i, m.id); err != nil {
+				return cn, err
 			}
-			err = o.send(ctx, cn, n, m)
 		}
-		if err != nil {
-			return fmt.Errorf("part %d (%s): %w", i+1, m.id, err)
+		if err := o.write(ctx, cn, n, m); err != nil {
+			return cn, fmt.Errorf("part %d (%s): %w", i+1, m.id, err)
 		}
-		o.markSent(c.ID, i)
+		if w != nil {
+			w.written(i, time.Now())
+		} else {
+			o.markSent(c.ID, i)
+		}
 	}
-	if cn != nil && o.cfg.Keepalive {
-		cn.lastUsed = o.now()
-		n.pool.put(cn)
-		cn = nil
-	}
-	return nil
 }
 
 // connect returns an idle connection to n (keepalive) or a new one.
@@ -251,47 +291,23 @@ func (o *Output) encode(tag string, entries []byte, records int, chunkID string,
 	return m, nil
 }
 
-// send writes m within send_timeout and, with require_ack_response, waits
-// for its ack within ack_response_timeout. ctx ending stops both.
-func (o *Output) send(ctx context.Context, cn *conn, n *node, m outMessage) error {
-	stop := context.AfterFunc(ctx, func() { cn.nc.SetDeadline(time.Unix(1, 0)) })
-	defer stop()
+// write writes m within send_timeout. The caller makes ctx's end stop it.
+func (o *Output) write(ctx context.Context, cn *conn, n *node, m outMessage) error {
 	cn.nc.SetWriteDeadline(time.Now().Add(o.cfg.SendTimeout))
+	// checked after setting the deadline: the context's end sets its own
+	// after, and wins
 	if err := ctx.Err(); err != nil {
 		return err
 	}
 	bufs := net.Buffers{m.head, m.payload, m.tail}
 	size := int64(len(m.head) + len(m.payload) + len(m.tail))
 	if _, err := bufs.WriteTo(cn.nc); err != nil {
+		if cerr := ctx.Err(); cerr != nil {
+			return cerr
+		}
 		return fmt.Errorf("write: %w", err)
 	}
 	o.st.add(&n.st, m.records, size)
-	if m.id == "" {
-		return nil
-	}
-	cn.nc.SetReadDeadline(time.Now().Add(o.cfg.AckResponseTimeout))
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	frame, err := cn.fr.Next()
-	if err != nil {
-		var ne net.Error
-		if errors.As(err, &ne) && ne.Timeout() && ctx.Err() == nil {
-			o.st.ackTimeouts.Add(1)
-			n.st.ackTimeouts.Add(1)
-			return fmt.Errorf("%w (%s)", ErrAckTimeout, o.cfg.AckResponseTimeout)
-		}
-		return fmt.Errorf("read ack: %w", err)
-	}
-	if err := checkAck(frame, m.id); err != nil {
-		if !cn.mismatchLogged {
-			cn.mismatchLogged = true
-			o.log.Warn("unexpected response instead of an ack, connection closed", "peer", n.addr, "err", err)
-		}
-		return err
-	}
-	o.st.acks.Add(1)
-	n.st.acks.Add(1)
 	return nil
 }
 

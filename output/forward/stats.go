@@ -24,6 +24,7 @@ type ServerStats struct {
 	AckTimeouts int64
 	Errors      int64
 	Down        bool // marked down now (by a failed send or by heartbeats)
+	Idle        int  // connections kept open for the next flush (keepalive)
 }
 
 type counters struct {
@@ -53,9 +54,16 @@ func (o *Output) Stats() Stats {
 			Name: n.name, Addr: n.addr,
 			Records: n.st.records.Load(), Bytes: n.st.bytes.Load(), Messages: n.st.messages.Load(),
 			Acks: n.st.acks.Load(), AckTimeouts: n.st.ackTimeouts.Load(), Errors: n.st.errors.Load(),
-			Down: !n.availableLocked(now),
+			Down: !n.availableLocked(now), Idle: n.pool.idleCount(),
 		})
 	}
 	o.bal.mu.Unlock()
 	return st
+}
+
+// idleCount is the number of connections p keeps.
+func (p *pool) idleCount() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.idle)
 }

@@ -53,6 +53,9 @@ type Output struct {
 	client *storage.Client
 	closed bool
 
+	upMu    sync.Mutex
+	uploads buffer.Histogram // durations of the objects uploaded
+
 	// testCRC, when set by tests, changes the checksum declared or
 	// expected for an upload, to prove that a mismatch is caught.
 	testCRC func(uint32) uint32
@@ -184,4 +187,18 @@ func (o *Output) clientOptions() ([]option.ClientOption, error) {
 		return nil, fmt.Errorf("%w: %w", errCredentials, err)
 	}
 	return opts, nil
+}
+
+func (o *Output) observeUpload(d time.Duration) {
+	o.upMu.Lock()
+	o.uploads.Observe(d)
+	o.upMu.Unlock()
+}
+
+// UploadTime returns the durations of the objects uploaded (all
+// attempts of one object, encoding included), for the metrics.
+func (o *Output) UploadTime() buffer.Histogram {
+	o.upMu.Lock()
+	defer o.upMu.Unlock()
+	return o.uploads
 }

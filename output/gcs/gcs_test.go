@@ -220,6 +220,9 @@ func TestConcurrentFlushes(t *testing.T) {
 	if keys := srv.keys(t); len(keys) != 8 {
 		t.Errorf("objects %v", keys)
 	}
+	if h := o.UploadTime(); h.Count() != 8 || h.Sum() <= 0 {
+		t.Errorf("upload durations: %d, sum %v; want 8 uploads timed", h.Count(), h.Sum())
+	}
 }
 
 func TestNewDoesNoIO(t *testing.T) {

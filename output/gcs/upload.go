@@ -51,6 +51,7 @@ func (o *Output) put(ctx context.Context, key string, meta map[string]string, en
 	}
 	meta = maps.Clone(meta)
 	maps.Copy(meta, o.userMeta)
+	start := time.Now()
 	stats, u, err := o.attempt(ctx, cl, key, meta, encode)
 	if errors.Is(err, errRecount) {
 		objkey.SetRecords(meta, stats.Records)
@@ -67,6 +68,7 @@ func (o *Output) put(ctx context.Context, key string, meta map[string]string, en
 		}
 		return o.wrap(where, err)
 	}
+	o.observeUpload(time.Since(start))
 	o.log.Debug("put object", "path", where, "chunk_id", meta[objkey.MetaChunkID], "records", stats.Records, "bytes", u.size)
 	return stats.Err()
 }

@@ -53,6 +53,9 @@ type Output struct {
 	closed bool
 
 	listWarn sync.Once // the first ListMultipartUploads refusal is logged
+
+	upMu    sync.Mutex
+	uploads buffer.Histogram // durations of the objects uploaded
 }
 
 var _ buffer.Flusher = (*Output)(nil)
@@ -136,6 +139,7 @@ func (o *Output) put(ctx context.Context, c *buffer.Chunk, encode func(io.Writer
 		return o.wrap(key, "", err)
 	}
 	meta := o.metadata(c)
+	start := time.Now()
 	stats, u, err := o.attempt(ctx, cl, key, c.ID, meta, encode)
 	if errors.Is(err, errRecount) {
 		objkey.SetRecords(meta, stats.Records)
@@ -148,6 +152,7 @@ func (o *Output) put(ctx context.Context, c *buffer.Chunk, encode func(io.Writer
 		}
 		return err
 	}
+	o.observeUpload(time.Since(start))
 	o.log.Debug("put object", "path", "s3://"+o.cfg.S3Bucket+"/"+key, "chunk_id", c.ID,
 		"records", stats.Records, "bytes", stats.Out, "parts", u.nparts(), "existing", u.existing)
 	return stats.Err()
@@ -242,4 +247,18 @@ func (o *Output) putBlock(b []byte) {
 		b = b[:0]
 		o.blocks.Put(&b)
 	}
+}
+
+func (o *Output) observeUpload(d time.Duration) {
+	o.upMu.Lock()
+	o.uploads.Observe(d)
+	o.upMu.Unlock()
+}
+
+// UploadTime returns the durations of the objects uploaded (all
+// attempts of one object, encoding included), for the metrics.
+func (o *Output) UploadTime() buffer.Histogram {
+	o.upMu.Lock()
+	defer o.upMu.Unlock()
+	return o.uploads
 }

@@ -40,6 +40,9 @@ func TestPutStoreAs(t *testing.T) {
 			if err := flushFrames(context.Background(), o, c, newGen(1000, 1)); err != nil {
 				t.Fatal(err)
 			}
+			if h := o.UploadTime(); h.Count() != 1 || h.Sum() <= 0 {
+				t.Errorf("upload durations: %d, sum %v; want the upload timed", h.Count(), h.Sum())
+			}
 			key := "logs/app.web/2026112210_" + chunkID + "." + tc.ext
 			if got := o.Key(c); got != key {
 				t.Fatalf("key %q, want %q", got, key)
