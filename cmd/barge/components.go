@@ -203,6 +203,8 @@ var components = []kind{
 			r.value("barge_forward_output_acks_total", float64(st.Acks))
 			r.value("barge_forward_output_ack_timeouts_total", float64(st.AckTimeouts))
 			r.value("barge_forward_output_errors_total", float64(st.Errors))
+			r.value("barge_forward_output_connections_total", float64(st.Connects))
+			r.value("barge_forward_output_handshake_failures_total", float64(st.HandshakeFailures))
 			for _, sv := range st.Servers {
 				up := 1.0
 				if sv.Down {

@@ -81,6 +81,8 @@ var outputMetrics = []metricDef{
 	{"barge_forward_output_acks_total", "forward output: acks received.", counter, plugin()},
 	{"barge_forward_output_ack_timeouts_total", "forward output: messages whose ack did not come within ack_response_timeout; each is sent again, maybe a duplicate.", counter, plugin()},
 	{"barge_forward_output_errors_total", "forward output: failed flushes (connect, handshake, write or ack errors).", counter, plugin()},
+	{"barge_forward_output_connections_total", "forward output: connections made (TCP, then TLS and <security> handshakes).", counter, plugin()},
+	{"barge_forward_output_handshake_failures_total", "forward output: TLS and <security> handshakes that failed.", counter, plugin()},
 	{"barge_forward_output_server_up", "forward output: 1 while the server is available, 0 while marked down (failed send or heartbeats).", gauge, plugin("server")},
 	{"barge_forward_output_idle_connections", "forward output: connections to the server kept open for the next flush (keepalive).", gauge, plugin("server")},
 }

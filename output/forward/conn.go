@@ -144,6 +144,7 @@ func (o *Output) dial(ctx context.Context, n *node) (*conn, error) {
 		tlsc := tls.Client(nc, tc)
 		if err := tlsc.HandshakeContext(ctx); err != nil {
 			nc.Close()
+			o.st.handshakeFailures.Add(1)
 			return nil, fmt.Errorf("tls handshake: %w", err)
 		}
 		nc = tlsc
@@ -158,9 +159,11 @@ func (o *Output) dial(ctx context.Context, n *node) (*conn, error) {
 		nc.SetDeadline(time.Time{})
 		if err != nil {
 			nc.Close()
+			o.st.handshakeFailures.Add(1)
 			return nil, err
 		}
 	}
+	o.st.connects.Add(1)
 	return c, nil
 }
 

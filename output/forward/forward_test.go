@@ -121,7 +121,13 @@ func TestSecurityUserAuth(t *testing.T) {
 					t.Fatal(err)
 				}
 				checkRecords(t, sk.all(t), false, fs...)
+				if st := o.Stats(); st.Connects != 1 || st.HandshakeFailures != 0 {
+					t.Errorf("stats %+v: want 1 connection, no handshake failure", st)
+				}
 				return
+			}
+			if st := o.Stats(); st.Connects != 0 || st.HandshakeFailures == 0 {
+				t.Errorf("stats %+v: want the failed handshakes counted, no connection", st)
 			}
 			if err == nil || !strings.Contains(err.Error(), tt.wantErr) || !strings.Contains(err.Error(), "127.0.0.1:") || !strings.Contains(err.Error(), c.ID) {
 				t.Fatalf("err = %v, want %q naming the server and chunk", err, tt.wantErr)

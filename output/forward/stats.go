@@ -10,7 +10,12 @@ type Stats struct {
 	Acks        int64 // acks received
 	AckTimeouts int64 // messages whose ack did not come in time
 	Errors      int64 // failed flushes
-	Servers     []ServerStats
+	// Connects counts connections made (TCP, TLS and <security>
+	// handshakes done); HandshakeFailures the TLS and <security>
+	// handshakes that failed.
+	Connects          int64
+	HandshakeFailures int64
+	Servers           []ServerStats
 }
 
 // ServerStats are one server's counters.
@@ -29,6 +34,7 @@ type ServerStats struct {
 
 type counters struct {
 	records, bytes, messages, acks, ackTimeouts, errors atomic.Int64
+	connects, handshakeFailures                         atomic.Int64
 }
 
 type serverCounters = counters
@@ -46,6 +52,7 @@ func (o *Output) Stats() Stats {
 	st := Stats{
 		Records: o.st.records.Load(), Bytes: o.st.bytes.Load(), Messages: o.st.messages.Load(),
 		Acks: o.st.acks.Load(), AckTimeouts: o.st.ackTimeouts.Load(), Errors: o.st.errors.Load(),
+		Connects: o.st.connects.Load(), HandshakeFailures: o.st.handshakeFailures.Load(),
 	}
 	o.bal.mu.Lock()
 	now := o.bal.now()
