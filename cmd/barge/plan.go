@@ -159,6 +159,7 @@ func (p *plan) addSource(sec *conf.Section) error {
 	if err != nil {
 		return err
 	}
+	p.notes = append(p.notes, compatParams(sec, "source", k.typ)...)
 	s := sourcePlan{sec: sec, kind: k, cfg: k.config(), id: sec.Get("@id"), logLvl: sec.Get("@log_level"), label: sec.Get("@label")}
 	if err := conf.Decode(without(sec, "@label"), s.cfg); err != nil {
 		return err
@@ -364,6 +365,9 @@ func without(sec *conf.Section, keys ...string) *conf.Section {
 // addOutput decodes an output (a <match>, or a <store> of @type copy)
 // named name, and returns its index in p.matches.
 func (p *plan) addOutput(sec *conf.Section, name, what string, pats []string) (int, error) {
+	// Fluentd v0.12's flat parameters move into their sections first
+	// (compat.go); own below shares sec's parameters.
+	p.notes = append(p.notes, compatParams(sec, "match", sec.Type())...)
 	m := matchPlan{sec: sec, patterns: pats, logLvl: sec.Get("@log_level"), name: name, what: what}
 	// The output's own parameters, without the sections cmd/barge decodes.
 	own := *sec
