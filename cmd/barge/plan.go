@@ -135,7 +135,7 @@ func loadPlan(path string) (*plan, error) {
 		case "label":
 			add(p.addLabel(sec))
 		case "worker":
-			add(conf.Errorf(sec, "<%s> is not supported by barge", sec.Name))
+			add(conf.Errorf(sec, "<worker %s> is not supported: barge runs one process, whose inputs, buffers and outputs each use as many threads as they need (flush_thread_count, connections), so no directive is tied to a worker; move what it holds to the top level", sec.Arg))
 		default:
 			add(conf.Errorf(sec, "unknown directive <%s>", sec.Name))
 		}
@@ -144,6 +144,13 @@ func loadPlan(path string) (*plan, error) {
 	add(p.checkBufferPaths())
 	for i := range p.loaders {
 		add(p.resolveLoaderSource(&p.loaders[i]))
+	}
+	if p.system.Workers > 1 {
+		for _, sec := range root.Sections {
+			if prm := sec.Param("workers"); sec.Name == "system" && prm != nil {
+				p.notes = append(p.notes, warnAt(prm, "'workers %d': barge runs one process, multithreaded, whatever 'workers' says (Fluentd's workers are processes)", p.system.Workers))
+			}
+		}
 	}
 	if len(p.sources) == 0 && len(p.loaders) == 0 && len(errs) == 0 {
 		p.notes = append(p.notes, warning{file: path, line: 1, msg: "no <source> or <loader> directive: nothing will be read (fine for a file that others @include)"})

@@ -110,3 +110,27 @@ func TestNoSourceIsAWarning(t *testing.T) {
 		t.Fatalf("warnings %v", ws)
 	}
 }
+
+// workers N is accepted with a warning (barge is one multithreaded
+// process); a <worker N> section is refused, saying why.
+func TestWorkers(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "barge.conf")
+	write := func(s string) {
+		if err := os.WriteFile(path, []byte(s), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("<system>\n  workers 3\n</system>\n<source>\n  @type forward\n  port 0\n</source>\n")
+	p, err := loadPlan(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ws := p.warnings(); len(ws) != 1 || !strings.HasPrefix(ws[0].String(), path+":2: warning: 'workers 3': barge runs one process") {
+		t.Fatalf("warnings %v", ws)
+	}
+	write("<worker 0>\n  <source>\n    @type forward\n  </source>\n</worker>\n<source>\n  @type forward\n  port 0\n</source>\n")
+	if _, err := loadPlan(path); err == nil || !strings.Contains(err.Error(), path+":1: <worker 0> is not supported: barge runs one process") {
+		t.Fatalf("err %v", err)
+	}
+}

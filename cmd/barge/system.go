@@ -37,8 +37,8 @@ func defaultSystemConfig() systemConfig {
 
 // Validate checks the <system> directive.
 func (c *systemConfig) Validate() error {
-	if c.Workers != 1 {
-		return fmt.Errorf("'workers' must be 1: barge runs one process per pipeline, got %d", c.Workers)
+	if c.Workers < 1 {
+		return fmt.Errorf("'workers' must be at least 1, got %d", c.Workers)
 	}
 	if c.HTTPPort < 0 || c.HTTPPort > 65535 {
 		return fmt.Errorf("'http_port' must be 0 (off) to 65535, got %d", c.HTTPPort)
