@@ -25,6 +25,10 @@ type Config struct {
 	TotalLimitSize     int64   `conf:"total_limit_size,size"`
 	// QueuedChunksLimitSize 0 means flush_thread_count, as in Fluentd.
 	QueuedChunksLimitSize int `conf:"queued_chunks_limit_size"`
+	// QueueLimitLength is Fluentd's deprecated queue_limit_length: when
+	// total_limit_size keeps its default, Validate sets it to
+	// chunk_limit_size × queue_limit_length, as Fluentd's buffer does.
+	QueueLimitLength int `conf:"queue_limit_length"`
 	// Compress is accepted for Fluentd compatibility; only "text" exists.
 	Compress string `conf:"compress" enum:"text"`
 
@@ -116,6 +120,12 @@ func (c *Config) Validate() error {
 	}
 	if c.TimeKeyWait < 0 {
 		return fmt.Errorf("'timekey_wait' must not be negative")
+	}
+	if c.QueueLimitLength < 0 {
+		return fmt.Errorf("'queue_limit_length' must not be negative")
+	}
+	if c.QueueLimitLength > 0 && c.TotalLimitSize == DefaultConfig(c.Type).TotalLimitSize {
+		c.TotalLimitSize = c.ChunkLimitSize * int64(c.QueueLimitLength)
 	}
 	if _, err := zone(c.TimeKeyZone, c.TimeKeyUseUTC); err != nil {
 		return fmt.Errorf("'timekey_zone' %w", err)

@@ -79,3 +79,26 @@ func TestZoneAndWindow(t *testing.T) {
 		}
 	}
 }
+
+// queue_limit_length (deprecated in Fluentd) sets total_limit_size to
+// chunk_limit_size × it, unless total_limit_size is given.
+func TestQueueLimitLength(t *testing.T) {
+	c := DefaultConfig("memory")
+	c.ChunkLimitSize = 1 << 20
+	c.QueueLimitLength = 64
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if c.TotalLimitSize != 64<<20 {
+		t.Fatalf("total_limit_size %d, want 64 MiB", c.TotalLimitSize)
+	}
+	c = DefaultConfig("file")
+	c.QueueLimitLength = 4
+	c.TotalLimitSize = 1 << 30
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if c.TotalLimitSize != 1<<30 {
+		t.Fatalf("total_limit_size %d, want the 1 GiB given", c.TotalLimitSize)
+	}
+}
