@@ -54,6 +54,10 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	logs := loggers{base: fl.handler(base), level: lvl}
 	log := logs.root()
 	for _, w := range p.warnings() {
+		if w.info {
+			log.Info(w.msg, "path", w.pos())
+			continue
+		}
 		log.Warn(w.msg, "path", w.pos())
 	}
 	hostname, err := os.Hostname()
@@ -113,9 +117,12 @@ func cmdCheck(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	// Warnings name what will fail some loads; they do not fail the check.
-	warns := p.warnings()
-	for _, w := range warns {
+	var warns []warning
+	for _, w := range p.warnings() {
 		fmt.Fprintln(stderr, w)
+		if !w.info {
+			warns = append(warns, w)
+		}
 	}
 	summary := fmt.Sprintf("%s: ok (%d sources, %d filters, %d matches, %d loaders)", *path, len(p.sources), len(p.filters), len(p.matches), len(p.loaders))
 	switch n := len(warns); {

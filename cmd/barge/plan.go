@@ -1,10 +1,12 @@
 package main
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"maps"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"slices"
 	"strings"
@@ -14,6 +16,7 @@ import (
 	"github.com/barge-dev/barge/forwarder/route"
 	"github.com/barge-dev/barge/output/bigquery"
 	"github.com/barge-dev/barge/output/file"
+	"github.com/barge-dev/barge/output/format"
 )
 
 // plan is a decoded and validated configuration: everything needed to build
@@ -431,6 +434,17 @@ func (p *plan) addOutput(sec *conf.Section, name, what string, pats []string) (i
 	if err := m.checkChunkKeys(); err != nil {
 		return -1, conf.Errorf(sec, "%s: %v", what, err)
 	}
+	if inj := injectOf(m.cfg); inj != nil && inj.TimeFormat != "" && inj.TimeType != "string" {
+		at := conf.Positioner(sec)
+		for _, c := range sec.Sections {
+			if prm := c.Param("time_format"); c.Name == "inject" && prm != nil {
+				at = prm
+			}
+		}
+		w := warnAt(at, "<inject> 'time_format' has no effect without 'time_type string' (time_type is %s): ignored, as Fluentd ignores it", cmp.Or(inj.TimeType, "float"))
+		w.info = true
+		p.notes = append(p.notes, w)
+	}
 	if m.secondary != nil {
 		if err := m.secondary.CheckChunkKeys(m.buffer.ChunkKeys); err != nil {
 			return -1, conf.Errorf(secSec, "<secondary>: %v", err)
@@ -497,6 +511,22 @@ func (p *plan) checkBufferPaths() error {
 	}
 	if len(errs) > 0 {
 		return errs
+	}
+	return nil
+}
+
+// injectOf returns the <inject> of an output's config (a field of type
+// format.InjectConfig), or nil when it has none.
+func injectOf(cfg any) *format.InjectConfig {
+	v := reflect.ValueOf(cfg)
+	if v.Kind() != reflect.Pointer || v.Elem().Kind() != reflect.Struct {
+		return nil
+	}
+	v = v.Elem()
+	for i := range v.NumField() {
+		if inj, ok := v.Field(i).Addr().Interface().(*format.InjectConfig); ok {
+			return inj
+		}
 	}
 	return nil
 }

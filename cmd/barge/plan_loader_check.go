@@ -73,6 +73,7 @@ type warning struct {
 	file string
 	line int
 	msg  string
+	info bool // a note, not a problem: printed as "info", logged at info
 }
 
 func warnAt(at conf.Positioner, format string, args ...any) warning {
@@ -87,7 +88,12 @@ func warnAt(at conf.Positioner, format string, args ...any) warning {
 func (w warning) pos() string { return fmt.Sprintf("%s:%d", w.file, w.line) }
 
 // String is FILE:LINE: warning: message.
-func (w warning) String() string { return w.pos() + ": warning: " + w.msg }
+func (w warning) String() string {
+	if w.info {
+		return w.pos() + ": info: " + w.msg
+	}
+	return w.pos() + ": warning: " + w.msg
+}
 
 // warnings lists what barge check prints and barge run logs at start
 // about the loaders, in config order.

@@ -134,3 +134,21 @@ func TestWorkers(t *testing.T) {
 		t.Fatalf("err %v", err)
 	}
 }
+
+// <inject> time_format without time_type string is accepted with an info
+// line, as Fluentd ignores it there.
+func TestTimeFormatWithoutString(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "barge.conf")
+	conf := "<source>\n  @type forward\n  port 0\n</source>\n<match **>\n  @type file\n  path out/\n  <inject>\n    time_key t\n    time_format %Y\n  </inject>\n</match>\n"
+	if err := os.WriteFile(path, []byte(conf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p, err := loadPlan(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ws := p.warnings()
+	if len(ws) != 1 || !ws[0].info || ws[0].String() != path+":10: info: <inject> 'time_format' has no effect without 'time_type string' (time_type is float): ignored, as Fluentd ignores it" {
+		t.Fatalf("notes %v", ws)
+	}
+}

@@ -121,9 +121,8 @@ func (c *InjectConfig) Validate() error {
 	default:
 		return fmt.Errorf("'time_type' %q is not one of float, unixtime, unixtime_millis, unixtime_micros, unixtime_nanos, string", c.TimeType)
 	}
-	if c.TimeFormat != "" && c.TimeType != "string" {
-		return errors.New("'time_format' needs 'time_type string'")
-	}
+	// time_format without time_type string has no effect, as in Fluentd
+	// (cmd/barge says so in an info line).
 	if c.Timezone != "" {
 		if _, err := strftime.ParseTimezone(c.Timezone); err != nil {
 			return fmt.Errorf("'timezone' %w", err)

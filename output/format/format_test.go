@@ -190,7 +190,6 @@ func TestInjectConfigValidate(t *testing.T) {
 	}{
 		{DefaultInjectConfig(), ""},
 		{InjectConfig{TimeType: "iso"}, `'time_type' "iso" is not one of float, unixtime, unixtime_millis, unixtime_micros, unixtime_nanos, string`},
-		{InjectConfig{TimeType: "float", TimeFormat: "%Y"}, `'time_format' needs 'time_type string'`},
 		{InjectConfig{Timezone: "Mars/Olympus"}, `'timezone' "Mars/Olympus" is not a known time zone`},
 		{InjectConfig{Timezone: "+25:00"}, `'timezone' "+25:00" is not an offset like +09:00`},
 		{InjectConfig{TagKey: "k", TimeKey: "k"}, `'time_key' "k" is also the 'tag_key'`},
