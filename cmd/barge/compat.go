@@ -362,12 +362,12 @@ func (c *compat) types(v string) string {
 
 // formatter is compat_parameters_formatter, onto the <format> barge has:
 // its localtime, utc and timezone only concern Fluentd's out_file and
-// stdout lines (see zones); force_quotes, keys, fields, json_parser,
-// output_time, output_tag and output_type have no place in barge's
-// <format> and stay, for the decoder to refuse.
+// stdout lines (see zones); force_quotes, keys, fields, json_parser and
+// output_type have no place in barge's <format> and stay, for the decoder
+// to refuse.
 func (c *compat) formatter() {
-	moved := []string{"format", "delimiter", "label_delimiter", "message_key", "add_newline"}
-	others := []string{"force_quotes", "keys", "fields", "json_parser", "output_time", "output_tag", "output_type"}
+	moved := []string{"format", "delimiter", "label_delimiter", "message_key", "add_newline", "output_time", "output_tag"}
+	others := []string{"force_quotes", "keys", "fields", "json_parser", "output_type"}
 	if ex := c.sec.Children("format"); ex != nil {
 		c.ignoreAll(append(moved, others...), ex[0], "formatter")
 		return

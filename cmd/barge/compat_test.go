@@ -689,9 +689,9 @@ func TestCompatRefusals(t *testing.T) {
 		{"a format barge does not have", `<match **>
   @type file
   path /tmp/out
-  format out_file
+  format csv
 </match>
-`, "td-agent.conf:4: '@type' must be one of json, ltsv, msgpack, single_value, stdout, got \"out_file\""},
+`, "td-agent.conf:4: '@type' must be one of json, ltsv, msgpack, single_value, stdout, out_file, got \"csv\""},
 		{"a buffer type barge does not have", `<match **>
   @type s3
   s3_bucket b

@@ -11,11 +11,24 @@ import (
 // Config is the <format> section: how each record becomes bytes.
 type Config struct {
 	// Type is json (one object per line), ltsv, msgpack (the bare records,
-	// concatenated), single_value (one field's value per line) or stdout
-	// (Fluentd's out_stdout line: "TIME TAG: JSON").
-	Type string `conf:"@type" enum:"json,ltsv,msgpack,single_value,stdout"`
-	// Delimiter separates the fields of an ltsv line.
+	// concatenated), single_value (one field's value per line), stdout
+	// (Fluentd's out_stdout line: "TIME TAG: JSON") or out_file (Fluentd's
+	// out_file line: "TIME<delimiter>TAG<delimiter>JSON").
+	Type string `conf:"@type" enum:"json,ltsv,msgpack,single_value,stdout,out_file"`
+	// Delimiter separates the fields of an ltsv or out_file line; out_file
+	// also takes Fluentd's names SPACE, COMMA and TAB.
 	Delimiter string `conf:"delimiter"`
+	// OutputTag and OutputTime: out_file writes the tag and the time.
+	OutputTag  bool `conf:"output_tag"`
+	OutputTime bool `conf:"output_time"`
+	// TimeFormat is out_file's time layout (strftime; Fluentd's default is
+	// ISO 8601 with the zone). Localtime, UTC and Timezone choose the zone
+	// of the times out_file and stdout write (local by default, as
+	// Fluentd's formatters).
+	TimeFormat string `conf:"time_format"`
+	Localtime  bool   `conf:"localtime"`
+	UTC        bool   `conf:"utc"`
+	Timezone   string `conf:"timezone"`
 	// LabelDelimiter separates an ltsv label from its value.
 	LabelDelimiter string `conf:"label_delimiter"`
 	// Replacement replaces the delimiters inside ltsv labels and values.
@@ -44,17 +57,28 @@ func DefaultConfig() Config {
 		MessageKey:     "message",
 		AddNewline:     true,
 		KeyStyle:       KeyStyleAsIs,
+		OutputTag:      true,
+		OutputTime:     true,
+		Localtime:      true,
 	}
 }
 
 // Validate checks the format section.
 func (c *Config) Validate() error {
 	switch c.Type {
-	case "json", "ltsv", "msgpack", "single_value", "stdout":
+	case "json", "ltsv", "msgpack", "single_value", "stdout", "out_file":
 	case "":
-		return errors.New("'@type' is required in <format> (json, ltsv, msgpack, single_value, stdout)")
+		return errors.New("'@type' is required in <format> (json, ltsv, msgpack, single_value, stdout, out_file)")
 	default:
-		return fmt.Errorf("'@type' %q is not a format barge has (json, ltsv, msgpack, single_value, stdout)", c.Type)
+		return fmt.Errorf("'@type' %q is not a format barge has (json, ltsv, msgpack, single_value, stdout, out_file)", c.Type)
+	}
+	if c.Type == "out_file" && c.Delimiter == "" {
+		return errors.New("'delimiter' must not be empty")
+	}
+	if c.Timezone != "" {
+		if _, err := strftime.ParseTimezone(c.Timezone); err != nil {
+			return fmt.Errorf("'timezone' %w", err)
+		}
 	}
 	if c.Type == "ltsv" {
 		if c.Delimiter == "" {
@@ -139,6 +163,37 @@ func (c *InjectConfig) Validate() error {
 		keys[k[1]] = k[0]
 	}
 	return nil
+}
+
+// location returns the zone the format writes times in (stdout, out_file):
+// timezone, else UTC with utc or localtime false, else local (nil:
+// time.Local).
+func (c *Config) location(local *time.Location) *time.Location {
+	if c.Timezone != "" {
+		if loc, err := strftime.ParseTimezone(c.Timezone); err == nil {
+			return loc
+		}
+	}
+	if c.UTC || !c.Localtime {
+		return time.UTC
+	}
+	if local == nil {
+		return time.Local
+	}
+	return local
+}
+
+// outFileDelimiter is out_file's delimiter, Fluentd's names resolved.
+func (c *Config) outFileDelimiter() string {
+	switch c.Delimiter {
+	case "SPACE", "space":
+		return " "
+	case "COMMA", "comma":
+		return ","
+	case "TAB", "tab":
+		return "\t"
+	}
+	return c.Delimiter
 }
 
 // Location returns the zone string times are formatted in; local is what

@@ -31,11 +31,14 @@ func newFormat(cfg Config, inj *injector, opts EncoderOptions) recordFormat {
 	case "single_value":
 		return &singleValueFormat{inj: inj, key: cfg.MessageKey, newline: nl}
 	case "stdout":
-		local := opts.Location
-		if local == nil {
-			local = time.Local
+		return &stdoutFormat{json: jsonFormat{inj: inj, bq: bq}, timeFmt: strftime.Compile("%Y-%m-%d %H:%M:%S.%N %z"), loc: cfg.location(opts.Location)}
+	case "out_file":
+		layout := cfg.TimeFormat
+		if layout == "" {
+			layout = "%Y-%m-%dT%H:%M:%S%z"
 		}
-		return &stdoutFormat{json: jsonFormat{inj: inj, bq: bq}, timeFmt: strftime.Compile("%Y-%m-%d %H:%M:%S.%N %z"), loc: local}
+		return &outFileFormat{json: jsonFormat{inj: inj, bq: bq}, timeFmt: strftime.Compile(layout), loc: cfg.location(opts.Location),
+			delim: []byte(cfg.outFileDelimiter()), tag: cfg.OutputTag, time: cfg.OutputTime}
 	default:
 		return &jsonFormat{inj: inj, bq: bq, newline: nl}
 	}
@@ -107,6 +110,30 @@ func (f *stdoutFormat) appendRecord(dst []byte, st *encodeState, sec, nsec int64
 	dst = append(dst, ' ')
 	dst = append(dst, st.tag...)
 	dst = append(dst, ':', ' ')
+	dst, b, err := f.json.appendRecord(dst, st, sec, nsec, b)
+	return append(dst, '\n'), b, err
+}
+
+// outFileFormat is Fluentd's out_file formatter, the default format of
+// out_file, out_s3 and out_gcs: "TIME<delim>TAG<delim>JSON\n", the time and
+// the tag each left out when output_time or output_tag is false.
+type outFileFormat struct {
+	json      jsonFormat
+	timeFmt   *strftime.Layout
+	loc       *time.Location
+	delim     []byte
+	tag, time bool
+}
+
+func (f *outFileFormat) appendRecord(dst []byte, st *encodeState, sec, nsec int64, b []byte) ([]byte, []byte, error) {
+	if f.time {
+		dst = f.timeFmt.Append(dst, time.Unix(sec, nsec).In(f.loc))
+		dst = append(dst, f.delim...)
+	}
+	if f.tag {
+		dst = append(dst, st.tag...)
+		dst = append(dst, f.delim...)
+	}
 	dst, b, err := f.json.appendRecord(dst, st, sec, nsec, b)
 	return append(dst, '\n'), b, err
 }

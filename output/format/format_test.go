@@ -56,6 +56,14 @@ func TestFormatsGolden(t *testing.T) {
 		{"msgpack_inject_float", withType("msgpack"), InjectConfig{TagKey: "tag", TimeKey: "time", TimeType: "float"}},
 		{"stdout", withType("stdout"), DefaultInjectConfig()},
 		{"stdout_inject_tag", withType("stdout"), InjectConfig{TagKey: "tag"}},
+		{"stdout_utc", func() Config { c := withType("stdout"); c.UTC = true; return c }(), DefaultInjectConfig()},
+		{"out_file", withType("out_file"), DefaultInjectConfig()},
+		{"out_file_comma_no_tag", func() Config {
+			c := withType("out_file")
+			c.Delimiter, c.OutputTag, c.TimeFormat, c.Timezone = "COMMA", false, "%Y%m%d %H:%M:%S.%3N", "-05:00"
+			return c
+		}(), DefaultInjectConfig()},
+		{"out_file_no_time", func() Config { c := withType("out_file"); c.OutputTime = false; c.Delimiter = "SPACE"; return c }(), DefaultInjectConfig()},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -170,7 +178,7 @@ func TestFormatConfigValidate(t *testing.T) {
 		want string
 	}{
 		{func(c *Config) {}, ""},
-		{func(c *Config) { c.Type = "csv" }, `'@type' "csv" is not a format barge has (json, ltsv, msgpack, single_value, stdout)`},
+		{func(c *Config) { c.Type = "csv" }, `'@type' "csv" is not a format barge has (json, ltsv, msgpack, single_value, stdout, out_file)`},
 		{func(c *Config) { c.Type = "ltsv"; c.Delimiter = "" }, `'delimiter' must not be empty`},
 		{func(c *Config) { c.Type = "single_value"; c.MessageKey = "" }, `'message_key' must not be empty`},
 	}
