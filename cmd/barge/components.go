@@ -125,6 +125,18 @@ var components = []kind{
 		},
 	},
 	{
+		directive: "filter", typ: "stdout",
+		heading: "### `<filter>` `@type stdout`",
+		config:  defaults(stdout.DefaultConfig),
+		filter: func(cfg any, e env) (route.Filter, error) {
+			f, err := stdout.NewFilter(*cfg.(*stdout.Config), stdout.Options{Logger: e.log, Writer: e.stdout, Hostname: e.hostname})
+			if err != nil {
+				return nil, err
+			}
+			return f, nil
+		},
+	},
+	{
 		directive: "match", typ: "file",
 		heading: "### `<match>` `@type file`",
 		config:  defaults(file.DefaultConfig),

@@ -60,7 +60,7 @@ func TestUnknownTypeListsTheTable(t *testing.T) {
 		directive, conf, want string
 	}{
 		{"source", "<source>\n  @type syslog\n</source>\n", `<source>: unknown @type "syslog" (barge has: forward, files, tail)`},
-		{"filter", "<source>\n  @type forward\n</source>\n<filter **>\n  @type parser\n</filter>\n", `<filter **>: unknown @type "parser" (barge has: grep, record_transformer)`},
+		{"filter", "<source>\n  @type forward\n</source>\n<filter **>\n  @type parser\n</filter>\n", `<filter **>: unknown @type "parser" (barge has: grep, record_transformer, stdout)`},
 		{"match", "<source>\n  @type forward\n</source>\n<match **>\n  @type kafka\n</match>\n", `<match **>: unknown @type "kafka" (barge has: file, s3, gcs, forward, stdout, null)`},
 		{"match", "<source>\n  @type forward\n</source>\n<match **>\n</match>\n", `<match **>: '@type' is required (barge has: file, s3, gcs, forward, stdout, null)`},
 		{"loader", "<loader bq>\n  @type spanner\n</loader>\n", `<loader bq>: unknown @type "spanner" (barge has: bigquery)`},

@@ -79,7 +79,7 @@ func (pl *pipeline) routes(p *plan, sinks []*sink) (*routeTable, error) {
 		}
 		if st.filter >= 0 {
 			f := &p.filters[st.filter]
-			flt, err := f.kind.filter(f.cfg, env{log: pl.log, hostname: pl.hostname})
+			flt, err := f.kind.filter(f.cfg, env{log: pl.log, hostname: pl.hostname, stdout: pl.stdout})
 			if err == nil {
 				err = r.AddFilter(f.patterns, flt)
 			}
