@@ -106,8 +106,19 @@ type TransportConfig struct {
 	PrivateKeyPassphrase string `conf:"private_key_passphrase"`
 	ClientCertAuth       bool   `conf:"client_cert_auth"`
 	CAPath               string `conf:"ca_path"`
-	// MinVersion is TLS1_2 (default) or TLS1_3.
-	MinVersion string `conf:"min_version" enum:"TLS1_2,TLS1_3"`
+	// Version is Fluentd's version: the lowest TLS version accepted
+	// (TLSv1_2 by default); MinVersion and MaxVersion, when set, bound it.
+	// Fluentd's names TLSv1_2 and TLS1_2 are the same. TLS 1.1 needs
+	// Insecure, as in Fluentd.
+	Version    string `conf:"version" enum:"TLS1_1,TLS1_2,TLS1_3,TLSv1_1,TLSv1_2,TLSv1_3"`
+	MinVersion string `conf:"min_version" enum:"TLS1_1,TLS1_2,TLS1_3,TLSv1_1,TLSv1_2,TLSv1_3"`
+	MaxVersion string `conf:"max_version" enum:"TLS1_1,TLS1_2,TLS1_3,TLSv1_1,TLSv1_2,TLSv1_3"`
+	// Ciphers is an OpenSSL cipher list: its cipher names restrict the TLS
+	// 1.2 suites (Go's names for them are accepted too); OpenSSL's
+	// keywords (ALL, HIGH, DEFAULT, !aNULL...) keep Go's secure default
+	// set. TLS 1.3 suites are not configurable.
+	Ciphers  string `conf:"ciphers"`
+	Insecure bool   `conf:"insecure"`
 }
 
 // memoryLimit is memory_limit with its default resolved.
@@ -198,6 +209,12 @@ func (c *Config) Validate() error {
 			}
 			if t.ClientCertAuth && t.CAPath == "" {
 				errs = append(errs, errors.New("'ca_path' is required with client_cert_auth"))
+			}
+			if _, _, err := t.versions(); err != nil {
+				errs = append(errs, err)
+			}
+			if _, err := cipherSuites(t.Ciphers); err != nil {
+				errs = append(errs, err)
 			}
 		case "tcp", "":
 		default:
