@@ -215,7 +215,8 @@ func (p *Proc) Stop(timeout time.Duration) int {
 }
 
 // ReadRecords reads every record of every output file under dir,
-// decompressing by extension. Hidden files (temporary names) are skipped.
+// decompressing by extension. Hidden files (temporary names) and
+// directories named *.buffer (a file output's buffer) are skipped.
 func ReadRecords(t *testing.T, dir string) []map[string]any {
 	t.Helper()
 	var recs []map[string]any
@@ -225,6 +226,9 @@ func ReadRecords(t *testing.T, dir string) []map[string]any {
 				return nil
 			}
 			return err
+		}
+		if d.IsDir() && path != dir && strings.HasSuffix(d.Name(), ".buffer") {
+			return filepath.SkipDir // a file output's buffer, beside its files
 		}
 		if d.IsDir() || strings.HasPrefix(d.Name(), ".") {
 			return nil
