@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/barge-dev/barge/buffer/event"
 	"github.com/barge-dev/barge/cmd/barge/bargetest"
 )
 
@@ -150,5 +151,46 @@ func TestLabelsCopyRelabel(t *testing.T) {
 		if m, _ := filepath.Glob(filepath.Join(dir, d, "*")); len(m) == 0 {
 			t.Errorf("no buffer directory under %s", d)
 		}
+	}
+}
+
+// <label @ERROR> gets the records an output rejects, run as a user would:
+// a chunk left on disk holds good records and one nested too deeply for
+// any encoder; the good ones are written out, and the rejected one goes to
+// the label's output instead of the first output's failed/. (That output
+// cannot encode it either, so it ends in the label's own failed/.)
+func TestErrorLabel(t *testing.T) {
+	dir := t.TempDir()
+	seedChunk(t, filepath.Join(dir, "buf"), "app.good", 0, 10, event.MaxDepth+50)
+	p := startBarge(t, dir, fileConfig("flush_mode interval\n flush_interval 200ms")+`
+<label @ERROR>
+  <match **>
+    @type file
+    path ./errors/
+    <buffer>
+      @type file
+      path ./errbuf
+      flush_mode interval
+      flush_interval 200ms
+    </buffer>
+  </match>
+</label>
+`)
+	good := bargetest.WaitRecords(t, filepath.Join(dir, "out"), 10, 30*time.Second)
+	p.WaitLog(30*time.Second, func(l map[string]any) bool {
+		return l["msg"] == "records rejected by the output were sent to <label @ERROR>" && l["match"] == "**"
+	})
+	kept := p.WaitLog(30*time.Second, func(l map[string]any) bool { return l["msg"] == "chunk kept in failed/" })
+	if code := p.Stop(30 * time.Second); code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	if len(good) != 10 {
+		t.Fatalf("%d good records written, want 10", len(good))
+	}
+	if path, _ := kept["path"].(string); !strings.HasPrefix(path, "errbuf/failed/") || countChunkRecords(t, filepath.Join(dir, path)) != 1 {
+		t.Fatalf("the rejected record was kept at %v, want alone in the <label @ERROR> output's errbuf/failed/", kept["path"])
+	}
+	if failed, _ := filepath.Glob(filepath.Join(dir, "buf", "failed", "*")); len(failed) != 0 {
+		t.Fatalf("buf/failed/ holds %v; the rejected record should have gone to <label @ERROR>", failed)
 	}
 }
