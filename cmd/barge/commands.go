@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 
 	"github.com/barge-dev/barge/conf"
@@ -71,6 +72,10 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	pl.fluentLog = fl
+	if lim, from := memoryLimit(p.system.MemoryLimit, "/sys/fs/cgroup"); lim > 0 {
+		debug.SetMemoryLimit(lim)
+		log.Info("Go memory limit set", "bytes", lim, "from", from)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 	pl.signals(ctx)

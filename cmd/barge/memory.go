@@ -2,6 +2,10 @@ package main
 
 import (
 	"context"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
 	"runtime/debug"
 	"runtime/metrics"
 	"time"
@@ -38,4 +42,53 @@ func returnMemory(ctx context.Context, interval time.Duration, threshold uint64)
 			debug.FreeOSMemory()
 		}
 	}
+}
+
+// memoryLimitShare is the part of a cgroup's memory limit given to the Go
+// runtime as its soft limit when <system> memory_limit is not set: the
+// rest is for what the runtime does not count (the binary's pages, stacks
+// of threads in syscalls, the kernel's page cache charged to the cgroup).
+const memoryLimitShare = 0.8
+
+// cgroupMemoryFiles are where the memory limit of the cgroup barge runs in
+// is read: cgroup v2, then v1, under root (/sys/fs/cgroup).
+var cgroupMemoryFiles = []string{"memory.max", "memory/memory.limit_in_bytes"}
+
+// cgroupMemoryLimit returns the memory limit of the cgroup under root, 0
+// when there is none (v2 "max", v1's page-rounded maximum) or none can be
+// read.
+func cgroupMemoryLimit(root string) int64 {
+	for _, name := range cgroupMemoryFiles {
+		b, err := os.ReadFile(filepath.Join(root, name))
+		if err != nil {
+			continue
+		}
+		s := strings.TrimSpace(string(b))
+		if s == "max" {
+			return 0
+		}
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil || n <= 0 || n >= 1<<60 {
+			return 0
+		}
+		return n
+	}
+	return 0
+}
+
+// memoryLimit decides the Go runtime's soft memory limit: <system>
+// memory_limit when set (0: none), else GOMEMLIMIT when the environment
+// sets it (the runtime applied it already: 0 here), else 80% of the
+// cgroup's limit, else none. It returns the limit and where it came from.
+func memoryLimit(configured int64, cgroupRoot string) (int64, string) {
+	switch {
+	case configured >= 0:
+		return configured, "<system> memory_limit"
+	case os.Getenv("GOMEMLIMIT") != "":
+		return 0, "GOMEMLIMIT"
+	}
+	if cg := cgroupMemoryLimit(cgroupRoot); cg > 0 {
+		return int64(float64(cg) * memoryLimitShare), "80% of the cgroup's memory limit"
+	}
+	return 0, ""
 }

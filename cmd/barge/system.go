@@ -26,13 +26,17 @@ type systemConfig struct {
 	// StallTimeout: an output with chunks queued and no successful flush
 	// for this long is reported stalled (/readyz, barge_output_stalled).
 	StallTimeout time.Duration `conf:"stall_timeout"`
+
+	// MemoryLimit is the Go runtime's soft memory limit (memory.go):
+	// -1 (not given) takes 80% of the cgroup's limit, 0 sets none.
+	MemoryLimit int64 `conf:"memory_limit,size"`
 	// FluentdCompatibleMetrics: /metrics also reports each output under
 	// fluent-plugin-prometheus's prometheus_output_monitor names.
 	FluentdCompatibleMetrics bool `conf:"fluentd_compatible_metrics"`
 }
 
 func defaultSystemConfig() systemConfig {
-	return systemConfig{LogLevel: "info", ShutdownTimeout: 30 * time.Second, Workers: 1, HTTPBind: "127.0.0.1", StallTimeout: 5 * time.Minute}
+	return systemConfig{LogLevel: "info", ShutdownTimeout: 30 * time.Second, Workers: 1, HTTPBind: "127.0.0.1", StallTimeout: 5 * time.Minute, MemoryLimit: -1}
 }
 
 // Validate checks the <system> directive.
@@ -45,6 +49,9 @@ func (c *systemConfig) Validate() error {
 	}
 	if c.StallTimeout <= 0 {
 		return fmt.Errorf("'stall_timeout' must be positive, got %s", c.StallTimeout)
+	}
+	if c.MemoryLimit < -1 {
+		return fmt.Errorf("'memory_limit' must be a size, or 0 for none, got %d", c.MemoryLimit)
 	}
 	if c.ShutdownTimeout <= 0 {
 		return fmt.Errorf("'shutdown_timeout' must be positive, got %s", c.ShutdownTimeout)
