@@ -169,18 +169,7 @@ func (c *InjectConfig) Validate() error {
 // timezone, else UTC with utc or localtime false, else local (nil:
 // time.Local).
 func (c *Config) location(local *time.Location) *time.Location {
-	if c.Timezone != "" {
-		if loc, err := strftime.ParseTimezone(c.Timezone); err == nil {
-			return loc
-		}
-	}
-	if c.UTC || !c.Localtime {
-		return time.UTC
-	}
-	if local == nil {
-		return time.Local
-	}
-	return local
+	return zoneOf(c.Timezone, c.UTC, c.Localtime, local)
 }
 
 // outFileDelimiter is out_file's delimiter, Fluentd's names resolved.
@@ -199,12 +188,19 @@ func (c *Config) outFileDelimiter() string {
 // Location returns the zone string times are formatted in; local is what
 // "local time" means (nil: time.Local).
 func (c *InjectConfig) Location(local *time.Location) *time.Location {
-	if c.Timezone != "" {
-		if loc, err := strftime.ParseTimezone(c.Timezone); err == nil {
+	return zoneOf(c.Timezone, c.UTC, c.Localtime, local)
+}
+
+// zoneOf is Fluentd's choice of zone for formatted times: timezone when
+// valid, else UTC with utc or without localtime, else local (nil:
+// time.Local).
+func zoneOf(timezone string, utc, localtime bool, local *time.Location) *time.Location {
+	if timezone != "" {
+		if loc, err := strftime.ParseTimezone(timezone); err == nil {
 			return loc
 		}
 	}
-	if c.UTC || !c.Localtime {
+	if utc || !localtime {
 		return time.UTC
 	}
 	if local == nil {
