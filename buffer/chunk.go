@@ -35,6 +35,9 @@ type Chunk struct {
 	fails     int
 	firstFail time.Time
 	retryAt   time.Time
+	// names: the object names outputs recorded (see name.go), by owner;
+	// only the goroutine flushing the chunk uses them.
+	names map[string]string
 }
 
 type chunkState int
@@ -60,6 +63,9 @@ type store interface {
 	moveTo(dir string) (string, error)
 	// sync makes written frames durable (file only).
 	sync() error
+	// saveNames records the chunk's names (file: the sidecar file,
+	// fsynced; see name.go).
+	saveNames(names map[string]string) error
 	// close releases open files, keeping the data.
 	close() error
 }

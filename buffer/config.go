@@ -4,13 +4,18 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/barge-dev/barge/buffer/event"
 )
 
 // Config is the <buffer CHUNK_KEYS> section. Parameter names and defaults
 // follow Fluentd's buffer plugins, except flush_at_shutdown (true for both
 // types) and fsync (a barge extension).
 type Config struct {
-	Type      string   `conf:"@type" enum:"file,memory"`
+	Type string `conf:"@type" enum:"file,memory"`
+	// ChunkKeys are tag, time and record keys: top-level field names or
+	// record accessors in dot notation ($.kubernetes.namespace_name,
+	// $.a[0]), named in Chunk.Keys and in ${...} placeholders as written.
 	ChunkKeys []string `conf:",arg"`
 	Path      string   `conf:"path"`
 
@@ -106,8 +111,14 @@ func (c *Config) Validate() error {
 		switch {
 		case k == "":
 			return fmt.Errorf("'<buffer>' has an empty chunk key")
+		case strings.HasPrefix(k, "$["):
+			return fmt.Errorf("'<buffer>' chunk key %q: bracket notation is not allowed in chunk keys, as in Fluentd: write $.a.b (a quoted name after a dot, $.a['b.c'], is allowed)", k)
+		case strings.HasPrefix(k, "$."):
+			if _, err := event.ParseAccessor(k); err != nil {
+				return fmt.Errorf("'<buffer>' chunk key: %w", err)
+			}
 		case strings.HasPrefix(k, "$"):
-			return fmt.Errorf("'<buffer>' chunk key %q: record accessors are not supported", k)
+			return fmt.Errorf("'<buffer>' chunk key %q: a record accessor starts with \"$.\"", k)
 		case k == "time":
 			hasTime = true
 		}

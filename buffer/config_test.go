@@ -30,7 +30,10 @@ func TestValidate(t *testing.T) {
 	}{
 		{func(c *Config) { c.Type = "disk" }, "'@type'"},
 		{func(c *Config) { c.ChunkKeys = []string{"time"} }, "'timekey' is required"},
-		{func(c *Config) { c.ChunkKeys = []string{"$.a.b"} }, "'<buffer>'"},
+		{func(c *Config) { c.ChunkKeys = []string{"$['a']['b']"} }, "'<buffer>' chunk key \"$['a']['b']\": bracket notation is not allowed"},
+		{func(c *Config) { c.ChunkKeys = []string{"$.a..b"} }, "'<buffer>' chunk key: record accessor \"$.a..b\": empty field name"},
+		{func(c *Config) { c.ChunkKeys = []string{"$.a[x]"} }, "'<buffer>' chunk key: record accessor"},
+		{func(c *Config) { c.ChunkKeys = []string{"$a"} }, "'<buffer>' chunk key \"$a\": a record accessor starts with"},
 		{func(c *Config) { c.TimeKeyZone = "+99" }, "'timekey_zone'"},
 		{func(c *Config) { c.TimeKeyZone = "Mars/Olympus" }, "'timekey_zone'"},
 		{func(c *Config) { c.ChunkLimitSize = 0 }, "'chunk_limit_size'"},

@@ -32,7 +32,10 @@
 //     bytes left, and counted (Stats.WriteErrors, Stats.DiskFull); appends
 //     resume by themselves when space returns.
 //   - Flush returning nil lets the buffer delete the chunk. Flush may see the
-//     same chunk (same ID) again after a crash or an error.
+//     same chunk (same ID) again after a crash or an error. A name an output
+//     chose at its first attempt (Chunk.SetName, for %{index}) is durable
+//     before SetName returns and is what Chunk.Name gives on every later
+//     attempt, after a restart too (see name.go).
 //   - Flush returning Rejected(rs) counts as flushed, once the records rs
 //     are durable in a chunk of their own (see reject.go): to the
 //     secondary, else failed/ (file buffer) or dropped with a log line
@@ -69,6 +72,8 @@
 //	├── marks            latest Mark per source (text: SEQ, UNIX_NANO, quoted source, hex value)
 //	├── b<ID>.chunk      staged chunk (ID: 32 lowercase hex chars)
 //	├── q<ID>.chunk      queued chunk (renamed from b<ID> when a worker takes it)
+//	├── <ID>.names       names outputs chose for the chunk (JSON, see name.go);
+//	│                    removed after the chunk file, moved with it to failed/
 //	├── failed/q<ID>.chunk            out of retries (or permanent) without a secondary;
 //	│                                 also the records an output rejected, under
 //	│                                 ID = hex(sha256(parent ID + "/rejected")[:16])
@@ -103,5 +108,6 @@
 // id and checksum in its header rewritten), so outputs, which name what
 // they write after the id, write both. When a header's id differs from
 // the file name's, the name wins (this finishes a renumbering that a crash
-// interrupted).
+// interrupted). A chunk's <ID>.names is read back with it (an unreadable
+// one goes to corrupt/); one without a chunk file is removed.
 package buffer

@@ -286,7 +286,12 @@ func (s *fileStore) purge() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.closeLocked()
-	return os.Remove(s.path)
+	if err := os.Remove(s.path); err != nil {
+		return err
+	}
+	// After the chunk file: a crash in between leaves a sidecar without a
+	// chunk (removed by recovery), never a chunk without its name.
+	return removeNames(s.path)
 }
 
 func (s *fileStore) moveTo(dir string) (string, error) {
@@ -303,7 +308,11 @@ func (s *fileStore) moveTo(dir string) (string, error) {
 	if err := os.Rename(s.path, to); err != nil {
 		return "", err
 	}
+	from := s.path
 	s.path = to
+	if err := moveNames(from, to); err != nil {
+		return to, fmt.Errorf("move the names of %s: %w", to, err)
+	}
 	return to, nil
 }
 

@@ -23,7 +23,8 @@ type Flusher interface {
 	// failed/); any other error is retried with backoff, the chunk going to
 	// the back of the queue, until its own retries are exhausted. Flush may
 	// be called again for the same chunk after a crash or an error: outputs
-	// make that idempotent (same chunk ID -> same object/file name).
+	// make that idempotent (same chunk ID -> same object/file name, or the
+	// name recorded with the chunk by Chunk.SetName at its first attempt).
 	Flush(ctx context.Context, c *Chunk) error
 }
 

@@ -26,6 +26,8 @@ func (m *memStore) purge() error               { m.frames = nil; return nil }
 func (m *memStore) sync() error                { return nil }
 func (m *memStore) close() error               { return nil }
 
+func (m *memStore) saveNames(map[string]string) error { return nil }
+
 func (m *memStore) moveTo(string) (string, error) {
 	m.frames = nil
 	return "", errMemory

@@ -64,8 +64,10 @@ func (b *Buffer) recover(ctx context.Context) (Recovery, error) {
 			}
 		}
 		seen[c.ID] = true
+		b.loadNames(c)
 		all = append(all, found{c, name[0] == 'b', run})
 	}
+	b.removeOrphanNames(ents, seen)
 	// The marks committed are known once every chunk was read: cut off
 	// the frames of a marked append that never returned.
 	b.loadMarks()

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/tinylib/msgp/msgp"
@@ -17,7 +18,26 @@ type keySpec struct {
 	time    bool
 	timekey int64 // seconds
 	loc     *time.Location
-	records []string
+	records []string // record chunk keys as written: "host", "$.a.b"
+
+	once sync.Once
+	accs []event.Accessor // of records, by accessors
+}
+
+// accessors returns the accessor of each record chunk key, parsed once.
+// Config.Validate has checked them; a key that does not parse is read as
+// a top-level name.
+func (k *keySpec) accessors() []event.Accessor {
+	k.once.Do(func() {
+		for _, name := range k.records {
+			a, err := event.ParseAccessor(name)
+			if err != nil {
+				a = event.FieldAccessor(name)
+			}
+			k.accs = append(k.accs, a)
+		}
+	})
+	return k.accs
 }
 
 func (k *keySpec) routes() bool { return k.time || len(k.records) > 0 }
@@ -150,7 +170,7 @@ func (s *scan) entry(b []byte, off int, k *keySpec) (sec, nsec int64, rest []byt
 	rec := rest
 	if len(k.records) > 0 {
 		s.tmp = s.tmp[:0]
-		rest, err = s.recordKeys(rec, k.records)
+		rest, err = s.recordKeys(rec, k.accessors())
 	} else {
 		var n int
 		if n, _, err = event.Skim(rec); err == nil {
@@ -231,8 +251,10 @@ func (s *scan) window(sec int64, k *keySpec) int64 {
 
 // recordKeys reads the wanted keys' values of the record map at the front
 // of b into s.tmp (u32 length + string form each, in key order, "" when
-// absent) and returns the rest after the map.
-func (s *scan) recordKeys(b []byte, want []string) ([]byte, error) {
+// absent) and returns the rest after the map. Top-level keys are read in
+// the one walk over the map (of a name given twice, the last counts, as
+// event.Accessor reads it); nested ones are looked up after it.
+func (s *scan) recordKeys(b []byte, want []event.Accessor) ([]byte, error) {
 	n, rest, err := msgp.ReadMapHeaderBytes(b)
 	if err != nil {
 		return b, err
@@ -247,24 +269,30 @@ func (s *scan) recordKeys(b []byte, want []string) ([]byte, error) {
 		if key, rest, err = msgp.ReadMapKeyZC(rest); err != nil {
 			return b, err
 		}
-		idx := -1
-		for i, w := range want {
-			if string(key) == w {
-				idx = i
-				break
-			}
+		val := rest
+		if rest, err = msgp.Skip(rest); err != nil {
+			return b, err
 		}
-		if idx < 0 || s.vals[idx][0] >= 0 {
-			if rest, err = msgp.Skip(rest); err != nil {
+		for i, w := range want {
+			if name, top := w.Top(); !top || name != string(key) {
+				continue
+			}
+			start := len(s.val)
+			if s.val, _, err = event.AppendText(s.val, val); err != nil {
 				return b, err
 			}
+			s.vals[i] = [2]int{start, len(s.val)}
+		}
+	}
+	for i, w := range want {
+		if _, top := w.Top(); top {
 			continue
 		}
 		start := len(s.val)
-		if s.val, rest, err = event.AppendText(s.val, rest); err != nil {
-			return b, err
+		var found bool
+		if s.val, found = w.AppendText(s.val, b); found {
+			s.vals[i] = [2]int{start, len(s.val)}
 		}
-		s.vals[idx] = [2]int{start, len(s.val)}
 	}
 	for _, v := range s.vals {
 		if v[0] < 0 {

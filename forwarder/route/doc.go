@@ -30,8 +30,8 @@
 //
 // Grep is filter_grep: <regexp> (all must match), <exclude> (none may
 // match), <and> and <or> blocks, and the deprecated regexpN/excludeN
-// parameters. Keys may be record_accessor expressions ($.a.b, $['a']['b'],
-// $.a[0]). A missing field is matched as "", non-string values by their
+// parameters. Keys may be record accessors ($.a.b, $['a']['b'], $.a[0]; see
+// event.Accessor). A missing field is matched as "", non-string values by their
 // Ruby to_s form (maps and arrays as JSON). Patterns are written "/RE/" with
 // optional i and m flags (Fluentd v1 strips the slashes), or plain.
 //
@@ -46,11 +46,14 @@
 // RecordTransformer is filter_record_transformer with enable_ruby false:
 // <record> values with ${tag}, ${tag_parts[N]}, ${tag_prefix[N]},
 // ${tag_suffix[N]} (N may be negative), ${hostname}, ${time} (Ruby's
-// Time#to_s in the local zone), ${record["key"]} and its short form ${key};
-// values starting with '[' or '{' are JSON, as in Fluentd. remove_keys,
-// keep_keys with renew_record, and auto_typecast (a value that is a single
-// ${record["key"]} keeps the field's type). Placeholders that need Ruby
-// (${record["a"]["b"]}, method calls) are rejected. New fields are added in
+// Time#to_s in the local zone), ${record["key"]} and its short form ${key},
+// and the nested ${record["a"]["b"]} and ${record["a"][0]} (Fluentd needs
+// enable_ruby for these; a missing step gives nothing); values starting with
+// '[' or '{' are JSON, as in Fluentd. remove_keys (record accessors: $.a.b
+// removes b from the map a, after <record> is applied), keep_keys (top-level
+// names) with renew_record, and auto_typecast (a value that is a single
+// ${record[...]} keeps the field's type). Placeholders that need Ruby
+// (method calls, escapes) are rejected. New fields are added in
 // key order: the <record> section is decoded into a map. enable_ruby true
 // and renew_time_key are not supported.
 package route

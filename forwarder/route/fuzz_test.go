@@ -18,10 +18,10 @@ func FuzzFilters(f *testing.F) {
 	}
 	rt, err := NewRecordTransformer(RecordTransformerConfig{
 		AutoTypecast: true,
-		RemoveKeys:   []string{"n"},
+		RemoveKeys:   []string{"n", "$.req.path", "$.a[0]"},
 		Record: map[string]string{
 			"t": "${tag}${tag_parts[-1]}${tag_prefix[2]}${tag_suffix[-3]}${time}", "n": `${record["n"]}`,
-			"${msg}": `{"a":["${level}"]}`, "level": "${level}",
+			"${msg}": `{"a":["${level}"]}`, "level": "${level}", "p": `${record["req"]["path"]}${record["n"][1]}`,
 		},
 	}, "h")
 	if err != nil {

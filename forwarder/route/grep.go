@@ -18,8 +18,8 @@ type GrepExpr struct {
 
 // Validate checks the key and the pattern.
 func (e *GrepExpr) Validate() error {
-	if _, err := parseAccessor(e.Key); err != nil {
-		return fmt.Errorf("'key' %q: %w", e.Key, err)
+	if _, err := event.ParseAccessor(e.Key); err != nil {
+		return fmt.Errorf("'key': %w", err)
 	}
 	if _, err := compileRubyRegexp(e.Pattern, true); err != nil {
 		return fmt.Errorf("'pattern' %q: %w", e.Pattern, err)
@@ -64,7 +64,7 @@ type grepRules struct {
 }
 
 type grepExpr struct {
-	acc accessor
+	acc event.Accessor
 	re  *regexp.Regexp
 }
 
@@ -79,9 +79,9 @@ func (c *GrepConfig) compile() (grepRules, error) {
 			return fmt.Errorf("'key' %q is given twice in %s conditions", key, kind)
 		}
 		seen[kind][key] = true
-		acc, err := parseAccessor(key)
+		acc, err := event.ParseAccessor(key)
 		if err != nil {
-			return fmt.Errorf("'key' %q: %w", key, err)
+			return fmt.Errorf("'key': %w", err)
 		}
 		re, err := compileRubyRegexp(pattern, slashes)
 		if err != nil {
@@ -238,10 +238,7 @@ func (g *Grep) Dropped() int64 { return g.dropped.Load() }
 
 func (g *Grep) keep(record, scratch []byte) bool {
 	match := func(e grepExpr) bool {
-		var text []byte
-		if v, ok := e.acc.lookup(record); ok {
-			text = appendText(scratch[:0], v)
-		}
+		text, _ := e.acc.AppendText(scratch[:0], record) // missing: ""
 		return e.re.Match(text)
 	}
 	r := &g.rules

@@ -95,3 +95,61 @@ func TestGrepExprValidate(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// TestGrepAccessors: grep's key takes every record accessor form; a path
+// that is not there is matched as "".
+func TestGrepAccessors(t *testing.T) {
+	recs := []kv{
+		{"kubernetes", map[string]any{"namespace_name": "prod", "labels": map[string]any{"app": "web", "app.kubernetes.io/name": "shop"}}, "a.b", "dotted"},
+		{"kubernetes", map[string]any{"namespace_name": "dev", "labels": map[string]any{"app": "db"}}, "list", []any{"x", map[string]any{"y": "z"}}},
+		{"kubernetes", "not a map", "a", map[string]any{"b": "nested"}},
+	}
+	in := stream(recs...)
+	tests := []struct {
+		name string
+		cfg  GrepConfig
+		want []int
+	}{
+		{"dot", GrepConfig{Regexps: []GrepExpr{{"$.kubernetes.labels.app", "/^web$/"}}}, []int{0}},
+		{"brackets", GrepConfig{Regexps: []GrepExpr{{"$['kubernetes']['namespace_name']", "/^dev$/"}}}, []int{1}},
+		{"quoted name with dots", GrepConfig{Regexps: []GrepExpr{{"$['kubernetes']['labels']['app.kubernetes.io/name']", "shop"}}}, []int{0}},
+		{"quoted after dots", GrepConfig{Regexps: []GrepExpr{{"$.kubernetes.labels['app.kubernetes.io/name']", "shop"}}}, []int{0}},
+		{"plain key keeps its dots", GrepConfig{Regexps: []GrepExpr{{"a.b", "dotted"}}}, []int{0}},
+		{"dot path is not the dotted key", GrepConfig{Regexps: []GrepExpr{{"$.a.b", "."}}}, []int{2}},
+		{"index then name", GrepConfig{Regexps: []GrepExpr{{"$.list[1].y", "^z$"}}}, []int{1}},
+		{"missing path is empty", GrepConfig{Regexps: []GrepExpr{{"$.kubernetes.labels.app", "/^$/"}}}, []int{2}},
+		{"exclude missing", GrepConfig{Excludes: []GrepExpr{{"$.kubernetes.nope", "/^$/"}}}, nil},
+		{"or", GrepConfig{Or: []GrepCondition{{Regexps: []GrepExpr{{"$.kubernetes.labels.app", "db"}, {"$.a.b", "nested"}}}}}, []int{1, 2}},
+		{"legacy", GrepConfig{Legacy: map[string]string{"regexp1": "$.kubernetes.namespace_name ^prod$"}}, []int{0}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			g, err := NewGrep(tt.cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out, err := g.Filter("tag", in, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var want []decoded
+			all := decode(t, in)
+			for _, i := range tt.want {
+				want = append(want, all[i])
+			}
+			equal(t, decode(t, out), want)
+		})
+	}
+	for key, want := range map[string]string{
+		"$.a..b":     "empty field name",
+		"$['a'].b":   "bracket notation",
+		"$.a[x]":     "neither an index",
+		"$.a b":      "white space",
+		"$.a[0]junk": "after ']'",
+	} {
+		err := (&GrepConfig{Regexps: []GrepExpr{{key, "x"}}}).Validate()
+		if err == nil || !strings.HasPrefix(err.Error(), "'key': record accessor") || !strings.Contains(err.Error(), want) {
+			t.Errorf("key %q: %v, want %q", key, err, want)
+		}
+	}
+}

@@ -3,11 +3,14 @@ package route
 import (
 	"encoding/json"
 	"fmt"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/tinylib/msgp/msgp"
+
+	"github.com/barge-dev/barge/buffer/event"
 )
 
 // placeholder kinds of record_transformer (without enable_ruby).
@@ -20,7 +23,7 @@ const (
 	phTagSuffix
 	phHostname
 	phTime
-	phRecord // ${record["key"]} or ${key}
+	phRecord // ${record["key"]}, ${record["a"]["b"]}, ${record["a"][0]} or ${key}
 )
 
 type piece struct {
@@ -28,7 +31,7 @@ type piece struct {
 	ph    bool
 	kind  phKind
 	index int
-	key   string
+	acc   event.Accessor // phRecord
 }
 
 // template is a string with ${...} placeholders.
@@ -83,9 +86,12 @@ func parsePlaceholder(name string) (piece, error) {
 		p.kind = phTime
 		return p, nil
 	}
+	if steps, ok := strings.CutPrefix(name, "record["); ok {
+		return parseRecordPlaceholder(name, "["+steps)
+	}
 	base, arg, hasArg := strings.Cut(name, "[")
 	if !hasArg {
-		p.kind, p.key = phRecord, name
+		p.kind, p.acc = phRecord, event.FieldAccessor(name)
 		return p, nil
 	}
 	arg, ok := strings.CutSuffix(arg, "]")
@@ -101,14 +107,33 @@ func parsePlaceholder(name string) (piece, error) {
 		p.index = n
 		p.kind = map[string]phKind{"tag_parts": phTagPart, "tag_prefix": phTagPrefix, "tag_suffix": phTagSuffix}[base]
 		return p, nil
-	case "record":
-		if len(arg) >= 2 && (arg[0] == '"' || arg[0] == '\'') && arg[len(arg)-1] == arg[0] && !strings.ContainsAny(arg[1:len(arg)-1], "\"'[]") {
-			p.kind, p.key = phRecord, arg[1:len(arg)-1]
-			return p, nil
-		}
 	}
-	return p, fmt.Errorf("placeholder ${%s} needs Ruby (enable_ruby), which barge does not support", name)
+	return p, errNeedsRuby(name)
 }
+
+func errNeedsRuby(name string) error {
+	return fmt.Errorf("placeholder ${%s} needs Ruby (enable_ruby), which barge does not support", name)
+}
+
+// parseRecordPlaceholder parses ${record["a"]}, and the nested
+// ${record["a"]["b"]} and ${record["a"][0]} that Fluentd evaluates only
+// with enable_ruby (barge evaluates them without Ruby; a missing step gives
+// nothing where Ruby would fail the record). steps is the "[...]..." part.
+// A quoted name holds no quote, bracket or backslash, whose Ruby meaning
+// (escapes, interpolation) barge does not reproduce.
+func parseRecordPlaceholder(name, steps string) (piece, error) {
+	if !recordSteps.MatchString(steps) {
+		return piece{}, errNeedsRuby(name)
+	}
+	acc, err := event.ParseAccessor("$" + steps)
+	if err != nil {
+		return piece{}, fmt.Errorf("placeholder ${%s}: %w", name, err)
+	}
+	return piece{ph: true, kind: phRecord, acc: acc}, nil
+}
+
+// recordSteps are the [...] steps of ${record...} that barge evaluates.
+var recordSteps = regexp.MustCompile(`^(\[("[^"'\[\]\\]*"|'[^"'\[\]\\]*'|-?[0-9]+)\])+$`)
 
 // env is what placeholders expand to for one tag and one record.
 type env struct {
@@ -161,9 +186,7 @@ func (t template) appendText(dst []byte, e *env) []byte {
 			}
 			dst = append(dst, e.timeText...)
 		case phRecord:
-			if v, ok := mapValue(e.record, p.key); ok {
-				dst = appendText(dst, v)
-			}
+			dst, _ = p.acc.AppendText(dst, e.record)
 		default:
 			s, _ := e.part(p.kind, p.index)
 			dst = append(dst, s...)
@@ -177,7 +200,7 @@ func (t template) appendText(dst []byte, e *env) []byte {
 // when absent), as Fluentd's auto_typecast.
 func (t template) appendValue(dst []byte, e *env, typecast bool, scratch *[]byte) []byte {
 	if typecast && len(t) == 1 && t[0].ph && t[0].kind == phRecord {
-		if v, ok := mapValue(e.record, t[0].key); ok {
+		if v, ok := t[0].acc.Lookup(e.record); ok {
 			return append(dst, v...)
 		}
 		return msgp.AppendNil(dst)

@@ -18,12 +18,16 @@ type RecordTransformerConfig struct {
 	ID       string `conf:"@id"`
 	LogLevel string `conf:"@log_level"`
 	// Record holds the fields to set: KEY VALUE, with placeholders in both.
-	Record       map[string]string `conf:"<record>,rest"`
-	RemoveKeys   []string          `conf:"remove_keys"`
-	KeepKeys     []string          `conf:"keep_keys"` // only with renew_record
-	RenewRecord  bool              `conf:"renew_record"`
-	EnableRuby   bool              `conf:"enable_ruby"`   // must stay false
-	AutoTypecast bool              `conf:"auto_typecast"` // ${record["k"]} alone keeps the field's type
+	Record map[string]string `conf:"<record>,rest"`
+	// RemoveKeys are record accessors ($.a.b removes b from the map a), as
+	// Fluentd's; they apply after <record>.
+	RemoveKeys []string `conf:"remove_keys"`
+	// KeepKeys are top-level field names, as Fluentd's; only with
+	// renew_record.
+	KeepKeys     []string `conf:"keep_keys"`
+	RenewRecord  bool     `conf:"renew_record"`
+	EnableRuby   bool     `conf:"enable_ruby"`   // must stay false
+	AutoTypecast bool     `conf:"auto_typecast"` // ${record["k"]} alone keeps the field's type
 }
 
 // DefaultRecordTransformerConfig returns Fluentd's defaults.
@@ -49,6 +53,16 @@ func (c *RecordTransformerConfig) compile() ([]field, error) {
 	}
 	if len(c.KeepKeys) > 0 && !c.RenewRecord {
 		return nil, errors.New("'keep_keys' needs renew_record true")
+	}
+	for _, k := range c.KeepKeys {
+		if strings.HasPrefix(k, "$.") || strings.HasPrefix(k, "$[") {
+			return nil, fmt.Errorf("'keep_keys' %q: keep_keys takes top-level field names, as Fluentd's, not record accessors", k)
+		}
+	}
+	for _, k := range c.RemoveKeys {
+		if _, err := event.ParseAccessor(k); err != nil {
+			return nil, fmt.Errorf("'remove_keys': %w", err)
+		}
 	}
 	// Fluentd keeps the order of <record>; a map has none, so fields are
 	// added in key order.
@@ -80,8 +94,10 @@ func (c *RecordTransformerConfig) compile() ([]field, error) {
 // record fields. Fields it does not touch keep their bytes.
 type RecordTransformer struct {
 	fields   []field
-	remove   map[string]bool
+	remove   map[string]bool  // remove_keys naming top-level fields
+	nested   []event.Accessor // the other remove_keys, in their order
 	keep     []string
+	keepAcc  []event.Accessor
 	renew    bool
 	typecast bool
 	hostname string
@@ -107,7 +123,15 @@ func NewRecordTransformer(cfg RecordTransformerConfig, hostname string) (*Record
 		loc:      time.Local,
 	}
 	for _, k := range cfg.RemoveKeys {
-		t.remove[k] = true
+		acc, _ := event.ParseAccessor(k) // checked by compile
+		if name, ok := acc.Top(); ok {
+			t.remove[name] = true
+		} else {
+			t.nested = append(t.nested, acc)
+		}
+	}
+	for _, k := range t.keep {
+		t.keepAcc = append(t.keepAcc, event.FieldAccessor(k))
 	}
 	return t, nil
 }
@@ -126,6 +150,8 @@ func (t *RecordTransformer) Filter(tag string, entries []byte, dst []byte) ([]by
 		pairs   []pair
 		body    []byte
 		scratch []byte
+		rec     []byte // the record, when nested keys are removed from it
+		rec2    []byte
 	)
 	for len(entries) > 0 {
 		ent, rest, err := event.Next(entries)
@@ -171,8 +197,8 @@ func (t *RecordTransformer) Filter(tag string, entries []byte, dst []byte) ([]by
 
 		pairs = pairs[:0]
 		if t.renew {
-			for _, k := range t.keep {
-				if v, ok := mapValue(ent.Record, k); ok {
+			for i, k := range t.keep {
+				if v, ok := t.keepAcc[i].Lookup(ent.Record); ok {
 					pairs = append(pairs, pair{k: msgp.AppendString(nil, k), v: v})
 				}
 			}
@@ -216,10 +242,38 @@ func (t *RecordTransformer) Filter(tag string, entries []byte, dst []byte) ([]by
 		}
 		dst = append(dst, 0x92)
 		dst = append(dst, ent.RawTime...)
-		dst = msgp.AppendMapHeader(dst, uint32(n))
-		dst = append(dst, body...)
+		if len(t.nested) == 0 {
+			dst = msgp.AppendMapHeader(dst, uint32(n))
+			dst = append(dst, body...)
+			continue
+		}
+		rec = msgp.AppendMapHeader(rec[:0], uint32(n))
+		rec = append(rec, body...)
+		for _, acc := range t.nested {
+			var removed bool
+			if rec2, removed = acc.AppendDelete(rec2[:0], rec); removed {
+				rec, rec2 = rec2, rec
+			}
+		}
+		dst = append(dst, rec...)
 	}
 	return dst, nil
+}
+
+// readKey reads a map key. For str and bin keys it returns the bytes and
+// true; other keys are skipped and returned as not strings.
+func readKey(b []byte) (key []byte, isStr bool, rest []byte, err error) {
+	switch msgp.NextType(b) {
+	case msgp.StrType:
+		key, rest, err = msgp.ReadStringZC(b)
+		return key, err == nil, rest, err
+	case msgp.BinType:
+		key, rest, err = msgp.ReadBytesZC(b)
+		return key, err == nil, rest, err
+	default:
+		rest, err = msgp.Skip(b)
+		return nil, false, rest, err
+	}
 }
 
 // appendPairs appends the raw key/value pairs of the msgpack map m.

@@ -94,7 +94,14 @@ func TestRecordTransformerValidate(t *testing.T) {
 	}{
 		{RecordTransformerConfig{EnableRuby: true}, "'enable_ruby' is not supported"},
 		{RecordTransformerConfig{KeepKeys: []string{"a"}}, "'keep_keys'"},
-		{RecordTransformerConfig{Record: map[string]string{"x": `${record["a"]["b"]}`}}, "'x'"},
+		{RecordTransformerConfig{Record: map[string]string{"x": `${record["a"].upcase}`}}, "'x': placeholder ${record[\"a\"].upcase} needs Ruby"},
+		{RecordTransformerConfig{Record: map[string]string{"x": `${record["a\"b"]}`}}, "'x': placeholder"},
+		{RecordTransformerConfig{Record: map[string]string{"x": `${record["a"]['b"]}`}}, "'x': placeholder"},
+		{RecordTransformerConfig{Record: map[string]string{"x": `${record[a]}`}}, "'x': placeholder"},
+		{RecordTransformerConfig{Record: map[string]string{"x": `${record["a"][01]}`}}, "'x': placeholder ${record[\"a\"][01]}: record accessor"},
+		{RecordTransformerConfig{Record: map[string]string{"x": `${record["a"]["b"][0]}`}}, ""},
+		{RecordTransformerConfig{RemoveKeys: []string{"$.a..b"}}, "'remove_keys': record accessor \"$.a..b\""},
+		{RecordTransformerConfig{RenewRecord: true, KeepKeys: []string{"$.a.b"}}, "'keep_keys' \"$.a.b\": keep_keys takes top-level field names"},
 		{RecordTransformerConfig{Record: map[string]string{"x": `${tag_parts[a]}`}}, "'x'"},
 		{RecordTransformerConfig{Record: map[string]string{"x": `${tag.upcase}`}}, ""},
 	}
@@ -109,5 +116,74 @@ func TestRecordTransformerValidate(t *testing.T) {
 		if err == nil || !strings.HasPrefix(err.Error(), tt.want) {
 			t.Errorf("Validate(%+v) = %v, want prefix %q", tt.cfg, err, tt.want)
 		}
+	}
+}
+
+// TestRecordTransformerAccessors: remove_keys are record accessors, and
+// ${record["a"]["b"]} reads nested values.
+func TestRecordTransformerAccessors(t *testing.T) {
+	in := stream(
+		kv{"kubernetes", map[string]any{"namespace_name": "prod", "labels": map[string]any{"app": "web"}, "pod": "p1"},
+			"list", []any{"x", "y", "z"}, "drop", 1, "keep", "k"},
+		kv{"kubernetes", "flat", "n", 2},
+	)
+	tests := []struct {
+		name string
+		cfg  RecordTransformerConfig
+		want []map[string]any
+	}{
+		{"nested placeholders", RecordTransformerConfig{RenewRecord: true, Record: map[string]string{
+			"ns":  `${record["kubernetes"]["namespace_name"]}`,
+			"app": `<${record['kubernetes']["labels"]['app']}>`,
+			"l0":  `${record["list"][0]}${record["list"][-1]}`,
+			"no":  `[${record["kubernetes"]["nope"]}]`,
+		}}, []map[string]any{
+			{"ns": "prod", "app": "<web>", "l0": "xz", "no": "[]"},
+			{"ns": "", "app": "<>", "l0": "", "no": "[]"},
+		}},
+		{"nested typecast", RecordTransformerConfig{AutoTypecast: true, RenewRecord: true, Record: map[string]string{
+			"labels": `${record["kubernetes"]["labels"]}`, "gone": `${record["list"][9]}`,
+		}}, []map[string]any{
+			{"labels": map[string]any{"app": "web"}, "gone": nil},
+			{"labels": nil, "gone": nil},
+		}},
+		{"remove nested", RecordTransformerConfig{RemoveKeys: []string{"$.kubernetes.labels", "$['kubernetes']['pod']", "$.drop", "keep"}},
+			[]map[string]any{
+				{"kubernetes": map[string]any{"namespace_name": "prod"}, "list": []any{"x", "y", "z"}},
+				{"kubernetes": "flat", "n": int64(2)},
+			}},
+		{"remove indexes in order", RecordTransformerConfig{RemoveKeys: []string{"$.list[0]", "$.list[0]", "$.nope.x", "$.kubernetes.pod.x"}},
+			[]map[string]any{
+				{"kubernetes": map[string]any{"namespace_name": "prod", "labels": map[string]any{"app": "web"}, "pod": "p1"},
+					"list": []any{"z"}, "drop": int64(1), "keep": "k"},
+				{"kubernetes": "flat", "n": int64(2)},
+			}},
+		{"remove from a new field", RecordTransformerConfig{RenewRecord: true, KeepKeys: []string{"keep"},
+			Record:     map[string]string{"obj": `{"a": 1, "b": "${tag}"}`},
+			RemoveKeys: []string{"$.obj.a"}},
+			[]map[string]any{
+				{"keep": "k", "obj": map[string]any{"b": "app"}},
+				{"obj": map[string]any{"b": "app"}},
+			}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f, err := NewRecordTransformer(tt.cfg, "h")
+			if err != nil {
+				t.Fatal(err)
+			}
+			out, err := f.Filter("app", in, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := decode(t, out)
+			orig := decode(t, in)
+			for i := range got {
+				if got[i].rawTime != orig[i].rawTime {
+					t.Errorf("entry %d: time bytes changed", i)
+				}
+			}
+			equal(t, records(t, out), tt.want)
+		})
 	}
 }

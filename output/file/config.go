@@ -16,8 +16,9 @@ type Config struct {
 	// Path is the directory or file-name prefix of every file, with ${tag},
 	// ${tag[N]}, ${KEY} and strftime placeholders ("./out/${tag}/%Y/").
 	Path string `conf:"path" required:"true"`
-	// ObjectKeyFormat is each file's name; it must contain %{chunk_id} or
-	// %{uuid_flush}. Default %{path}%{time_slice}_%{chunk_id}.%{file_extension}.
+	// ObjectKeyFormat is each file's name; it must contain %{chunk_id},
+	// %{uuid_flush} or %{index} (chosen once per chunk and recorded with
+	// it). Default %{path}%{time_slice}_%{chunk_id}.%{file_extension}.
 	ObjectKeyFormat string `conf:"object_key_format"`
 	// TimeSliceFormat is the strftime format of %{time_slice} (%Y%m%d%H).
 	TimeSliceFormat string `conf:"time_slice_format"`

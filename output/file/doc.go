@@ -13,8 +13,16 @@
 //
 // Contracts:
 //   - The file name derives from the chunk id (%{chunk_id} or %{uuid_flush}
-//     is required in object_key_format), so a retried flush replaces its own
-//     file and never adds a duplicate.
+//     in object_key_format), so a retried flush replaces its own file and
+//     never adds a duplicate; or it has %{index} (fluent-plugin-s3's
+//     default key), the next free index of the name's prefix (one read of
+//     its directory), chosen once by objkey.Namer at the chunk's first
+//     attempt and recorded with the chunk. Such a file is created with
+//     link(2) of the temporary file, never replaced: before linking, the
+//     temporary file's device and inode are recorded with the chunk too, so
+//     a retry after a crash recognises its own file at the name and counts
+//     it as written; any other file there is another writer's, left alone,
+//     and the chunk takes the next index.
 //   - A file is written under a hidden temporary name (".tmp-CHUNKID") in its
 //     target directory, fsynced, renamed to its final name, and the directory
 //     fsynced: a reader never sees half a file under a final name, and

@@ -29,6 +29,7 @@ type Options struct {
 type Output struct {
 	enc      *format.Encoder
 	keys     *objkey.KeyFormat
+	names    *objkey.Namer // chooses and records names with %{index}
 	dirPerm  os.FileMode
 	filePerm os.FileMode
 	hostname string
@@ -57,7 +58,7 @@ func New(cfg Config, opts Options) (*Output, error) {
 	if lg == nil {
 		lg = slog.New(slog.DiscardHandler)
 	}
-	return &Output{enc: enc, keys: keys, dirPerm: dirPerm, filePerm: filePerm, hostname: opts.Hostname, log: lg}, nil
+	return &Output{enc: enc, keys: keys, names: objkey.NewNamer(keys, "file"), dirPerm: dirPerm, filePerm: filePerm, hostname: opts.Hostname, log: lg}, nil
 }
 
 // Flush writes c to its file: first under a hidden temporary name in the
@@ -72,9 +73,17 @@ func New(cfg Config, opts Options) (*Output, error) {
 // system refuses (too long, or characters it does not take) is permanent
 // too, naming the path; anything else (a directory that cannot be
 // created, a full disk, permission denied) is retried.
+//
+// With %{index} in object_key_format the name is chosen once and recorded
+// with the chunk (see flushIndexed), and the file is created, never
+// replaced.
 func (o *Output) Flush(ctx context.Context, c *buffer.Chunk) error {
 	vars := objkey.Vars(c, o.hostname, o.enc.FileExtension())
-	return o.flush(ctx, vars, func(w io.Writer) (format.Stats, error) { return o.enc.EncodeChunk(w, c) })
+	encode := func(w io.Writer) (format.Stats, error) { return o.enc.EncodeChunk(w, c) }
+	if o.names.Indexed() {
+		return o.flushIndexed(ctx, c, vars, encode)
+	}
+	return o.flush(ctx, vars, encode)
 }
 
 // Name returns the file name of the chunk vars describe.
@@ -98,26 +107,8 @@ func (o *Output) flush(ctx context.Context, vars objkey.ChunkVars, encode func(i
 		return nameErr(fmt.Errorf("create directory %q: %w", dir, err))
 	}
 	tmp := filepath.Join(dir, ".tmp-"+objkey.CleanPathValue(vars.ID))
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, o.filePerm)
+	stats, err := o.writeTemp(ctx, tmp, vars.ID, os.O_TRUNC, encode)
 	if err != nil {
-		return nameErr(fmt.Errorf("create %q: %w", tmp, err))
-	}
-	stats, err := encode(&ctxWriter{ctx: ctx, w: f})
-	switch {
-	case err != nil:
-		err = fmt.Errorf("write %q: %w", tmp, err)
-	case stats.AllRejected():
-		err = buffer.Permanent(fmt.Errorf("chunk %s: %w", vars.ID, stats.Err()))
-	default:
-		if err = f.Sync(); err != nil {
-			err = fmt.Errorf("sync %q: %w", tmp, err)
-		}
-	}
-	if cerr := f.Close(); cerr != nil && err == nil {
-		err = fmt.Errorf("close %q: %w", tmp, cerr)
-	}
-	if err != nil {
-		os.Remove(tmp)
 		return err
 	}
 	if err := os.Rename(tmp, name); err != nil {
@@ -129,6 +120,35 @@ func (o *Output) flush(ctx context.Context, vars objkey.ChunkVars, encode func(i
 	}
 	o.log.Debug("wrote chunk", "path", name, "chunk_id", vars.ID, "records", stats.Records, "bytes", stats.Out)
 	return stats.Err()
+}
+
+// writeTemp encodes the chunk id into the file tmp (created with
+// os.O_CREATE, os.O_WRONLY and flag), fsyncs and closes it. On error tmp
+// is removed; a chunk whose every record was rejected is
+// buffer.Permanent.
+func (o *Output) writeTemp(ctx context.Context, tmp, id string, flag int, encode func(io.Writer) (format.Stats, error)) (format.Stats, error) {
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|flag, o.filePerm)
+	if err != nil {
+		return format.Stats{}, nameErr(fmt.Errorf("create %q: %w", tmp, err))
+	}
+	stats, err := encode(&ctxWriter{ctx: ctx, w: f})
+	switch {
+	case err != nil:
+		err = fmt.Errorf("write %q: %w", tmp, err)
+	case stats.AllRejected():
+		err = buffer.Permanent(fmt.Errorf("chunk %s: %w", id, stats.Err()))
+	default:
+		if err = f.Sync(); err != nil {
+			err = fmt.Errorf("sync %q: %w", tmp, err)
+		}
+	}
+	if cerr := f.Close(); cerr != nil && err == nil {
+		err = fmt.Errorf("close %q: %w", tmp, cerr)
+	}
+	if err != nil {
+		os.Remove(tmp)
+	}
+	return stats, err
 }
 
 // nameErr marks err permanent when the file system refused a name: too

@@ -391,7 +391,7 @@ func TestConfigValidate(t *testing.T) {
 		{func(c *Config) { c.Compress = "lz4" }, `'compress' "lz4" is not one of gzip, zstd, none`},
 		{func(c *Config) { c.DirPermission = "rwx" }, `'dir_permission' "rwx" is not an octal mode like 0644`},
 		{func(c *Config) { c.FilePermission = "0999" }, `'file_permission' "0999" is not an octal mode like 0644`},
-		{func(c *Config) { c.ObjectKeyFormat = "%{path}%{time_slice}.gz" }, `'object_key_format' "%{path}%{time_slice}.gz" must contain %{chunk_id} or %{uuid_flush}`},
+		{func(c *Config) { c.ObjectKeyFormat = "%{path}%{time_slice}.gz" }, `'object_key_format' "%{path}%{time_slice}.gz" must contain %{chunk_id}, %{uuid_flush} or %{index}`},
 		{func(c *Config) { c.Format.Type = "csv" }, `'@type' "csv" is not a format barge has`},
 		{func(c *Config) { c.Inject.TimeType = "iso" }, `'time_type' "iso" is not one of`},
 	}

@@ -36,10 +36,11 @@ type Config struct {
 	// Path is the key prefix, with ${tag}, ${tag[N]}, ${KEY} and strftime
 	// placeholders ("logs/${tag}/%Y/%m/%d/").
 	Path string `conf:"path"`
-	// ObjectKeyFormat is each object's key; it must contain %{chunk_id} or
-	// %{uuid_flush}. Default %{path}%{time_slice}_%{chunk_id}.%{file_extension}
-	// (fluent-plugin-gcs's default, with %{index}, is refused: barge
-	// names an object after its chunk so a retry never makes a second one).
+	// ObjectKeyFormat is each object's key; it must contain %{chunk_id},
+	// %{uuid_flush} or %{index}. Default %{path}%{time_slice}_%{chunk_id}.%{file_extension}
+	// (fluent-plugin-gcs's default, with %{index}, works too: the index
+	// is chosen once per chunk and recorded with it, so a retry never makes
+	// a second object).
 	ObjectKeyFormat string `conf:"object_key_format"`
 	// TimeSliceFormat is the strftime format of %{time_slice} (%Y%m%d%H).
 	TimeSliceFormat string `conf:"time_slice_format"`

@@ -21,15 +21,23 @@
 //
 // Contracts:
 //   - One chunk, one object, never overwritten. The key derives from the
-//     chunk id (the default is %{path}%{time_slice}_%{chunk_id}.%{file_extension};
-//     fluent-plugin-gcs's default %{path}%{time_slice}_%{index}.%{file_extension}
-//     is refused, as is any key without %{chunk_id} or %{uuid_flush}), and
-//     every write carries ifGenerationMatch=0. When the object is already
+//     chunk id (the default is %{path}%{time_slice}_%{chunk_id}.%{file_extension}),
+//     or has %{index} (fluent-plugin-gcs's default
+//     %{path}%{time_slice}_%{index}.%{file_extension}): then it is chosen
+//     at the chunk's first attempt by objkey.Namer (the smallest index free
+//     in one list of the key's prefix and not held by a chunk of this
+//     process), recorded with the chunk before the upload and reused by
+//     every later attempt, after a crash too. A key without %{chunk_id},
+//     %{uuid_flush} or %{index} is refused. Every write carries
+//     ifGenerationMatch=0. When the object is already
 //     there (412), its attributes are read: the same barge-chunk-id
 //     metadata, CRC32C and size mean a retry found its own object and Flush
 //     returns nil; anything else is ErrObjectExists, wrapped with
 //     buffer.Permanent, so the chunk goes to <secondary> or failed/ and the
-//     object is left alone.
+//     object is left alone. With %{index}, another chunk's object there
+//     (another barge-chunk-id) moves the chunk to the next free index,
+//     recorded, and it uploads again (at most objkey.MaxTaken times per
+//     flush).
 //   - Checksums. Every byte the Encoder writes goes into a CRC32C. An object
 //     of at most chunk_size bytes is sent in one request that declares its
 //     CRC32C and MD5, which GCS checks. A larger one goes as a resumable
@@ -87,10 +95,13 @@
 // Differences from fluent-plugin-gcs: store_as adds zstd and names the
 // uncompressed forms json and txt (text is accepted); %{file_extension}
 // is the Encoder's (gz, zst, or the format's: json, ltsv...);
-// %{hex_random} and %{uuid_flush} derive from the chunk id; project is
+// %{hex_random} and %{uuid_flush} derive from the chunk id (Fluentd's
+// %{uuid_flush} is new per flush; barge's is stable per chunk); project is
 // accepted but unused; auto_create_bucket and overwrite must stay false;
-// blind_write is accepted (barge never reads before it writes; it reads an
-// object's attributes only after a 412, which needs storage.objects.get);
+// blind_write is accepted (without %{index} barge never reads before it
+// writes; it reads an object's attributes only after a 412, which needs
+// storage.objects.get; with %{index} it lists the key's prefix once per
+// chunk, which needs storage.objects.list);
 // client_timeout is a duration; the v0.12 format parameter is replaced by
 // <format>. barge adds chunk_size.
 package gcs

@@ -2,6 +2,7 @@ package gcs
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -34,6 +35,7 @@ type Output struct {
 	cfg         Config
 	enc         *format.Encoder
 	keys        *objkey.KeyFormat
+	names       *objkey.Namer // chooses and records keys with %{index}
 	contentType string
 	encoding    string // Content-Encoding: gzip with transcoding
 	userMeta    map[string]string
@@ -83,6 +85,7 @@ func New(cfg Config, opts Options) (*Output, error) {
 		cfg:         cfg,
 		enc:         enc,
 		keys:        keys,
+		names:       objkey.NewNamer(keys, "gs://"+cfg.Bucket),
 		contentType: enc.ContentType(),
 		storClass:   storageClasses[strings.ToLower(cfg.StorageClass)],
 		acl:         predefinedACLs[cfg.ACL],
@@ -115,11 +118,36 @@ func New(cfg Config, opts Options) (*Output, error) {
 // Flush writes c as one object, create-only. nil means the object is
 // there: written now, or found with this chunk's id, CRC32C and size
 // (a retry after a lost answer). Errors name gs://BUCKET/KEY; permanent
-// ones (see package doc) are wrapped with buffer.Permanent.
+// ones (see package doc) are wrapped with buffer.Permanent. With %{index}
+// in the key, the key is chosen once and recorded with the chunk, and
+// another chunk's object at it moves the chunk to the next index (see
+// index.go).
 func (o *Output) Flush(ctx context.Context, c *buffer.Chunk) error {
-	key := o.keys.Key(objkey.Vars(c, o.hostname, o.enc.FileExtension()))
+	vars := objkey.Vars(c, o.hostname, o.enc.FileExtension())
 	meta := objkey.Metadata(c, o.enc, o.hostname, o.version)
-	return o.put(ctx, key, meta, func(w io.Writer) (format.Stats, error) { return o.enc.EncodeChunk(w, c) })
+	encode := func(w io.Writer) (format.Stats, error) { return o.enc.EncodeChunk(w, c) }
+	key, err := o.chooseKey(ctx, c, vars, "")
+	if err != nil {
+		return err
+	}
+	for taken := 0; ; taken++ {
+		err = o.put(ctx, key, meta, encode)
+		if !o.names.Indexed() || !errors.Is(err, objkey.ErrTaken) {
+			break
+		}
+		if taken == objkey.MaxTaken {
+			// Other writers keep taking the indexes: later, from the last.
+			return fmt.Errorf("put gs://%s/%s: %d keys in a row taken by other writers", o.cfg.Bucket, key, taken+1)
+		}
+		o.log.Info("another chunk's object is at the key: next index", "path", "gs://"+o.cfg.Bucket+"/"+key, "chunk_id", c.ID)
+		if key, err = o.chooseKey(ctx, c, vars, key); err != nil {
+			return err
+		}
+	}
+	if _, rejected := buffer.RejectedRecords(err); err == nil || rejected {
+		o.names.Done(key)
+	}
+	return err
 }
 
 // Key returns the object key of the chunk vars describe.

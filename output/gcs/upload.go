@@ -329,6 +329,11 @@ func (u *upload) existing(ctx context.Context) error {
 	if a.Metadata[objkey.MetaChunkID] == id && a.CRC32C == u.crc && a.Size == u.size {
 		return nil
 	}
+	if a.Metadata[objkey.MetaChunkID] != id {
+		// Marked taken: a key with %{index} moves to the next index.
+		return objkey.Taken(fmt.Errorf("%w: it has chunk id %q, %d bytes, crc32c %08x; this chunk %q has %d bytes, crc32c %08x",
+			ErrObjectExists, a.Metadata[objkey.MetaChunkID], a.Size, a.CRC32C, id, u.size, u.crc))
+	}
 	return fmt.Errorf("%w: it has chunk id %q, %d bytes, crc32c %08x; this chunk %q has %d bytes, crc32c %08x",
 		ErrObjectExists, a.Metadata[objkey.MetaChunkID], a.Size, a.CRC32C, id, u.size, u.crc)
 }

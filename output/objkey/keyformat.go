@@ -58,6 +58,8 @@ type KeyFormat struct {
 	timeSlice *strftime.Layout
 	hexLen    int
 	clean     func(string) string
+	index     bool   // %{index} is in path or object_key_format
+	owner     string // the formats, for Namer's owner
 }
 
 // ErrNotUnique is wrapped by NewKeyFormat's error for a key format that would
@@ -65,8 +67,9 @@ type KeyFormat struct {
 var ErrNotUnique = errors.New("output: object key not unique per chunk")
 
 // NewKeyFormat parses and checks cfg. The object key must contain
-// %{chunk_id} or %{uuid_flush}, so that each chunk has its own name and a
-// retried flush replaces its own file or object.
+// %{chunk_id}, %{uuid_flush} or %{index}, so that each chunk has its own
+// name: from its id, or an index that a Namer chooses once and records with
+// the chunk.
 func NewKeyFormat(cfg KeyConfig) (*KeyFormat, error) {
 	if cfg.ObjectKeyFormat == "" {
 		cfg.ObjectKeyFormat = DefaultObjectKeyFormat
@@ -92,11 +95,16 @@ func NewKeyFormat(cfg KeyConfig) (*KeyFormat, error) {
 	if strings.HasSuffix(cfg.ObjectKeyFormat, "/") {
 		return nil, fmt.Errorf("'object_key_format' %q ends with / but must name a file or object", cfg.ObjectKeyFormat)
 	}
-	if !slices.Contains(key.vars, "chunk_id") && !slices.Contains(key.vars, "uuid_flush") &&
-		!slices.Contains(path.vars, "chunk_id") && !slices.Contains(path.vars, "uuid_flush") {
-		return nil, fmt.Errorf("'object_key_format' %q must contain %%{chunk_id} or %%{uuid_flush}: %w", cfg.ObjectKeyFormat, ErrNotUnique)
+	uses := func(v string) bool { return slices.Contains(key.vars, v) || slices.Contains(path.vars, v) }
+	// %{index} counts where it is in the key: in object_key_format, or in
+	// a path that object_key_format uses.
+	index := slices.Contains(key.vars, "index") || slices.Contains(key.vars, "path") && slices.Contains(path.vars, "index")
+	if !uses("chunk_id") && !uses("uuid_flush") && !index {
+		return nil, fmt.Errorf("'object_key_format' %q must contain %%{chunk_id}, %%{uuid_flush} or %%{index}: %w", cfg.ObjectKeyFormat, ErrNotUnique)
 	}
-	return &KeyFormat{path: path, key: key, timeSlice: strftime.Compile(cfg.TimeSliceFormat), hexLen: cfg.HexRandomLength, clean: cfg.Clean}, nil
+	owner := fmt.Sprintf("%q %q %q %d", cfg.Path, cfg.ObjectKeyFormat, cfg.TimeSliceFormat, cfg.HexRandomLength)
+	return &KeyFormat{path: path, key: key, timeSlice: strftime.Compile(cfg.TimeSliceFormat), hexLen: cfg.HexRandomLength, clean: cfg.Clean,
+		index: index, owner: owner}, nil
 }
 
 // CheckChunkKeys reports the first placeholder of path or object_key_format
@@ -109,18 +117,26 @@ func (k *KeyFormat) CheckChunkKeys(chunkKeys []string) error {
 	return k.key.checkChunkKeys(chunkKeys)
 }
 
-// Path returns the expanded path.
+// Path returns the expanded path (%{index} 0).
 func (k *KeyFormat) Path(v ChunkVars) string {
-	return string(k.path.expand(nil, &v, k.varFn(&v, nil), k.clean))
+	return string(k.path.expand(nil, &v, k.varFn(&v, nil, 0), k.clean))
 }
 
-// Key returns the chunk's object key (for the file output: the file name).
-func (k *KeyFormat) Key(v ChunkVars) string {
-	path := k.path.expand(nil, &v, k.varFn(&v, nil), k.clean)
-	return string(k.key.expand(nil, &v, k.varFn(&v, path), k.clean))
+// Key returns the chunk's object key (for the file output: the file name)
+// with %{index} 0. A key format with %{index} is named by a Namer.
+func (k *KeyFormat) Key(v ChunkVars) string { return k.KeyIndex(v, 0) }
+
+// KeyIndex returns the chunk's object key with %{index} i.
+func (k *KeyFormat) KeyIndex(v ChunkVars, i int) string {
+	path := k.path.expand(nil, &v, k.varFn(&v, nil, i), k.clean)
+	return string(k.key.expand(nil, &v, k.varFn(&v, path, i), k.clean))
 }
 
-func (k *KeyFormat) varFn(v *ChunkVars, path []byte) func([]byte, string) []byte {
+// UsesIndex reports whether the key has %{index}: its chunks' names are
+// chosen by a Namer.
+func (k *KeyFormat) UsesIndex() bool { return k.index }
+
+func (k *KeyFormat) varFn(v *ChunkVars, path []byte, index int) func([]byte, string) []byte {
 	return func(dst []byte, name string) []byte {
 		switch name {
 		case "path":
@@ -145,7 +161,7 @@ func (k *KeyFormat) varFn(v *ChunkVars, path []byte) func([]byte, string) []byte
 		case "file_extension":
 			return append(dst, v.FileExtension...)
 		case "index":
-			return strconv.AppendInt(dst, 0, 10)
+			return strconv.AppendInt(dst, int64(index), 10)
 		}
 		return dst
 	}

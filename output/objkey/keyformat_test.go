@@ -72,7 +72,8 @@ func TestKeyFormatErrors(t *testing.T) {
 		cfg  KeyConfig
 		want string
 	}{
-		{KeyConfig{Path: "x/", ObjectKeyFormat: "%{path}%{time_slice}_%{index}.gz"}, `'object_key_format' "%{path}%{time_slice}_%{index}.gz" must contain %{chunk_id} or %{uuid_flush}`},
+		{KeyConfig{Path: "x/", ObjectKeyFormat: "%{path}%{time_slice}_%{hex_random}.gz"}, `'object_key_format' "%{path}%{time_slice}_%{hex_random}.gz" must contain %{chunk_id}, %{uuid_flush} or %{index}`},
+		{KeyConfig{Path: "x/%{index}/", ObjectKeyFormat: "%{time_slice}.gz"}, `'object_key_format' "%{time_slice}.gz" must contain %{chunk_id}, %{uuid_flush} or %{index}`},
 		{KeyConfig{Path: "x/", ObjectKeyFormat: "%{path}%{nope}%{chunk_id}"}, `'object_key_format' has an unknown placeholder %{nope}`},
 		{KeyConfig{Path: "x/%{path}"}, `'path' has an unknown placeholder %{path}`},
 		{KeyConfig{Path: "x/${tag"}, `'path' has an unclosed ${`},

@@ -11,13 +11,15 @@ import (
 )
 
 // template is a parsed path or object key: literal text with strftime
-// conversions, %{name} placeholders and ${tag}, ${tag[N]}, ${KEY}.
+// conversions, %{name} placeholders and ${tag}, ${tag[N]}, ${KEY}. KEY is a
+// record chunk key as the <buffer> writes it, a record accessor included
+// (${$.kubernetes.namespace_name}), matched by its text as Fluentd does.
 type template struct {
 	param    string // the config key quoted ('path'), or the quoted value, for messages
 	parts    []tmplPart
 	usesTime bool     // has strftime conversions
 	usesTag  bool     // has ${tag} or ${tag[N]}
-	keys     []string // record chunk keys used by ${KEY}
+	keys     []string // record chunk keys used by ${KEY}, as written
 	vars     []string // %{name} placeholders used
 }
 

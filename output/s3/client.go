@@ -12,7 +12,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
@@ -85,19 +84,28 @@ type ClientConfig struct {
 	AWSSecKey         string
 	SharedCredentials *SharedCredentialsConfig
 	AssumeRole        *AssumeRoleConfig
+	// CredentialProcess, WebIdentity, InstanceProfile and IAMRetries are
+	// aws_credential_process, <web_identity_credentials>,
+	// <instance_profile_credentials> and aws_iam_retries.
+	CredentialProcess string
+	WebIdentity       *WebIdentityConfig
+	InstanceProfile   *InstanceProfileConfig
+	IAMRetries        int
 }
 
 // ClientConfig returns the output's connection and credential settings.
 func (c *Config) ClientConfig() ClientConfig {
 	return ClientConfig{Region: c.S3Region, Endpoint: c.S3Endpoint, ForcePathStyle: c.ForcePathStyle,
 		SSLVerifyPeer: c.SSLVerifyPeer, ProxyURI: c.ProxyURI, AWSKeyID: c.AWSKeyID, AWSSecKey: c.AWSSecKey,
-		SharedCredentials: c.SharedCredentials, AssumeRole: c.AssumeRole}
+		SharedCredentials: c.SharedCredentials, AssumeRole: c.AssumeRole, CredentialProcess: c.AWSCredentialProcess,
+		WebIdentity: c.WebIdentity, InstanceProfile: c.InstanceProfile, IAMRetries: c.AWSIAMRetries}
 }
 
 // NewClient makes an S3 client, loading the AWS configuration (environment,
 // shared files, the instance's role) as the SDK does, with barge's retry
-// and checksum settings. The transport is the client's own: closing its
-// idle connections affects no other client.
+// and checksum settings and the credentials c chooses (credentials.go).
+// The transport is the client's own: closing its idle connections affects
+// no other client.
 func NewClient(ctx context.Context, c ClientConfig) (*s3.Client, *http.Transport, error) {
 	opts := []func(*config.LoadOptions) error{
 		config.WithRetryer(func() aws.Retryer {
@@ -115,17 +123,7 @@ func NewClient(ctx context.Context, c ClientConfig) (*s3.Client, *http.Transport
 	if c.Region != "" {
 		opts = append(opts, config.WithRegion(c.Region))
 	}
-	if c.AWSKeyID != "" {
-		opts = append(opts, config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider(c.AWSKeyID, c.AWSSecKey, "")))
-	}
-	if sc := c.SharedCredentials; sc != nil {
-		if sc.ProfileName != "" {
-			opts = append(opts, config.WithSharedConfigProfile(sc.ProfileName))
-		}
-		if sc.Path != "" {
-			opts = append(opts, config.WithSharedCredentialsFiles([]string{sc.Path}))
-		}
-	}
+	opts = append(opts, c.credentialLoadOptions()...)
 	awsCfg, err := config.LoadDefaultConfig(ctx, opts...)
 	if err != nil {
 		return nil, nil, err
@@ -139,6 +137,9 @@ func NewClient(ctx context.Context, c ClientConfig) (*s3.Client, *http.Transport
 		// S3 redirects are errors the SDK reports (wrong region), not
 		// requests to follow.
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+	if c.webIdentityFirst() {
+		awsCfg.Credentials = aws.NewCredentialsCache(webIdentityProvider(awsCfg, hc, tr, c.Region, c.WebIdentity))
 	}
 	if ar := c.AssumeRole; ar != nil {
 		stsClient := sts.NewFromConfig(awsCfg, func(so *sts.Options) { so.HTTPClient = hc })

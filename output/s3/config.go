@@ -53,14 +53,36 @@ type Config struct {
 	SharedCredentials *SharedCredentialsConfig `conf:"<shared_credentials>"`
 	// AssumeRole assumes a role (STS AssumeRole) with the credentials above.
 	AssumeRole *AssumeRoleConfig `conf:"<assume_role_credentials>"`
+	// WebIdentity assumes a role with an OIDC token file (STS
+	// AssumeRoleWithWebIdentity), as on EKS.
+	WebIdentity *WebIdentityConfig `conf:"<web_identity_credentials>"`
+	// InstanceProfile takes the EC2 instance's role from the instance
+	// metadata service.
+	InstanceProfile *InstanceProfileConfig `conf:"<instance_profile_credentials>"`
+	// AWSIAMRetries (deprecated by fluent-plugin-s3) is the instance
+	// profile with this many retries, when no other credentials are given.
+	AWSIAMRetries int `conf:"aws_iam_retries"`
+	// AWSCredentialProcess (barge) is a command printing credentials in
+	// the JSON of the AWS CLI's credential_process.
+	AWSCredentialProcess string `conf:"aws_credential_process"`
+
+	// CheckApikeyOnStart lists the bucket at start: the credentials work
+	// (true).
+	CheckApikeyOnStart bool `conf:"check_apikey_on_start"`
+	// CheckBucket checks at start that the bucket exists (true);
+	// AutoCreateBucket then creates a missing one (true).
+	CheckBucket      bool `conf:"check_bucket"`
+	AutoCreateBucket bool `conf:"auto_create_bucket"`
+	// CheckObject is accepted: every write is create-only, whatever it is.
+	CheckObject bool `conf:"check_object"`
 
 	// Path is the key prefix, with ${tag}, ${tag[N]}, ${KEY} and strftime
 	// placeholders ("logs/${tag}/%Y/%m/%d/").
 	Path string `conf:"path"`
-	// S3ObjectKeyFormat is each object's key; it must contain %{chunk_id}
-	// or %{uuid_flush}. Default %{path}%{time_slice}_%{chunk_id}.%{file_extension}
-	// (fluent-plugin-s3's default uses %{index}, which barge cannot keep
-	// unique without listing the bucket).
+	// S3ObjectKeyFormat is each object's key; it must contain %{chunk_id},
+	// %{uuid_flush} or %{index}. Default %{path}%{time_slice}_%{chunk_id}.%{file_extension}
+	// (fluent-plugin-s3's default, with %{index}, works too: the index is
+	// chosen once per chunk with one listing and recorded with it).
 	S3ObjectKeyFormat string `conf:"s3_object_key_format"`
 	// TimeSliceFormat is the strftime format of %{time_slice} (%Y%m%d%H).
 	TimeSliceFormat string `conf:"time_slice_format"`
@@ -128,6 +150,10 @@ func DefaultConfig() Config {
 	return Config{
 		Type:                 "s3",
 		SSLVerifyPeer:        true,
+		CheckApikeyOnStart:   true,
+		CheckBucket:          true,
+		AutoCreateBucket:     true,
+		CheckObject:          true,
 		S3ObjectKeyFormat:    objkey.DefaultObjectKeyFormat,
 		TimeSliceFormat:      objkey.DefaultTimeSliceFormat,
 		HexRandomLength:      4,
@@ -156,19 +182,8 @@ func (c *Config) Validate() error {
 			return fmt.Errorf("'proxy_uri' %q is not a URL like http://proxy:3128", c.ProxyURI)
 		}
 	}
-	if (c.AWSKeyID == "") != (c.AWSSecKey == "") {
-		return errors.New("'aws_key_id' and 'aws_sec_key' must be given together")
-	}
-	if c.AssumeRole != nil {
-		if c.AssumeRole.RoleARN == "" {
-			return errors.New("'role_arn' is required in <assume_role_credentials>")
-		}
-		if c.AssumeRole.RoleSessionName == "" {
-			return errors.New("'role_session_name' is required in <assume_role_credentials>")
-		}
-		if d := c.AssumeRole.DurationSeconds; d != 0 && (d < 900 || d > 43200) {
-			return fmt.Errorf("'duration_seconds' %d is not in 900..43200", d)
-		}
+	if err := c.validateCredentials(); err != nil {
+		return err
 	}
 	if _, err := c.compress(); err != nil {
 		return err

@@ -59,7 +59,7 @@ func TestValidate(t *testing.T) {
 		{"assume role duration", func(c *Config) {
 			c.AssumeRole = &AssumeRoleConfig{RoleARN: "arn", RoleSessionName: "s", DurationSeconds: 60}
 		}, "'duration_seconds'"},
-		{"key without chunk id", func(c *Config) { c.S3ObjectKeyFormat = "%{path}%{time_slice}_%{index}.%{file_extension}" }, "'s3_object_key_format'"},
+		{"key without chunk id", func(c *Config) { c.S3ObjectKeyFormat = "%{path}%{time_slice}_%{hex_random}.%{file_extension}" }, "'s3_object_key_format'"},
 		{"uuid_flush ok", func(c *Config) { c.S3ObjectKeyFormat = "%{path}%{uuid_flush}.%{file_extension}" }, ""},
 		{"hex_random_length", func(c *Config) { c.HexRandomLength = 40 }, "'hex_random_length'"},
 		{"format", func(c *Config) { c.Format.Type = "csv" }, "'@type' \"csv\""},
@@ -82,8 +82,13 @@ func TestValidate(t *testing.T) {
 func TestValidateKeepsErrNotUnique(t *testing.T) {
 	c := DefaultConfig()
 	c.S3Bucket = "b"
-	c.S3ObjectKeyFormat = "%{path}%{index}.gz"
+	c.S3ObjectKeyFormat = "%{path}%{hex_random}.gz"
 	if err := c.Validate(); !errors.Is(err, objkey.ErrNotUnique) {
+		t.Fatalf("err = %v", err)
+	}
+	// fluent-plugin-s3's default: %{index} is chosen once per chunk.
+	c.S3ObjectKeyFormat = "%{path}%{time_slice}_%{index}.%{file_extension}"
+	if err := c.Validate(); err != nil {
 		t.Fatalf("err = %v", err)
 	}
 }

@@ -15,20 +15,28 @@
 //	</match>
 //
 // Differences from fluent-plugin-s3: the default s3_object_key_format is
-// %{path}%{time_slice}_%{chunk_id}.%{file_extension} (fluent-plugin-s3's
-// uses %{index}, found by listing the bucket, which two writers can race
-// on); a key must contain %{chunk_id} or %{uuid_flush}. The default
+// %{path}%{time_slice}_%{chunk_id}.%{file_extension}; fluent-plugin-s3's
+// %{path}%{time_slice}_%{index}.%{file_extension} works, with %{index}
+// chosen once per chunk (see below) instead of a HEAD per index on every
+// attempt; a key must contain %{chunk_id}, %{uuid_flush} or %{index}. The default
 // <format> is json, not out_file. store_as adds zstd; lzo, lzma2 and
-// parquet are not available. check_object, check_bucket,
-// auto_create_bucket and overwrite do not exist: writes are always
-// create-only and the bucket must exist. multipart_threshold, part_size and
-// multipart_concurrency are barge's.
+// parquet are not available. check_object is accepted, either value:
+// writes are always create-only, which checks atomically; overwrite does
+// not exist. multipart_threshold, part_size, multipart_concurrency and
+// aws_credential_process are barge's.
 //
 // Contracts:
 //
 //   - Same chunk, same object: the key derives from the chunk id and the
 //     bytes are deterministic, so a retried flush writes the same key with
-//     the same content.
+//     the same content. With %{index}, the key is chosen at the chunk's
+//     first attempt by objkey.Namer (the smallest index free in one
+//     ListObjectsV2 of the key's prefix and not held by a chunk of this
+//     process) and recorded with the chunk before the upload; every later
+//     attempt, after a crash too, uses the recorded key. Another chunk's
+//     object found there by the create-only write (below) is left
+//     untouched and the chunk takes the next free index, recorded, and
+//     uploads again (at most objkey.MaxTaken times per flush).
 //   - Create-only: PutObject and CompleteMultipartUpload carry
 //     If-None-Match: *. When S3 answers 412 (an object is there), Flush
 //     reads its metadata (HeadObject): if it carries this chunk's
@@ -53,8 +61,8 @@
 //     ends is aborted (with a context of its own, bounded to 30s) before
 //     Flush returns. Before starting a multipart upload, Flush lists the
 //     uploads open at its key and aborts them: a crash or a failed abort of
-//     an earlier attempt left them, and the key holds the chunk id, so they
-//     are this chunk's. If listing is not allowed, that is logged once.
+//     an earlier attempt left them, and the key holds the chunk id (or an
+//     index recorded for this chunk), so they are this chunk's. If listing is not allowed, that is logged once.
 //     A bucket lifecycle rule with AbortIncompleteMultipartUpload remains
 //     a good backstop for chunks that are set aside.
 //   - Integrity: every body (PutObject, UploadPart) carries Content-MD5,
@@ -97,16 +105,40 @@
 //     rejected, the upload is aborted and the object encoded and uploaded
 //     once more with the count the first pass found. Rejects are rare;
 //     this costs nothing without them.
-//   - Credentials: aws_key_id/aws_sec_key, else the AWS default chain
-//     (environment, shared config and credentials files, with
-//     <shared_credentials> path and profile_name; web identity / IRSA; ECS
-//     container and EC2 instance roles); <assume_role_credentials> assumes
-//     a role with those. The configuration is loaded by the first Flush:
-//     New does no I/O and starts no goroutines.
+//   - Credentials: the first given of aws_key_id/aws_sec_key,
+//     aws_credential_process (a command printing the JSON of the AWS CLI's
+//     credential_process), <web_identity_credentials> (STS
+//     AssumeRoleWithWebIdentity with a token file, as on EKS),
+//     <instance_profile_credentials> (the EC2 role from IMDSv2; in an ECS
+//     task the default chain, which finds the container's credentials),
+//     <shared_credentials> (path and profile_name), aws_iam_retries (the
+//     instance profile); else the AWS default chain (environment, shared
+//     files, web identity / IRSA, container and instance roles). That is
+//     fluent-plugin-s3's order;
+//     Start logs a warning naming the sources ignored. Temporary
+//     credentials are cached and refreshed before they expire.
+//     <assume_role_credentials> assumes its role with the credentials so
+//     chosen (fluent-plugin-s3: aws_key_id or the default chain). The
+//     configuration is loaded by Start or the first Flush: New does no I/O
+//     and starts no goroutines.
+//   - Start (called once the buffer is open, before any flush), as
+//     fluent-plugin-s3's start, within 30s: check_apikey_on_start lists at
+//     most one object under path's fixed prefix (bad credentials, an
+//     unreachable endpoint, a bucket in another region fail the start;
+//     NoSuchBucket is left to check_bucket; AccessDenied passes, since the
+//     store accepted the credentials and writes need no s3:ListBucket).
+//     check_bucket sends HeadBucket: a 403 passes (the bucket exists), a
+//     404 creates the bucket in s3_region with auto_create_bucket, or
+//     fails the start naming the bucket and the endpoint.
 //   - Permissions needed: s3:PutObject, s3:GetObject (HeadObject after a
-//     412), s3:AbortMultipartUpload and s3:ListBucketMultipartUploads.
+//     412), s3:AbortMultipartUpload and s3:ListBucketMultipartUploads;
+//     s3:ListBucket with %{index}, and for the start's checks (without it
+//     they pass); and
+//     s3:CreateBucket for auto_create_bucket.
 //
 // Tests: gofakes3 in-process for the unit tests; a real MinIO server
 // (output/internal/minio, built from its module and cached) proves
-// create-only writes and multipart uploads.
+// create-only writes, multipart uploads, the start's checks and every
+// credential source, with temporary credentials MinIO issues (handed out
+// by a fake STS, a fake instance metadata service, a credential process).
 package s3

@@ -40,6 +40,7 @@ type Output struct {
 	cfg      Config
 	enc      *format.Encoder
 	keys     *objkey.KeyFormat
+	names    *objkey.Namer // chooses and records keys with %{index}
 	hostname string
 	version  string
 	log      *slog.Logger
@@ -61,7 +62,7 @@ type Output struct {
 var _ buffer.Flusher = (*Output)(nil)
 
 // New validates cfg and returns an Output. It does no I/O and starts no
-// goroutines: the AWS configuration is loaded by the first Flush.
+// goroutines: the AWS configuration is loaded by Start or the first Flush.
 func New(cfg Config, opts Options) (*Output, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -80,22 +81,27 @@ func New(cfg Config, opts Options) (*Output, error) {
 	if lg == nil {
 		lg = slog.New(slog.DiscardHandler)
 	}
-	o := &Output{cfg: cfg, enc: enc, keys: keys, hostname: opts.Hostname, version: opts.Version, log: lg}
+	o := &Output{cfg: cfg, enc: enc, keys: keys, names: objkey.NewNamer(keys, "s3://"+cfg.S3Bucket), hostname: opts.Hostname, version: opts.Version, log: lg}
 	if cfg.SSECustomerKey != "" {
 		o.sseKey, o.sseMD5, _ = cfg.sseCustomerKey()
 	}
 	return o, nil
 }
 
-// Key returns the object key of chunk c.
+// Key returns the object key of chunk c: the key recorded with it, else
+// the key its names give (with %{index} 0).
 func (o *Output) Key(c *buffer.Chunk) string {
+	if key := o.names.Recorded(c); key != "" {
+		return key
+	}
 	return o.keys.Key(objkey.Vars(c, o.hostname, o.enc.FileExtension()))
 }
 
 // Flush uploads c as one object with If-None-Match: * (create-only). An
 // object already at the key that this chunk wrote on an earlier attempt
 // (same barge-chunk-id metadata, same ETag) counts as done; any other
-// object there is a permanent error, and is left untouched.
+// object there is a permanent error, and is left untouched; with %{index}
+// in the key, the chunk takes the next free index instead (see index.go).
 func (o *Output) Flush(ctx context.Context, c *buffer.Chunk) error {
 	return o.put(ctx, c, func(w io.Writer) (format.Stats, error) { return o.enc.EncodeChunk(w, c) })
 }
@@ -138,12 +144,31 @@ func (o *Output) put(ctx context.Context, c *buffer.Chunk, encode func(io.Writer
 	if err != nil {
 		return o.wrap(key, "", err)
 	}
+	vars := objkey.Vars(c, o.hostname, o.enc.FileExtension())
+	if key, err = o.chooseKey(ctx, cl, c, vars, ""); err != nil {
+		return err
+	}
 	meta := o.metadata(c)
 	start := time.Now()
-	stats, u, err := o.attempt(ctx, cl, key, c.ID, meta, encode)
-	if errors.Is(err, errRecount) {
-		objkey.SetRecords(meta, stats.Records)
+	var stats format.Stats
+	var u *upload
+	for taken := 0; ; taken++ {
 		stats, u, err = o.attempt(ctx, cl, key, c.ID, meta, encode)
+		if errors.Is(err, errRecount) {
+			objkey.SetRecords(meta, stats.Records)
+			stats, u, err = o.attempt(ctx, cl, key, c.ID, meta, encode)
+		}
+		if !o.names.Indexed() || !errors.Is(err, objkey.ErrTaken) {
+			break
+		}
+		if taken == objkey.MaxTaken {
+			// Other writers keep taking the indexes: later, from the last.
+			return o.wrap(key, "", fmt.Errorf("%d keys in a row taken by other writers", taken+1))
+		}
+		o.log.Info("another chunk's object is at the key: next index", "path", "s3://"+o.cfg.S3Bucket+"/"+key, "chunk_id", c.ID)
+		if key, err = o.chooseKey(ctx, cl, c, vars, key); err != nil {
+			return err
+		}
 	}
 	if err != nil {
 		if errors.Is(err, errRecount) {
@@ -152,6 +177,7 @@ func (o *Output) put(ctx context.Context, c *buffer.Chunk, encode func(io.Writer
 		}
 		return err
 	}
+	o.names.Done(key)
 	o.observeUpload(time.Since(start))
 	o.log.Debug("put object", "path", "s3://"+o.cfg.S3Bucket+"/"+key, "chunk_id", c.ID,
 		"records", stats.Records, "bytes", stats.Out, "parts", u.nparts(), "existing", u.existing)

@@ -226,8 +226,9 @@ func (u *upload) checkExisting(etag string, cause error) error {
 	id := metaValue(out.Metadata, objkey.MetaChunkID)
 	got := strings.Trim(aws.ToString(out.ETag), `"`)
 	if id != u.chunkID {
-		return buffer.Permanent(fmt.Errorf("put s3://%s/%s: another object is at the key (%s %q, etag %s): not overwritten",
-			u.o.cfg.S3Bucket, u.key, objkey.MetaChunkID, id, got))
+		// Marked taken: a key with %{index} moves to the next index.
+		return objkey.Taken(buffer.Permanent(fmt.Errorf("put s3://%s/%s: another object is at the key (%s %q, etag %s): not overwritten",
+			u.o.cfg.S3Bucket, u.key, objkey.MetaChunkID, id, got)))
 	}
 	if got == etag || (u.o.opaqueETag() && aws.ToInt64(out.ContentLength) == u.size) {
 		u.existing = true
