@@ -79,6 +79,10 @@ func followS3(lp *loaderPlan, o *s3.Config) {
 	}
 	if !lp.sec.Has("aws_key_id") && !lp.sec.Has("aws_sec_key") {
 		c.AWSKeyID, c.AWSSecKey = o.AWSKeyID, o.AWSSecKey
+		if c.SharedCredentials == nil && (o.AWSCredentialProcess != "" || o.WebIdentity != nil || o.InstanceProfile != nil || o.AWSIAMRetries > 0) {
+			oc := o.ClientConfig()
+			c.FollowedCredentials = &oc
+		}
 	}
 	if c.SharedCredentials == nil {
 		c.SharedCredentials = o.SharedCredentials

@@ -152,3 +152,56 @@ func TestTimeFormatWithoutString(t *testing.T) {
 		t.Fatalf("notes %v", ws)
 	}
 }
+
+// A loader following an s3 output takes the output's credential sources
+// it has no parameters for (here <web_identity_credentials>), unless it
+// sets its own keys.
+func TestLoaderFollowsS3Credentials(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "barge.conf")
+	conf := `<source>
+  @type forward
+  port 0
+</source>
+<match e.**>
+  @type s3
+  @id s3_out
+  s3_bucket logs
+  path e/
+  <web_identity_credentials>
+    role_arn arn:aws:iam::123456789012:role/barge
+    role_session_name barge
+    web_identity_token_file /var/run/secrets/token
+  </web_identity_credentials>
+  <buffer time>
+    path ./buf-e
+    timekey 1h
+    timekey_use_utc true
+  </buffer>
+</match>
+<loader e>
+  @type bigquery
+  dataset d
+  table t
+  staging gs://stage/e/
+  source_output s3_out
+LOADER_KEYS
+</loader>
+`
+	for _, tc := range []struct {
+		keys string
+		want bool
+	}{{"", true}, {"  aws_key_id AKIA\n  aws_sec_key secret", false}} {
+		if err := os.WriteFile(path, []byte(strings.Replace(conf, "LOADER_KEYS\n", tc.keys+"\n", 1)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		p, err := loadPlan(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f := p.loaders[0].cfg.FollowedCredentials
+		if got := f != nil && f.WebIdentity != nil && f.WebIdentity.RoleARN == "arn:aws:iam::123456789012:role/barge"; got != tc.want {
+			t.Errorf("loader keys %q: followed web identity %v, want %v", tc.keys, got, tc.want)
+		}
+	}
+}

@@ -64,9 +64,13 @@ func (l *Loader) Open(ctx context.Context) error {
 		l.own = append(l.own, c.Close, func() error { closeIdle(); return nil })
 	}
 	if l.s3src && l.s3 == nil {
-		c, tr, err := s3out.NewClient(context.WithoutCancel(ctx), s3out.ClientConfig{Region: l.cfg.S3Region, Endpoint: l.cfg.S3Endpoint,
+		cc := s3out.ClientConfig{Region: l.cfg.S3Region, Endpoint: l.cfg.S3Endpoint,
 			ForcePathStyle: l.cfg.ForcePathStyle, SSLVerifyPeer: l.cfg.SSLVerifyPeer, ProxyURI: l.cfg.ProxyURI,
-			AWSKeyID: l.cfg.AWSKeyID, AWSSecKey: l.cfg.AWSSecKey, SharedCredentials: l.cfg.SharedCredentials, AssumeRole: l.cfg.AssumeRole})
+			AWSKeyID: l.cfg.AWSKeyID, AWSSecKey: l.cfg.AWSSecKey, SharedCredentials: l.cfg.SharedCredentials, AssumeRole: l.cfg.AssumeRole}
+		if f := l.cfg.FollowedCredentials; f != nil {
+			cc.CredentialProcess, cc.WebIdentity, cc.InstanceProfile, cc.IAMRetries = f.CredentialProcess, f.WebIdentity, f.InstanceProfile, f.IAMRetries
+		}
+		c, tr, err := s3out.NewClient(context.WithoutCancel(ctx), cc)
 		if err != nil {
 			return fmt.Errorf("s3 client: %w", err)
 		}

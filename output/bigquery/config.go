@@ -52,6 +52,12 @@ type Config struct {
 	AWSSecKey         string                         `conf:"aws_sec_key"`
 	SharedCredentials *s3out.SharedCredentialsConfig `conf:"<shared_credentials>"`
 	AssumeRole        *s3out.AssumeRoleConfig        `conf:"<assume_role_credentials>"`
+	// FollowedCredentials are set by cmd/barge, not by the config: the
+	// credential sources of the s3 output a loader follows that the loader
+	// has no parameters for (aws_credential_process,
+	// <web_identity_credentials>, <instance_profile_credentials>,
+	// aws_iam_retries). Nil: none.
+	FollowedCredentials *s3out.ClientConfig `conf:"-" json:"-"`
 	// TimeSliceFormat places objects that carry no barge metadata (such as
 	// fluent-plugin-s3 or fluent-plugin-gcs archives) in a partition: the
 	// strftime format is matched against the object key (%Y%m%d%H).
