@@ -199,6 +199,11 @@ func (b *Buffer) writeMeta(sc *scan, tag string, entries []byte, m int) error {
 			sc.frame[frameHead+frameFixed+len(tag)] = markCommit
 		}
 		sc.frame = endFrame(sc.frame, n, first, last)
+		if b.cfg.Compress == "gzip" {
+			if sc.frame, err = sc.gz.frame(sc.frame); err != nil {
+				return err
+			}
+		}
 		if err := c.st.write(sc.frame); err != nil {
 			b.writeFailed(err)
 			if errors.Is(err, errTornWrite) {

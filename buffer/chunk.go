@@ -86,6 +86,10 @@ const (
 	maxTagLen   = 1<<16 - 1
 	maxFrameLen = 1<<32 - 1
 	markedFlag  = 1 << 31
+	// gzipFlag in the records field: the entries are one gzip member
+	// (<buffer> compress gzip, compress.go).
+	gzipFlag   = 1 << 30
+	frameFlags = markedFlag | gzipFlag
 )
 
 // The kinds of a marked frame: part of a marked append, or its last frame,
@@ -122,7 +126,7 @@ func beginFrame(dst []byte, tag string, mark []byte) []byte {
 // endFrame fills in the counts, length and checksum of the frame in dst.
 func endFrame(dst []byte, records int, first, last int64) []byte {
 	body := dst[frameHead:]
-	flag := binary.BigEndian.Uint32(body) & markedFlag
+	flag := binary.BigEndian.Uint32(body) & frameFlags
 	binary.BigEndian.PutUint32(body, uint32(records)|flag)
 	binary.BigEndian.PutUint64(body[4:], uint64(first))
 	binary.BigEndian.PutUint64(body[12:], uint64(last))
@@ -138,6 +142,7 @@ type frameInfo struct {
 	tag         []byte
 	mark        frameMark // kind 0 when the frame has no mark
 	entries     []byte
+	gzipped     bool // entries are a gzip member
 }
 
 // frameMark is a decoded mark; source and value alias the frame.
@@ -154,7 +159,8 @@ func parseBody(body []byte) (frameInfo, error) {
 		return fi, fmt.Errorf("frame body of %d bytes is too short", len(body))
 	}
 	recs := binary.BigEndian.Uint32(body)
-	fi.records = int(recs &^ markedFlag)
+	fi.records = int(recs &^ frameFlags)
+	fi.gzipped = recs&gzipFlag != 0
 	fi.first = int64(binary.BigEndian.Uint64(body[4:]))
 	fi.last = int64(binary.BigEndian.Uint64(body[12:]))
 	n := int(binary.BigEndian.Uint16(body[20:]))
@@ -228,6 +234,7 @@ func (c *Chunk) Open() (*Reader, error) {
 type Reader struct {
 	src frameSource
 	tag string
+	gz  gunzipper // for the frames of <buffer> compress gzip
 }
 
 // Next returns the next frame: the tag and a canonical entries stream. The
@@ -247,6 +254,13 @@ func (r *Reader) Next() (tag string, entries []byte, err error) {
 		}
 		if string(fi.tag) != r.tag {
 			r.tag = string(fi.tag)
+		}
+		if fi.gzipped {
+			entries, err := r.gz.gunzip(fi.entries)
+			if err != nil {
+				return "", nil, fmt.Errorf("gzipped frame: %w", err)
+			}
+			return r.tag, entries, nil
 		}
 		return r.tag, fi.entries, nil
 	}

@@ -34,8 +34,10 @@ type Config struct {
 	// total_limit_size keeps its default, Validate sets it to
 	// chunk_limit_size × queue_limit_length, as Fluentd's buffer does.
 	QueueLimitLength int `conf:"queue_limit_length"`
-	// Compress is accepted for Fluentd compatibility; only "text" exists.
-	Compress string `conf:"compress" enum:"text"`
+	// Compress is text (chunks hold the entries as appended) or gzip:
+	// each appended frame's entries are stored as a gzip member, and
+	// readers get them back as they were (compress.go).
+	Compress string `conf:"compress" enum:"text,gzip"`
 
 	FlushMode string `conf:"flush_mode" enum:"default,interval,immediate,lazy"`
 	// FlushInterval is 0 when not given; the interval mode then uses 60s.
@@ -173,7 +175,7 @@ func (c *Config) Validate() error {
 		"flush_mode":      c.FlushMode + ":default,interval,immediate,lazy",
 		"overflow_action": c.OverflowAction + ":throw_exception,block,drop_oldest_chunk",
 		"retry_type":      c.RetryType + ":exponential_backoff,periodic",
-		"compress":        c.Compress + ":text",
+		"compress":        c.Compress + ":text,gzip",
 	} {
 		val, allowed, _ := strings.Cut(v, ":")
 		if !contains(strings.Split(allowed, ","), val) {

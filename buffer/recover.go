@@ -228,7 +228,7 @@ func (b *Buffer) recoverFile(path string) (*Chunk, []markedFrame, int) {
 			b.committed(Mark{Source: string(fr.mark.source), Seq: fr.mark.seq, Value: fr.mark.value})
 			fallthrough
 		default:
-			run = append(run, markedFrame{off: end, records: fr.records, size: int64(len(fr.entries)), source: string(fr.mark.source), seq: fr.mark.seq})
+			run = append(run, markedFrame{off: end, records: fr.records, size: fr.size(), source: string(fr.mark.source), seq: fr.mark.seq})
 		}
 		if fr.records > 0 {
 			if c.Records == 0 {
@@ -236,7 +236,7 @@ func (b *Buffer) recoverFile(path string) (*Chunk, []markedFrame, int) {
 			}
 			c.fnano, c.lnano = min(c.fnano, fr.first), max(c.lnano, fr.last)
 			c.Records += fr.records
-			c.Size += int64(len(fr.entries))
+			c.Size += fr.size()
 		}
 		end += frameHead + l
 	}

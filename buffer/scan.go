@@ -58,10 +58,11 @@ type scan struct {
 	next  []int32 // next entry of the same metadata, -1 at the end
 	last  int     // meta of the previous entry
 	metas []metaKey
-	arena []byte // routing keys of metas
-	tmp   []byte // the current entry's routing key
-	frame []byte // the frame being written
-	mark  []byte // the encoded mark of an AppendMarked, else nil
+	arena []byte    // routing keys of metas
+	tmp   []byte    // the current entry's routing key
+	frame []byte    // the frame being written
+	mark  []byte    // the encoded mark of an AppendMarked, else nil
+	gz    frameGzip // <buffer> compress gzip
 	syncs []store
 	vals  [][2]int // value ranges in val, per record key
 	val   []byte

@@ -97,6 +97,7 @@ func TestFluentdCorpusEndToEnd(t *testing.T) {
 		}},
 		{name: "15-relabel", tag: "app.web", want: sent},
 		{name: "19-filter-stdout", tag: "app.web", want: sent},
+		{name: "22-buffer-compress", tag: "app.web", want: sent},
 	}
 	for _, run := range runs {
 		t.Run(run.name, func(t *testing.T) {
