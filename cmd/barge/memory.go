@@ -2,12 +2,14 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"runtime/debug"
 	"runtime/metrics"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -92,3 +94,47 @@ func memoryLimit(configured int64, cgroupRoot string) (int64, string) {
 	}
 	return 0, ""
 }
+
+// dropStartupPages asks the kernel to drop the resident pages of barge's
+// own read-only mappings (code, read-only data and the function tables):
+// the initialisation of some 900 packages touched most of them once, and
+// they would otherwise stay counted in barge's RSS for its whole life (34
+// MiB of an idle barge's 42). The pages are clean copies of the binary, so
+// the ones barge goes on using are read back from the page cache at the
+// next touch (a minor fault), and the rest leave its RSS. Writable
+// mappings are never touched. It reports the bytes of mappings advised.
+func dropStartupPages() (int64, error) {
+	exe, err := os.Readlink("/proc/self/exe")
+	if err != nil {
+		return 0, err
+	}
+	maps, err := os.ReadFile("/proc/self/maps")
+	if err != nil {
+		return 0, err
+	}
+	var advised int64
+	for _, line := range strings.Split(string(maps), "\n") {
+		// 00400000-01b51000 r-xp 00000000 fe:00 10608865   /path/to/barge
+		f := strings.Fields(line)
+		if len(f) < 6 || f[5] != exe || (f[1] != "r-xp" && f[1] != "r--p") {
+			continue
+		}
+		lo, hi, ok := strings.Cut(f[0], "-")
+		if !ok {
+			continue
+		}
+		start, err1 := strconv.ParseUint(lo, 16, 64)
+		end, err2 := strconv.ParseUint(hi, 16, 64)
+		if err1 != nil || err2 != nil || end <= start {
+			continue
+		}
+		if _, _, errno := syscall.Syscall(syscall.SYS_MADVISE, uintptr(start), uintptr(end-start), madvDontNeed); errno != 0 {
+			return advised, fmt.Errorf("madvise %s: %w", f[0], errno)
+		}
+		advised += int64(end - start)
+	}
+	return advised, nil
+}
+
+// madvDontNeed is MADV_DONTNEED.
+const madvDontNeed = 4

@@ -452,6 +452,11 @@ func (pl *pipeline) run(ctx context.Context) error {
 	pl.reloads.last.Store(time.Now().Unix())
 	pl.health.running.Store(true)
 	pl.log.Info("barge started", "version", version, "sources", len(pl.inputs), "matches", len(pl.sinks), "loaders", len(pl.loaders))
+	if n, err := dropStartupPages(); err != nil {
+		pl.log.Debug("start-up pages not dropped", "err", err)
+	} else {
+		pl.log.Debug("start-up pages dropped", "mapped_bytes", n)
+	}
 	<-rt.inCtx.Done()
 	<-reloadDone // a reload in progress ends first
 	pl.health.stopping.Store(true)
