@@ -1,6 +1,9 @@
 package buffer
 
-import "time"
+import (
+	"sync"
+	"time"
+)
 
 // Stats are the buffer's gauges and counters.
 type Stats struct {
@@ -108,4 +111,25 @@ func (h *Histogram) Above(d time.Duration) uint64 {
 		}
 	}
 	return n
+}
+
+// SharedHistogram is a Histogram with its own lock, for an owner without
+// one (an output timing its uploads from several flush workers).
+type SharedHistogram struct {
+	mu sync.Mutex
+	h  Histogram
+}
+
+// Observe counts one duration.
+func (s *SharedHistogram) Observe(d time.Duration) {
+	s.mu.Lock()
+	s.h.Observe(d)
+	s.mu.Unlock()
+}
+
+// Snapshot returns a copy of the histogram.
+func (s *SharedHistogram) Snapshot() Histogram {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.h
 }

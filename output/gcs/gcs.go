@@ -55,8 +55,7 @@ type Output struct {
 	client *storage.Client
 	closed bool
 
-	upMu    sync.Mutex
-	uploads buffer.Histogram // durations of the objects uploaded
+	uploads buffer.SharedHistogram // durations of the objects uploaded
 
 	// testCRC, when set by tests, changes the checksum declared or
 	// expected for an upload, to prove that a mismatch is caught.
@@ -217,16 +216,6 @@ func (o *Output) clientOptions() ([]option.ClientOption, error) {
 	return opts, nil
 }
 
-func (o *Output) observeUpload(d time.Duration) {
-	o.upMu.Lock()
-	o.uploads.Observe(d)
-	o.upMu.Unlock()
-}
-
 // UploadTime returns the durations of the objects uploaded (all
 // attempts of one object, encoding included), for the metrics.
-func (o *Output) UploadTime() buffer.Histogram {
-	o.upMu.Lock()
-	defer o.upMu.Unlock()
-	return o.uploads
-}
+func (o *Output) UploadTime() buffer.Histogram { return o.uploads.Snapshot() }

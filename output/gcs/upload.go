@@ -68,7 +68,7 @@ func (o *Output) put(ctx context.Context, key string, meta map[string]string, en
 		}
 		return o.wrap(where, err)
 	}
-	o.observeUpload(time.Since(start))
+	o.uploads.Observe(time.Since(start))
 	o.log.Debug("put object", "path", where, "chunk_id", meta[objkey.MetaChunkID], "records", stats.Records, "bytes", u.size)
 	return stats.Err()
 }

@@ -55,8 +55,7 @@ type Output struct {
 
 	listWarn sync.Once // the first ListMultipartUploads refusal is logged
 
-	upMu    sync.Mutex
-	uploads buffer.Histogram // durations of the objects uploaded
+	uploads buffer.SharedHistogram // durations of the objects uploaded
 }
 
 var _ buffer.Flusher = (*Output)(nil)
@@ -178,7 +177,7 @@ func (o *Output) put(ctx context.Context, c *buffer.Chunk, encode func(io.Writer
 		return err
 	}
 	o.names.Done(key)
-	o.observeUpload(time.Since(start))
+	o.uploads.Observe(time.Since(start))
 	o.log.Debug("put object", "path", "s3://"+o.cfg.S3Bucket+"/"+key, "chunk_id", c.ID,
 		"records", stats.Records, "bytes", stats.Out, "parts", u.nparts(), "existing", u.existing)
 	return stats.Err()
@@ -275,16 +274,6 @@ func (o *Output) putBlock(b []byte) {
 	}
 }
 
-func (o *Output) observeUpload(d time.Duration) {
-	o.upMu.Lock()
-	o.uploads.Observe(d)
-	o.upMu.Unlock()
-}
-
 // UploadTime returns the durations of the objects uploaded (all
 // attempts of one object, encoding included), for the metrics.
-func (o *Output) UploadTime() buffer.Histogram {
-	o.upMu.Lock()
-	defer o.upMu.Unlock()
-	return o.uploads
-}
+func (o *Output) UploadTime() buffer.Histogram { return o.uploads.Snapshot() }
