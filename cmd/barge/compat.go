@@ -323,12 +323,8 @@ func (c *compat) parserParam(ps *conf.Section, p *conf.Param) {
 		} else {
 			c.why[k] = "it only splits 'types'"
 		}
-	case "localtime":
-		compatPut(ps, "localtime", strconv.FormatBool(boolValue(p)), p)
-		c.use(k, "<parse> localtime")
-	case "utc":
-		compatPut(ps, "localtime", strconv.FormatBool(!boolValue(p)), p)
-		c.use(k, "<parse> localtime "+strconv.FormatBool(!boolValue(p)))
+	case "localtime", "utc":
+		c.putLocaltime(ps, "<parse>", p)
 	default:
 		compatPut(ps, k, v, p)
 		c.use(k, "<parse> "+k)
@@ -423,12 +419,8 @@ func (c *compat) inject() {
 			c.use(k, "<inject> "+k)
 		case "time_format":
 			timeFormat = p
-		case "localtime":
-			compatPut(is, "localtime", strconv.FormatBool(boolValue(p)), p)
-			c.use(k, "<inject> localtime")
-		case "utc":
-			compatPut(is, "localtime", strconv.FormatBool(!boolValue(p)), p)
-			c.use(k, "<inject> localtime "+strconv.FormatBool(!boolValue(p)))
+		case "localtime", "utc":
+			c.putLocaltime(is, "<inject>", p)
 		case "include_time_key", "time_as_epoch":
 			if !boolValue(p) {
 				c.why[k] = k + " false injects nothing"
@@ -671,4 +663,18 @@ func compatSize(n int64) string {
 		}
 	}
 	return strconv.FormatInt(n, 10)
+}
+
+// putLocaltime writes a flat localtime or utc (p) into sec as its
+// localtime (utc is localtime false), as Fluentd's compat helper does;
+// where names sec in the warning.
+func (c *compat) putLocaltime(sec *conf.Section, where string, p *conf.Param) {
+	if p.Key == "utc" {
+		v := strconv.FormatBool(!boolValue(p))
+		compatPut(sec, "localtime", v, p)
+		c.use(p.Key, where+" localtime "+v)
+		return
+	}
+	compatPut(sec, "localtime", strconv.FormatBool(boolValue(p)), p)
+	c.use(p.Key, where+" localtime")
 }
