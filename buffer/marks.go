@@ -287,3 +287,24 @@ func writeFileSync(path string, data []byte, sync bool) error {
 	}
 	return errors.Join(err, f.Close())
 }
+
+// PickMarks merges the marks of several sinks: one per source, the one
+// prefer(m, over) chooses over the others, sorted by source. A router takes
+// the latest of a source (routes changed between runs), a copy to several
+// stores the earliest (so that no store is skipped).
+func PickMarks(sinks []MarkedSink, prefix string, prefer func(m, over Mark) bool) []Mark {
+	picked := map[string]Mark{}
+	for _, s := range sinks {
+		for _, m := range s.Marks(prefix) {
+			if cur, ok := picked[m.Source]; !ok || prefer(m, cur) {
+				picked[m.Source] = m
+			}
+		}
+	}
+	out := make([]Mark, 0, len(picked))
+	for _, m := range picked {
+		out = append(out, m)
+	}
+	slices.SortFunc(out, func(x, y Mark) int { return strings.Compare(x.Source, y.Source) })
+	return out
+}

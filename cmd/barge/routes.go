@@ -150,20 +150,11 @@ func (c *copySink) AppendMarked(ctx context.Context, tag string, entries []byte,
 // behind (a crash between two stores' appends) is never skipped; the
 // stores ahead may get some records twice.
 func (c *copySink) Marks(prefix string) []buffer.Mark {
-	earliest := map[string]buffer.Mark{}
-	for _, s := range c.stores {
-		for _, m := range s.Marks(prefix) {
-			if cur, ok := earliest[m.Source]; !ok || m.Seq < cur.Seq {
-				earliest[m.Source] = m
-			}
-		}
+	stores := make([]buffer.MarkedSink, len(c.stores))
+	for i, s := range c.stores {
+		stores[i] = s
 	}
-	out := make([]buffer.Mark, 0, len(earliest))
-	for _, m := range earliest {
-		out = append(out, m)
-	}
-	slices.SortFunc(out, func(x, y buffer.Mark) int { return strings.Compare(x.Source, y.Source) })
-	return out
+	return buffer.PickMarks(stores, prefix, func(m, over buffer.Mark) bool { return m.Seq < over.Seq })
 }
 
 // labelView is where a <source> appends: the router of its label in the

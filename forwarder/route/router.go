@@ -203,20 +203,7 @@ func (r *Router) Marks(prefix string) []buffer.Mark {
 		}
 	}
 	r.mu.RUnlock()
-	latest := map[string]buffer.Mark{}
-	for _, s := range sinks {
-		for _, m := range s.Marks(prefix) {
-			if cur, ok := latest[m.Source]; !ok || cur.Seq < m.Seq {
-				latest[m.Source] = m
-			}
-		}
-	}
-	out := make([]buffer.Mark, 0, len(latest))
-	for _, m := range latest {
-		out = append(out, m)
-	}
-	slices.SortFunc(out, func(x, y buffer.Mark) int { return strings.Compare(x.Source, y.Source) })
-	return out
+	return buffer.PickMarks(sinks, prefix, func(m, over buffer.Mark) bool { return m.Seq > over.Seq })
 }
 
 func (r *Router) append(ctx context.Context, tag string, entries []byte, m *buffer.Mark) error {
