@@ -68,6 +68,7 @@ func (b *Buffer) recover(ctx context.Context) (Recovery, error) {
 		all = append(all, found{c, name[0] == 'b', run})
 	}
 	b.removeOrphanNames(ents, seen)
+	b.cleanSpools()
 	// The marks committed are known once every chunk was read: cut off
 	// the frames of a marked append that never returned.
 	b.loadMarks()
