@@ -193,6 +193,23 @@ func TestCollectorCoversCatalog(t *testing.T) {
 // httpPort; outPath is the file output's path.
 // A tail input follows ./logs/*.log (tagged app.tailed), and a grep filter
 // drops the records of level debug.
+// TestPprof: with <system> enable_pprof, the listener serves Go's
+// profiles.
+func TestPprof(t *testing.T) {
+	dir := t.TempDir()
+	port := freePort(t)
+	if err := os.MkdirAll(filepath.Join(dir, "logs"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	startBarge(t, dir, metricsConfig(port, "./out/", "enable_pprof true"))
+	if code, body := get(t, port, "/debug/pprof/"); code != http.StatusOK || !strings.Contains(body, "allocs") {
+		t.Fatalf("/debug/pprof/: %d %.200s", code, body)
+	}
+	if code, body := get(t, port, "/debug/pprof/heap?debug=1"); code != http.StatusOK || !strings.Contains(body, "heap profile") {
+		t.Fatalf("/debug/pprof/heap: %d %.200s", code, body)
+	}
+}
+
 func metricsConfig(httpPort int, outPath, system string) string {
 	return fmt.Sprintf(`<system>
   http_port %d
@@ -320,6 +337,9 @@ func TestMetricsAndProbes(t *testing.T) {
 	}
 	if code, body := get(t, port, "/readyz"); code != http.StatusOK || !strings.Contains(body, "output out_files (file): ok") {
 		t.Fatalf("/readyz: %d %s", code, body)
+	}
+	if code, _ := get(t, port, "/debug/pprof/"); code != http.StatusNotFound {
+		t.Fatalf("/debug/pprof/ without enable_pprof: %d, want 404", code)
 	}
 	bargetest.SendAcked(t, p.Addr, "app.m", 0, 300)
 	bargetest.SendRecords(t, p.Addr, "app.m", 0, 7, func(i int) map[string]any { return map[string]any{"seq": i, "level": "debug"} })

@@ -33,6 +33,8 @@ type systemConfig struct {
 	// FluentdCompatibleMetrics: /metrics also reports each output under
 	// fluent-plugin-prometheus's prometheus_output_monitor names.
 	FluentdCompatibleMetrics bool `conf:"fluentd_compatible_metrics"`
+	// EnablePprof: the listener also serves Go's profiles, /debug/pprof/.
+	EnablePprof bool `conf:"enable_pprof"`
 }
 
 func defaultSystemConfig() systemConfig {
