@@ -21,6 +21,8 @@ import (
 	"github.com/klauspost/compress/zstd"
 	"github.com/tinylib/msgp/msgp"
 	"go.uber.org/goleak"
+
+	"github.com/barge-dev/barge/forwarder/codec"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -33,6 +35,7 @@ type server struct {
 	records atomic.Int64
 	msgs    atomic.Int64
 	dir     string
+	key     string        // when set, a shared-key handshake opens each connection
 	conns   chan struct{} // one value per accepted connection
 	mu      sync.Mutex
 	errs    []error
@@ -40,11 +43,17 @@ type server struct {
 
 func newServer(t *testing.T, dir string) *server {
 	t.Helper()
+	return newKeyServer(t, dir, "")
+}
+
+// newKeyServer is newServer with a shared-key handshake when key is set.
+func newKeyServer(t *testing.T, dir, key string) *server {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &server{ln: ln, dir: dir, conns: make(chan struct{}, 64)}
+	s := &server{ln: ln, dir: dir, key: key, conns: make(chan struct{}, 64)}
 	s.wg.Go(func() {
 		for {
 			c, err := ln.Accept()
@@ -80,6 +89,11 @@ func (s *server) stop(conns int) error {
 
 func (s *server) serve(c net.Conn) error {
 	r := msgp.NewReader(bufio.NewReader(c))
+	if s.key != "" {
+		if err := s.handshake(c, r); err != nil {
+			return err
+		}
+	}
 	for {
 		n, err := r.ReadArrayHeader()
 		if errors.Is(err, io.EOF) {
@@ -161,6 +175,61 @@ func (s *server) serve(c net.Conn) error {
 				return err
 			}
 		}
+	}
+}
+
+// handshake sends HELO, checks the PING's digest and answers PONG.
+func (s *server) handshake(c net.Conn, r *msgp.Reader) error {
+	nonce := []byte("0123456789abcdef")
+	if _, err := c.Write(codec.AppendHelo(nil, codec.Helo{Nonce: nonce, Keepalive: true})); err != nil {
+		return err
+	}
+	var raw bytes.Buffer
+	if _, err := r.CopyNext(&raw); err != nil {
+		return err
+	}
+	ping, err := codec.DecodePing(raw.Bytes())
+	if err != nil {
+		return err
+	}
+	ok := ping.SharedKeyDigest == codec.SharedKeyDigest(ping.SharedKeySalt, ping.Hostname, nonce, s.key)
+	pong := codec.Pong{OK: ok, Hostname: "server"}
+	if !ok {
+		pong.Reason = "shared_key mismatch"
+	}
+	if _, err := c.Write(codec.AppendPong(nil, pong)); err != nil {
+		return err
+	}
+	if !ok {
+		return errors.New("shared_key mismatch")
+	}
+	return nil
+}
+
+// TestSharedKey: with -shared-key, loadgen answers the HELO of a server
+// with <security> and its records arrive; a wrong key is refused.
+func TestSharedKey(t *testing.T) {
+	srv := newKeyServer(t, "", "s3cret")
+	cfg := config{addr: srv.ln.Addr().String(), mode: "packed", records: 5, recordSize: 100, conns: 2,
+		messages: 4, ack: true, ackTimeout: 10 * time.Second, tag: "t", sharedKey: "s3cret"}
+	if _, err := run(context.Background(), cfg); err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.stop(cfg.conns); err != nil {
+		t.Fatal(err)
+	}
+	if got := srv.records.Load(); got != 20 {
+		t.Fatalf("server counted %d records, want 20", got)
+	}
+
+	bad := newKeyServer(t, "", "other")
+	cfg.addr, cfg.conns = bad.ln.Addr().String(), 1
+	_, err := run(context.Background(), cfg)
+	if err == nil || !strings.Contains(err.Error(), "refused: shared_key mismatch") {
+		t.Fatalf("wrong key: %v", err)
+	}
+	if err := bad.stop(1); err == nil {
+		t.Fatal("the server saw no mismatch")
 	}
 }
 

@@ -29,6 +29,7 @@ type config struct {
 	tag           string
 	eventTime     bool
 	pid           int
+	sharedKey     string
 	verifyDir     string
 	verifyTimeout time.Duration
 }
@@ -61,6 +62,7 @@ func runMain(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs.DurationVar(&c.ackTimeout, "ack-timeout", time.Minute, "give up when an ack takes longer")
 	fs.StringVar(&c.tag, "tag", "loadgen.test", "tag of the records")
 	fs.BoolVar(&c.eventTime, "eventtime", true, "send EventTime (nanoseconds) instead of integer seconds")
+	fs.StringVar(&c.sharedKey, "shared-key", "", "answer the server's HELO with this `key` (<security> shared_key) on every connection")
 	fs.IntVar(&c.pid, "pid", 0, "sample this process's RSS every 100ms and report its peak")
 	fs.StringVar(&c.verifyDir, "verify-dir", "", "after sending, wait until the records appear as lines in files under this `dir` (.gz and .zst decompressed)")
 	fs.DurationVar(&c.verifyTimeout, "verify-timeout", 5*time.Minute, "how long to wait for -verify-dir")

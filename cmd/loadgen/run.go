@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/rand"
 	"errors"
@@ -9,12 +10,15 @@ import (
 	"io"
 	mrand "math/rand/v2"
 	"net"
+	"os"
 	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/tinylib/msgp/msgp"
+
+	"github.com/barge-dev/barge/forwarder/codec"
 )
 
 type result struct {
@@ -71,6 +75,14 @@ func run(ctx context.Context, c config) (*result, error) {
 				cn.Close()
 			}
 			return nil, fmt.Errorf("dial %s: %w", c.addr, err)
+		}
+		if c.sharedKey != "" {
+			if err := handshake(conns[i], c.sharedKey); err != nil {
+				for _, cn := range conns[:i+1] {
+					cn.Close()
+				}
+				return nil, fmt.Errorf("handshake with %s: %w", c.addr, err)
+			}
 		}
 	}
 	sendCtx, cancel := context.WithCancel(ctx)
@@ -262,4 +274,42 @@ func (res *result) print(w io.Writer, c config) {
 				c.pid, float64(res.rss.peak)/(1<<20), float64(res.rss.hwm)/(1<<20))
 		}
 	}
+}
+
+// handshake answers the server's HELO with a PING signed with key, as
+// out_forward's <security> does, and checks its PONG.
+func handshake(conn net.Conn, key string) error {
+	conn.SetDeadline(time.Now().Add(10 * time.Second))
+	defer conn.SetDeadline(time.Time{})
+	// The server sends nothing after HELO until PING, and nothing after
+	// PONG until a message: a buffered reader reads no further.
+	r := msgp.NewReader(conn)
+	var raw bytes.Buffer
+	if _, err := r.CopyNext(&raw); err != nil {
+		return fmt.Errorf("read HELO: %w", err)
+	}
+	helo, err := codec.DecodeHelo(raw.Bytes())
+	if err != nil {
+		return err
+	}
+	host, _ := os.Hostname()
+	salt := make([]byte, 16)
+	rand.Read(salt)
+	ping := codec.AppendPing(nil, codec.Ping{Hostname: host, SharedKeySalt: salt,
+		SharedKeyDigest: codec.SharedKeyDigest(salt, host, helo.Nonce, key)})
+	if _, err := conn.Write(ping); err != nil {
+		return fmt.Errorf("send PING: %w", err)
+	}
+	raw.Reset()
+	if _, err := r.CopyNext(&raw); err != nil {
+		return fmt.Errorf("read PONG: %w", err)
+	}
+	pong, err := codec.DecodePong(raw.Bytes())
+	if err != nil {
+		return err
+	}
+	if !pong.OK {
+		return fmt.Errorf("refused: %s", pong.Reason)
+	}
+	return nil
 }
