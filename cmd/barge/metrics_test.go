@@ -194,19 +194,26 @@ func TestCollectorCoversCatalog(t *testing.T) {
 // A tail input follows ./logs/*.log (tagged app.tailed), and a grep filter
 // drops the records of level debug.
 // TestPprof: with <system> enable_pprof, the listener serves Go's
-// profiles.
+// profiles. The "stopped" line reports the peak RSS.
 func TestPprof(t *testing.T) {
 	dir := t.TempDir()
 	port := freePort(t)
 	if err := os.MkdirAll(filepath.Join(dir, "logs"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	startBarge(t, dir, metricsConfig(port, "./out/", "enable_pprof true"))
+	p := startBarge(t, dir, metricsConfig(port, "./out/", "enable_pprof true"))
 	if code, body := get(t, port, "/debug/pprof/"); code != http.StatusOK || !strings.Contains(body, "allocs") {
 		t.Fatalf("/debug/pprof/: %d %.200s", code, body)
 	}
 	if code, body := get(t, port, "/debug/pprof/heap?debug=1"); code != http.StatusOK || !strings.Contains(body, "heap profile") {
 		t.Fatalf("/debug/pprof/heap: %d %.200s", code, body)
+	}
+	// The "stopped" line reports the run's peak RSS.
+	if code := p.Stop(30 * time.Second); code != 0 {
+		t.Fatalf("exit code %d", code)
+	}
+	if peak := p.PeakRSS(); peak < 4<<20 || peak > 1<<30 {
+		t.Fatalf("peak_rss_bytes %d", peak)
 	}
 }
 

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/barge-dev/barge/buffer"
+	"github.com/barge-dev/barge/cmd/internal/procstat"
 	"github.com/barge-dev/barge/conf"
 	"github.com/barge-dev/barge/output/bigquery"
 	"github.com/barge-dev/barge/output/file"
@@ -502,7 +503,10 @@ func (pl *pipeline) run(ctx context.Context) error {
 			s.logger.Warn("chunks left on disk for the next start", "chunks", left, "bytes", st.StagedBytes+st.QueuedBytes)
 		}
 	}
-	pl.log.Info("stopped", "took", time.Since(start).Round(time.Millisecond))
+	// The peak of resident memory over the whole run (VmHWM), for anyone
+	// sizing a container's limit.
+	_, peak, _ := procstat.Memory(os.Getpid())
+	pl.log.Info("stopped", "took", time.Since(start).Round(time.Millisecond), "peak_rss_bytes", peak)
 	errMu.Lock()
 	defer errMu.Unlock()
 	return errors.Join(runErrs...)

@@ -48,7 +48,7 @@ func Build() (string, error) {
 
 // Proc is a running barge binary whose JSON log lines the test reads.
 type Proc struct {
-	t      *testing.T
+	t      testing.TB
 	cmd    *exec.Cmd
 	mu     sync.Mutex
 	lines  []map[string]any
@@ -62,7 +62,7 @@ type Proc struct {
 // Start writes config into dir/barge.conf and runs `bin run` in dir, with
 // env added to its environment. It returns once barge logs that its
 // forward input listens; t's cleanup kills it if it still runs.
-func Start(t *testing.T, bin, dir, config string, env []string) *Proc {
+func Start(t testing.TB, bin, dir, config string, env []string) *Proc {
 	t.Helper()
 	p := StartCommand(t, bin, dir, config, env, "run")
 	line := p.WaitLog(10*time.Second, func(l map[string]any) bool { return l["msg"] == "listening" && l["port"] != nil })
@@ -73,7 +73,7 @@ func Start(t *testing.T, bin, dir, config string, env []string) *Proc {
 // StartCommand writes config into dir/barge.conf and runs `bin COMMAND...
 // -c dir/barge.conf --log-format json` in dir, with env added to its
 // environment, and returns at once; t's cleanup kills it if it still runs.
-func StartCommand(t *testing.T, bin, dir, config string, env []string, command ...string) *Proc {
+func StartCommand(t testing.TB, bin, dir, config string, env []string, command ...string) *Proc {
 	t.Helper()
 	path := filepath.Join(dir, "barge.conf")
 	if err := os.WriteFile(path, []byte(config), 0o644); err != nil {
@@ -195,6 +195,23 @@ func (p *Proc) Wait(timeout time.Duration) int {
 		p.t.Fatalf("barge did not exit within %v", timeout)
 	}
 	return p.cmd.ProcessState.ExitCode()
+}
+
+// PeakRSS is the most memory barge held over its whole run, its VmHWM in
+// bytes, as its "stopped" log line reports it (the child's ru_maxrss would
+// count the parent's memory shared before the exec); 0 if barge did not
+// stop that way. Call it after the process ended.
+func (p *Proc) PeakRSS() int64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, l := range p.lines {
+		if l["msg"] == "stopped" {
+			if v, ok := l["peak_rss_bytes"].(float64); ok {
+				return int64(v)
+			}
+		}
+	}
+	return 0
 }
 
 // Stdout is what barge wrote to its standard output; call it after the

@@ -157,7 +157,7 @@ func startGCS(t *testing.T) *gcsServer {
 	return &gcsServer{fake: fake, read: read}
 }
 
-func freePort(t *testing.T) int {
+func freePort(t testing.TB) int {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
