@@ -225,7 +225,7 @@ func (s *fileStore) sync() error {
 	if s.f == nil {
 		return nil // closed (synced first) or purged after a successful flush
 	}
-	if err := s.f.Sync(); err != nil {
+	if err := dataSync(s.f); err != nil {
 		return fmt.Errorf("fsync %s: %w", s.path, err)
 	}
 	return nil
