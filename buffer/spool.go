@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sync"
 	"syscall"
 )
 
@@ -34,8 +35,10 @@ const spoolBlock = 256 << 10
 // Spool is where a Flusher stages the encoded form of one chunk. Write
 // appends; ReadAt and Section read what was written and flushed (Flush).
 // Readers may run concurrently with each other and with Write, on the
-// flushed part; Write and Flush are for one goroutine.
+// flushed part; Write, Flush and Close are for one goroutine. A read after
+// Close fails.
 type Spool struct {
+	mu      sync.RWMutex // a memory spool's blocks and flushed, against readers
 	f       *os.File
 	buf     []byte   // file: written, not yet flushed to f
 	blocks  [][]byte // memory: the data, in blocks of spoolBlock
@@ -110,6 +113,8 @@ func (s *Spool) Write(p []byte) (int, error) {
 	}
 	n := len(p)
 	if s.f == nil {
+		s.mu.Lock()
+		defer s.mu.Unlock()
 		for len(p) > 0 {
 			if len(s.blocks) == 0 || len(s.blocks[len(s.blocks)-1]) == spoolBlock {
 				s.blocks = append(s.blocks, make([]byte, 0, spoolBlock))
@@ -165,6 +170,11 @@ func (s *Spool) ReadAt(p []byte, off int64) (int, error) {
 	if s.f != nil {
 		return s.f.ReadAt(p, off)
 	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.closed {
+		return 0, errSpoolClosed
+	}
 	n := 0
 	for n < len(p) && off < s.flushed {
 		b := s.blocks[off/spoolBlock]
@@ -189,8 +199,10 @@ func (s *Spool) Close() error {
 	if s.closed {
 		return nil
 	}
+	s.mu.Lock()
 	s.closed = true
 	s.blocks, s.buf = nil, nil
+	s.mu.Unlock()
 	if s.f != nil {
 		return s.f.Close()
 	}

@@ -126,3 +126,44 @@ func TestSpoolRecovery(t *testing.T) {
 		t.Fatal("the removal is not logged")
 	}
 }
+
+// TestSpoolConcurrentReads reads the flushed part while Write goes on, as
+// an upload's parts do, for both kinds (run with -race); a read after
+// Close fails.
+func TestSpoolConcurrentReads(t *testing.T) {
+	for _, typ := range []string{"file", "memory"} {
+		t.Run(typ, func(t *testing.T) {
+			s, _ := spoolOf(t, typ)
+			part := make([]byte, spoolBlock+17)
+			for i := range part {
+				part[i] = byte(i % 251)
+			}
+			errs := make(chan error, 8)
+			for i := range 8 {
+				if _, err := s.Write(part); err != nil {
+					t.Fatal(err)
+				}
+				if err := s.Flush(); err != nil {
+					t.Fatal(err)
+				}
+				off := int64(i) * int64(len(part))
+				go func() {
+					got, err := io.ReadAll(s.Section(off, int64(len(part))))
+					if err == nil && !bytes.Equal(got, part) {
+						err = io.ErrUnexpectedEOF
+					}
+					errs <- err
+				}()
+			}
+			for range 8 {
+				if err := <-errs; err != nil {
+					t.Fatal(err)
+				}
+			}
+			s.Close()
+			if _, err := s.ReadAt(make([]byte, 1), 0); err == nil {
+				t.Fatal("read after close succeeded")
+			}
+		})
+	}
+}

@@ -116,8 +116,9 @@ type Config struct {
 	// (16m, at least 5m).
 	PartSize int64 `conf:"part_size,size"`
 	// MultipartConcurrency (barge) is how many parts of one object upload
-	// at once (2, at most 8). Memory per flush is about
-	// (multipart_concurrency+1) * part_size.
+	// at once (2, at most 8). Parts are read from the chunk's spool (on
+	// disk for a file buffer): memory per flush is a few small buffers
+	// per part in flight, whatever part_size.
 	MultipartConcurrency int `conf:"multipart_concurrency"`
 
 	Format format.Config       `conf:"<format>"`

@@ -49,14 +49,23 @@
 //     goes to <secondary> or failed/. A CompleteMultipartUpload answered
 //     NoSuchUpload is checked the same way (an earlier try of the same
 //     request may have completed it).
-//   - Bounded memory: the encoded object is kept in blocks of part_size.
-//     Up to multipart_threshold (32m) it is sent with one PutObject. Past
-//     it, a multipart upload starts: each full block is uploaded as a part
-//     by its own goroutine while encoding goes on, at most
-//     multipart_concurrency (2) at a time; the encoder waits for a free
-//     slot. Memory per flush is about max(multipart_threshold,
-//     (multipart_concurrency+1)*part_size), whatever the chunk's size
-//     (about 50 MiB of heap for a 256 MiB chunk with the defaults).
+//   - Bounded memory: each attempt encodes the object into a spool of
+//     the chunk (buffer.Spool): for a file buffer an unnamed file in its
+//     spool/ directory, freed when the attempt ends, however it ends (a
+//     crash frees it too). Up to multipart_threshold (32m) the object is
+//     sent with one PutObject, a section of the spool. Past it, a
+//     multipart upload starts: each full part_size of the spool is
+//     uploaded as a part by its own goroutine while encoding goes on, at
+//     most multipart_concurrency (2) at a time; the encoder waits for a
+//     free slot. Bodies are read from the spool, again on each of the
+//     SDK's retries, never re-encoded. Memory per flush is a few small
+//     buffers per part in flight, whatever part_size,
+//     multipart_concurrency or the chunk's size (1 to 4 MiB of heap for
+//     an object of 106 MiB in parts of 5 or 16 MiB, 8 at a time, in
+//     TestMinIOSpoolMemory); the spool takes the encoded object's size of
+//     disk beside the chunk meanwhile. A memory buffer's spool is in
+//     memory: the encoded chunk, smaller than the chunk the buffer holds
+//     already, unless store_as json or txt makes it larger.
 //   - No abandoned uploads: a multipart upload that fails or whose context
 //     ends is aborted (with a context of its own, bounded to 30s) before
 //     Flush returns. Before starting a multipart upload, Flush lists the
@@ -66,7 +75,8 @@
 //     A bucket lifecycle rule with AbortIncompleteMultipartUpload remains
 //     a good backstop for chunks that are set aside.
 //   - Integrity: every body (PutObject, UploadPart) carries Content-MD5,
-//     which S3 verifies. The SDK's default CRC32 checksums are turned off
+//     which S3 verifies: the object's MD5 computed as the encoder writes
+//     it, a part's from the spool before it is sent. The SDK's default CRC32 checksums are turned off
 //     (RequestChecksumCalculation WhenRequired): some S3-compatible stores
 //     reject the completed parts' repeated checksums.
 //   - Errors name the object ("put s3://BUCKET/KEY: upload part 3: ...").

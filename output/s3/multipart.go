@@ -1,13 +1,13 @@
 package s3
 
 import (
-	"bytes"
 	"context"
 	"crypto/md5"
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"strconv"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -78,12 +78,18 @@ func (u *upload) abortAbandoned() error {
 	}
 }
 
-// submit uploads block b as the next part on its own goroutine, once one
-// of multipart_concurrency slots is free.
-func (u *upload) submit(b []byte) error {
+// submit uploads the n bytes at off of the spool as the next part on its
+// own goroutine, once one of multipart_concurrency slots is free. The
+// goroutine computes the part's MD5 from the spool, then sends the same
+// section: the SDK reads it again for the payload hash (plain HTTP), the
+// request and each of its retries.
+func (u *upload) submit(off, n int64) error {
 	if u.next >= maxParts {
 		return u.fail(buffer.Permanent(fmt.Errorf("put s3://%s/%s: object needs more than %d parts of part_size %d: raise part_size",
 			u.o.cfg.S3Bucket, u.key, maxParts, u.o.cfg.PartSize)))
+	}
+	if err := u.sp.Flush(); err != nil {
+		return u.fail(u.o.wrap(u.key, "", err))
 	}
 	select {
 	case u.sem <- struct{}{}:
@@ -100,21 +106,30 @@ func (u *upload) submit(b []byte) error {
 	go func() {
 		defer u.wg.Done()
 		defer func() { <-u.sem }()
-		sum := md5.Sum(b)
+		step := "upload part " + strconv.Itoa(int(num))
+		var sum [md5.Size]byte
+		h := md5.New()
+		if k, err := io.Copy(h, u.sp.Section(off, n)); err != nil || k != n {
+			if err == nil {
+				err = fmt.Errorf("spool holds %d of its %d bytes", k, n)
+			}
+			u.fail(u.o.wrap(u.key, step, err))
+			return
+		}
+		h.Sum(sum[:0])
 		in := &s3.UploadPartInput{
 			Bucket:        &u.o.cfg.S3Bucket,
 			Key:           &u.key,
 			UploadId:      aws.String(id),
 			PartNumber:    aws.Int32(num),
-			Body:          bytes.NewReader(b),
-			ContentLength: aws.Int64(int64(len(b))),
+			Body:          u.sp.Section(off, n),
+			ContentLength: aws.Int64(n),
 			ContentMD5:    aws.String(base64.StdEncoding.EncodeToString(sum[:])),
 		}
 		u.o.sse(nil, nil, &in.SSECustomerAlgorithm, &in.SSECustomerKey, &in.SSECustomerKeyMD5)
 		out, err := u.cl.UploadPart(u.ctx, in)
-		u.o.putBlock(b)
 		if err != nil {
-			u.fail(u.o.wrap(u.key, "upload part "+strconv.Itoa(int(num)), err))
+			u.fail(u.o.wrap(u.key, step, err))
 			return
 		}
 		u.mu.Lock()
@@ -152,13 +167,12 @@ func (u *upload) complete() error {
 	return u.o.wrap(u.key, "complete multipart upload", err)
 }
 
-// abort stops the part uploads, releases the blocks and aborts an open
+// abort stops and waits for the part uploads and aborts an open
 // multipart upload, with a context of its own if the flush's has ended.
 // A failed abort is logged: the next attempt's abortAbandoned retries it.
 func (u *upload) abort() {
 	u.cancel(errors.New("s3: upload aborted"))
 	u.wg.Wait()
-	u.release()
 	if u.uploadID == "" {
 		return
 	}

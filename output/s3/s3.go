@@ -46,7 +46,6 @@ type Output struct {
 	log      *slog.Logger
 	sseKey   string // SSE-C key and its MD5, base64
 	sseMD5   string
-	blocks   sync.Pool // *[]byte of cap PartSize
 
 	mu     sync.Mutex
 	s3     *s3.Client      // built on the first Flush
@@ -152,10 +151,10 @@ func (o *Output) put(ctx context.Context, c *buffer.Chunk, encode func(io.Writer
 	var stats format.Stats
 	var u *upload
 	for taken := 0; ; taken++ {
-		stats, u, err = o.attempt(ctx, cl, key, c.ID, meta, encode)
+		stats, u, err = o.attempt(ctx, cl, c, key, meta, encode)
 		if errors.Is(err, errRecount) {
 			objkey.SetRecords(meta, stats.Records)
-			stats, u, err = o.attempt(ctx, cl, key, c.ID, meta, encode)
+			stats, u, err = o.attempt(ctx, cl, c, key, meta, encode)
 		}
 		if !o.names.Indexed() || !errors.Is(err, objkey.ErrTaken) {
 			break
@@ -183,13 +182,18 @@ func (o *Output) put(ctx context.Context, c *buffer.Chunk, encode func(io.Writer
 	return stats.Err()
 }
 
-// attempt encodes the object into one upload and completes it, unless the
-// encoder rejected every record (a permanent error, nothing uploaded) or a
-// multipart upload announced a count of records in meta other than what
-// was written (errRecount, the upload aborted).
-func (o *Output) attempt(ctx context.Context, cl *s3.Client, key, id string, meta map[string]string, encode func(io.Writer) (format.Stats, error)) (format.Stats, *upload, error) {
-	u := o.newUpload(ctx, cl, key, id, meta)
-	defer u.cancel(nil)
+// attempt encodes the object into one upload, through a spool of chunk c
+// of its own, and completes it, unless the encoder rejected every record
+// (a permanent error, nothing uploaded) or a multipart upload announced a
+// count of records in meta other than what was written (errRecount, the
+// upload aborted). The spool is closed before attempt returns.
+func (o *Output) attempt(ctx context.Context, cl *s3.Client, c *buffer.Chunk, key string, meta map[string]string, encode func(io.Writer) (format.Stats, error)) (format.Stats, *upload, error) {
+	sp, err := c.Spool()
+	if err != nil {
+		return format.Stats{}, nil, o.wrap(key, "", err)
+	}
+	u := o.newUpload(ctx, cl, sp, key, c.ID, meta)
+	defer u.close()
 	stats, err := encode(u)
 	switch {
 	case err != nil:
@@ -256,22 +260,6 @@ func (o *Output) sse(alg *types.ServerSideEncryption, kms, cAlg, cKey, cMD5 **st
 // by its chunk id and size.
 func (o *Output) opaqueETag() bool {
 	return o.sseKey != "" || (o.cfg.UseServerSideEncryption != "" && o.cfg.UseServerSideEncryption != "AES256")
-}
-
-// getBlock returns an empty block of capacity part_size.
-func (o *Output) getBlock() []byte {
-	if b, ok := o.blocks.Get().(*[]byte); ok {
-		return (*b)[:0]
-	}
-	return make([]byte, 0, o.cfg.PartSize)
-}
-
-// putBlock recycles a block that reached capacity part_size.
-func (o *Output) putBlock(b []byte) {
-	if int64(cap(b)) == o.cfg.PartSize {
-		b = b[:0]
-		o.blocks.Put(&b)
-	}
 }
 
 // UploadTime returns the durations of the objects uploaded (all

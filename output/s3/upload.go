@@ -1,14 +1,13 @@
 package s3
 
 import (
-	"bytes"
 	"context"
 	"crypto/md5"
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
+	"hash"
 	"strings"
 	"sync"
 	"time"
@@ -25,24 +24,25 @@ import (
 // flush's context has ended.
 const abortTimeout = 30 * time.Second
 
-// firstBlock is the initial capacity of the first block: small chunks do
-// not cost a whole part_size of memory.
-const firstBlock = 64 << 10
-
 // errMissing is checkExisting's answer when no object is at the key.
 var errMissing = errors.New("s3: no object at the key")
 
-// upload is the io.Writer the Encoder writes one object into. It keeps
-// the encoded bytes in blocks of part_size. While they fit in
-// multipart_threshold they stay in memory and finish sends them with one
-// PutObject. When they outgrow it, upload starts a multipart upload: every
-// full block becomes a part, uploaded by its own goroutine while the
-// encoder goes on, at most multipart_concurrency at a time (Write blocks
-// until a slot is free), and finish completes the upload. Memory is about
-// (multipart_concurrency+1) * part_size, whatever the chunk's size.
+// upload is the io.Writer the Encoder writes one object into. It writes
+// the encoded bytes into the attempt's spool (see buffer.Spool: an unnamed
+// file beside a file chunk, memory for a memory chunk). While they fit in
+// multipart_threshold, Write feeds them to the object's MD5 and finish
+// sends the spool with one PutObject. When they outgrow it, upload starts
+// a multipart upload: every full part_size of the spool becomes a part,
+// uploaded as a section of the spool by its own goroutine (which computes
+// the part's MD5 from it) while the encoder goes on, at most
+// multipart_concurrency at a time (Write blocks until a slot is free), and
+// finish completes the upload. A retry of a request by the SDK reads its
+// section again. Memory is a few small buffers per part in flight,
+// whatever part_size or the chunk's size (and, for a memory chunk, the
+// spool itself).
 //
 // Write, finish and abort run on the flushing goroutine; part goroutines
-// share only parts, sums and err, under mu.
+// share only parts, sums and err, under mu, and read the spool.
 type upload struct {
 	o       *Output
 	cl      *s3.Client
@@ -53,8 +53,10 @@ type upload struct {
 	chunkID string
 	meta    map[string]string
 
-	blocks [][]byte // written and not yet handed to a part; only the last may be partial
-	size   int64    // bytes written
+	sp   *buffer.Spool
+	size int64     // bytes written
+	sum  hash.Hash // MD5 of the bytes written, while no multipart upload is open
+	sent int64     // bytes handed to parts
 
 	uploadID string // set while a multipart upload is open
 	next     int32  // parts started
@@ -69,12 +71,21 @@ type upload struct {
 	existing bool // an earlier attempt's object was found and kept
 }
 
-func (o *Output) newUpload(ctx context.Context, cl *s3.Client, key, chunkID string, meta map[string]string) *upload {
+func (o *Output) newUpload(ctx context.Context, cl *s3.Client, sp *buffer.Spool, key, chunkID string, meta map[string]string) *upload {
 	pctx, cancel := context.WithCancelCause(ctx)
-	return &upload{o: o, cl: cl, parent: ctx, ctx: pctx, cancel: cancel, key: key, chunkID: chunkID, meta: meta}
+	return &upload{o: o, cl: cl, parent: ctx, ctx: pctx, cancel: cancel, key: key, chunkID: chunkID, meta: meta,
+		sp: sp, sum: md5.New()}
 }
 
 func (u *upload) nparts() int { return int(u.next) }
+
+// close ends the attempt: it stops and waits for the part uploads, if
+// finish or abort did not, and closes the spool.
+func (u *upload) close() {
+	u.cancel(nil)
+	u.wg.Wait()
+	u.sp.Close() // an unnamed file or memory: nothing is lost with an error
+}
 
 // fail records the first failure and stops the other parts.
 func (u *upload) fail(err error) error {
@@ -101,65 +112,51 @@ func (u *upload) failure() error {
 	return nil
 }
 
-// Write buffers p, starting a multipart upload when the object outgrows
-// multipart_threshold and handing each full block to a part upload.
+// Write appends p to the spool, starting a multipart upload when the
+// object outgrows multipart_threshold and handing each full part to a
+// part upload.
 func (u *upload) Write(p []byte) (int, error) {
 	if err := u.failure(); err != nil {
 		return 0, err
 	}
-	partSize := int(u.o.cfg.PartSize)
-	n := len(p)
-	for len(p) > 0 {
-		if len(u.blocks) == 0 || len(u.blocks[len(u.blocks)-1]) == partSize {
-			if len(u.blocks) == 0 && u.size == 0 {
-				u.blocks = append(u.blocks, make([]byte, 0, min(firstBlock, partSize)))
-			} else {
-				u.blocks = append(u.blocks, u.o.getBlock())
-			}
+	n, err := u.sp.Write(p)
+	u.size += int64(n)
+	if err != nil {
+		return n, u.fail(u.o.wrap(u.key, "", err))
+	}
+	if u.uploadID == "" {
+		u.sum.Write(p)
+		if u.size <= u.o.cfg.MultipartThreshold {
+			return n, nil
 		}
-		b := u.blocks[len(u.blocks)-1]
-		take := min(partSize-len(b), len(p))
-		if cap(b)-len(b) < take {
-			nb := make([]byte, len(b), min(max(2*cap(b), len(b)+take), partSize))
-			copy(nb, b)
-			b = nb
+		if err := u.startMultipart(); err != nil {
+			return n, u.fail(err)
 		}
-		b = append(b, p[:take]...)
-		u.blocks[len(u.blocks)-1] = b
-		p = p[take:]
-		u.size += int64(take)
-		if u.uploadID == "" && u.size > u.o.cfg.MultipartThreshold {
-			if err := u.startMultipart(); err != nil {
-				return n - len(p), u.fail(err)
-			}
-		}
-		if u.uploadID != "" {
-			for len(u.blocks) > 0 && len(u.blocks[0]) == partSize {
-				b := u.blocks[0]
-				u.blocks = u.blocks[1:]
-				if err := u.submit(b); err != nil {
-					return n - len(p), err
-				}
-			}
+		u.sum = nil // the parts have their own
+	}
+	for partSize := u.o.cfg.PartSize; u.size-u.sent >= partSize; u.sent += partSize {
+		if err := u.submit(u.sent, partSize); err != nil {
+			return n, err
 		}
 	}
 	return n, nil
 }
 
-// finish sends what Write buffered: one PutObject, or the last part and
+// finish sends what Write spooled: one PutObject, or the last part and
 // CompleteMultipartUpload.
 func (u *upload) finish() error {
+	if err := u.sp.Flush(); err != nil {
+		return u.fail(u.o.wrap(u.key, "", err))
+	}
 	if u.uploadID == "" {
 		return u.putObject()
 	}
-	for _, b := range u.blocks {
-		if len(b) > 0 {
-			if err := u.submit(b); err != nil {
-				return err
-			}
+	if u.size > u.sent {
+		if err := u.submit(u.sent, u.size-u.sent); err != nil {
+			return err
 		}
+		u.sent = u.size
 	}
-	u.blocks = nil
 	u.wg.Wait()
 	if err := u.failure(); err != nil {
 		return err
@@ -167,27 +164,14 @@ func (u *upload) finish() error {
 	return u.complete()
 }
 
-// putObject uploads the buffered object with If-None-Match: *.
+// putObject uploads the spooled object with If-None-Match: *.
 func (u *upload) putObject() error {
-	h := md5.New()
-	for _, b := range u.blocks {
-		h.Write(b)
-	}
-	sum := h.Sum(nil)
-	var body io.ReadSeeker
-	switch len(u.blocks) {
-	case 0:
-		body = bytes.NewReader(nil)
-	case 1:
-		body = bytes.NewReader(u.blocks[0])
-	default:
-		body = io.NewSectionReader(blockReader(u.blocks), 0, u.size)
-	}
+	sum := u.sum.Sum(nil)
 	c := &u.o.cfg
 	in := &s3.PutObjectInput{
 		Bucket:        &c.S3Bucket,
 		Key:           &u.key,
-		Body:          body,
+		Body:          u.sp.Section(0, u.size),
 		ContentLength: aws.Int64(u.size),
 		ContentMD5:    aws.String(base64.StdEncoding.EncodeToString(sum)),
 		ContentType:   aws.String(u.o.enc.ContentType()),
@@ -198,7 +182,6 @@ func (u *upload) putObject() error {
 	}
 	u.o.sse(&in.ServerSideEncryption, &in.SSEKMSKeyId, &in.SSECustomerAlgorithm, &in.SSECustomerKey, &in.SSECustomerKeyMD5)
 	_, err := u.cl.PutObject(u.ctx, in)
-	u.release()
 	if err == nil {
 		return nil
 	}
@@ -238,14 +221,6 @@ func (u *upload) checkExisting(etag string, cause error) error {
 		u.o.cfg.S3Bucket, u.key, u.chunkID, got, etag, u.size))
 }
 
-// release recycles the blocks not handed to a part.
-func (u *upload) release() {
-	for _, b := range u.blocks {
-		u.o.putBlock(b)
-	}
-	u.blocks = nil
-}
-
 func (u *upload) path() string { return "s3://" + u.o.cfg.S3Bucket + "/" + u.key }
 
 // metaValue looks up user metadata case-insensitively (S3 lowercases names).
@@ -259,24 +234,4 @@ func metaValue(m map[string]string, key string) string {
 		}
 	}
 	return ""
-}
-
-// blockReader reads blocks as one byte sequence.
-type blockReader [][]byte
-
-func (br blockReader) ReadAt(p []byte, off int64) (int, error) {
-	n := 0
-	for _, b := range br {
-		if off >= int64(len(b)) {
-			off -= int64(len(b))
-			continue
-		}
-		c := copy(p[n:], b[off:])
-		n += c
-		off = 0
-		if n == len(p) {
-			return n, nil
-		}
-	}
-	return n, io.EOF
 }
