@@ -2,6 +2,7 @@ package format
 
 import (
 	"io"
+	"os"
 	"testing"
 )
 
@@ -67,4 +68,51 @@ func BenchmarkCheckRecord(b *testing.B) {
 			p = p[n:]
 		}
 	}
+}
+
+// BenchmarkZstdAlone is the ceiling of a zstd output: the compressor
+// alone, with the settings the Encoder uses, on a file of JSON lines
+// (BARGE_ZSTD_SAMPLE, for example one of barge's own output files,
+// decompressed), fed in 64 KiB writes.
+//
+//	zstd -dc bench-out/loadgen.test/*.zst | head -c 64000000 > /tmp/sample.json
+//	BARGE_ZSTD_SAMPLE=/tmp/sample.json go test ./output/format -run '^$' -bench ZstdAlone -cpu 1
+func BenchmarkZstdAlone(b *testing.B) {
+	path := os.Getenv("BARGE_ZSTD_SAMPLE")
+	if path == "" {
+		b.Skip("BARGE_ZSTD_SAMPLE is not set: it names the JSON-lines file to compress")
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	c, err := newCompressors("zstd")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(len(data)))
+	var out countingWriter
+	for b.Loop() {
+		out = 0
+		w := c.get(&out)
+		for p := data; len(p) > 0; {
+			k := min(len(p), 64<<10)
+			if _, err := w.Write(p[:k]); err != nil {
+				b.Fatal(err)
+			}
+			p = p[k:]
+		}
+		if err := w.Close(); err != nil {
+			b.Fatal(err)
+		}
+		c.put(w)
+	}
+	b.ReportMetric(float64(len(data))/float64(out), "in/out")
+}
+
+type countingWriter int64
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	*c += countingWriter(len(p))
+	return len(p), nil
 }
