@@ -20,8 +20,8 @@ import (
 
 // An S3 source is loaded through GCS: BigQuery load jobs read only gs://
 // URIs. Just before a job is submitted, each of its objects is copied
-// (streamed, not held in memory) to STAGING_PREFIX + its key, and the job
-// loads the copies. The S3 objects stay the archive of record: the ledger
+// (streamed, not held in memory: see relayOne) to STAGING_PREFIX + its
+// key, and the job loads the copies. The S3 objects stay the archive of record: the ledger
 // names them by key, and a copy that is missing or differs is made again,
 // so a replay or a deleted staging prefix costs only copying.
 
@@ -163,6 +163,13 @@ feed:
 // against the one computed while streaming, and, for an object uploaded
 // in one part (whose ETag is its MD5), the MD5. A copy that fails a check
 // is deleted.
+//
+// The copy is one request whose body streams from the S3 object: the
+// client holds no copy of it (a resumable upload's client would buffer
+// ChunkSize, 16 MiB by default, per copy: relayWorkers times). A request
+// that fails leaves no object, and is not retried here: the error fails
+// the job's submission, and the next cycle relays again what the staging
+// prefix lacks.
 func (l *Loader) relayOne(ctx context.Context, name string) (int64, error) {
 	l.mu.Lock()
 	src, ok := l.listed[name]
@@ -193,6 +200,11 @@ func (l *Loader) relayOne(ctx context.Context, name string) (int64, error) {
 	wctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	w := dst.NewWriter(wctx)
+	w.ChunkSize = 0 // one request, streamed: nothing buffered
+	// The checks below are the copy's: a mismatch must reach them, which
+	// delete the copy (the client's own check would fail the Close and
+	// leave the object, which a later cycle would take for a good copy).
+	w.DisableAutoChecksum = true
 	w.ContentType = aws.ToString(get.ContentType)
 	w.Metadata = map[string]string{metaSource: srcURI, metaSourceETag: src.ETag}
 	crc := crc32.New(crc32.MakeTable(crc32.Castagnoli))

@@ -77,6 +77,9 @@ func (c *cycleFrames) Next() (string, []byte, error) {
 // zstd object into fake-gcs-server in this process, with the default
 // 16 MiB chunk_size, and reports input MB/s and the process's peak heap
 // above the baseline (the fake server's copy of the object included).
+// It goes through put, which spools in memory (as a memory chunk does):
+// the peak includes the encoded object. TestUploadMemory measures the
+// upload of a file chunk, spooled in a file.
 //
 //	go test -run '^$' -bench Flush256MiB -benchtime 1x ./output/gcs/
 func BenchmarkFlush256MiB(b *testing.B) {

@@ -87,6 +87,44 @@ func Credentials(cfg ClientConfig) ([]option.ClientOption, error) {
 // are one HTTP client, authenticated unless against an emulator. Building
 // them dials nothing: tokens are fetched with the first request.
 func ClientOptions(ctx context.Context, cfg ClientConfig) ([]option.ClientOption, error) {
+	if cfg.Transport != nil {
+		hc, err := httpClient(ctx, cfg)
+		if err != nil {
+			return nil, err
+		}
+		return []option.ClientOption{option.WithHTTPClient(hc)}, nil
+	}
+	opts, err := keyOptions(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if emulator() {
+		opts = append(opts, option.WithoutAuthentication())
+	}
+	return opts, nil
+}
+
+// httpClient returns an HTTP client over cfg.Transport whose requests
+// carry cfg's credentials, user agent and scopes (none against an
+// emulator). The storage client takes such a client as it is; the gcs
+// output sends its resumable uploads through one (session.go).
+func httpClient(ctx context.Context, cfg ClientConfig) (*http.Client, error) {
+	opts, err := keyOptions(cfg)
+	if err != nil {
+		return nil, err
+	}
+	rt := cfg.Transport
+	if !emulator() {
+		if rt, err = htransport.NewTransport(ctx, rt, opts...); err != nil {
+			return nil, fmt.Errorf("gcs credentials: %w", err)
+		}
+	}
+	return &http.Client{Transport: rt}, nil
+}
+
+// keyOptions are cfg's user agent, scopes and, unless against an
+// emulator, credentials.
+func keyOptions(cfg ClientConfig) ([]option.ClientOption, error) {
 	var opts []option.ClientOption
 	if cfg.UserAgent != "" {
 		opts = append(opts, option.WithUserAgent(cfg.UserAgent))
@@ -94,30 +132,14 @@ func ClientOptions(ctx context.Context, cfg ClientConfig) ([]option.ClientOption
 	if len(cfg.Scopes) > 0 {
 		opts = append(opts, option.WithScopes(cfg.Scopes...))
 	}
-	emulated := emulator()
-	if !emulated {
+	if !emulator() {
 		creds, err := Credentials(cfg)
 		if err != nil {
 			return nil, err
 		}
 		opts = append(opts, creds...)
 	}
-	if cfg.Transport == nil {
-		if emulated {
-			opts = append(opts, option.WithoutAuthentication())
-		}
-		return opts, nil
-	}
-	// The storage client takes an HTTP client as it is: the credentials,
-	// user agent and scopes go into its transport.
-	rt := cfg.Transport
-	if !emulated {
-		var err error
-		if rt, err = htransport.NewTransport(ctx, rt, opts...); err != nil {
-			return nil, fmt.Errorf("gcs credentials: %w", err)
-		}
-	}
-	return []option.ClientOption{option.WithHTTPClient(&http.Client{Transport: rt})}, nil
+	return opts, nil
 }
 
 // NewClient makes a storage client with ClientOptions and then extra. The

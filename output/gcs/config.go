@@ -28,7 +28,7 @@ type Config struct {
 	// then governs (2). For a resumable upload the count starts again after
 	// each chunk that goes through.
 	ClientRetries int `conf:"client_retries"`
-	// ClientTimeout bounds one request: a stalled resumable chunk, a
+	// ClientTimeout bounds one request: a request of a resumable upload, a
 	// single-request upload, a metadata read (60s).
 	ClientTimeout time.Duration `conf:"client_timeout"`
 	// Bucket is the bucket's name. It must exist: barge never creates it.
@@ -61,9 +61,12 @@ type Config struct {
 	ACL string `conf:"acl" enum:"auth_read,owner_full,owner_read,private,project_private,public_read"`
 	// EncryptionKey is a customer-supplied AES-256 key, base64.
 	EncryptionKey string `conf:"encryption_key"`
-	// ChunkSize is the size of each request of a resumable upload, and the
-	// largest object sent in a single request (16m; at least 256k, rounded
-	// up to a multiple of 256k). An upload holds up to twice this in memory.
+	// ChunkSize is the size of each request: an object of at most
+	// chunk_size is sent in one request, a larger one as a resumable upload
+	// of chunk_size requests (16m; at least 256k, rounded up to a multiple
+	// of 256k). Requests are read from the chunk's spool, not held in
+	// memory: chunk_size trades the number of requests (GCS advises at
+	// least 8m) against what a failed request sends again, not memory.
 	ChunkSize int64 `conf:"chunk_size,size"`
 	// AutoCreateBucket must stay false: barge never creates buckets
 	// (fluent-plugin-gcs defaults to true).

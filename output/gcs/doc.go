@@ -38,18 +38,38 @@
 //     (another barge-chunk-id) moves the chunk to the next free index,
 //     recorded, and it uploads again (at most objkey.MaxTaken times per
 //     flush).
-//   - Checksums. Every byte the Encoder writes goes into a CRC32C. An object
-//     of at most chunk_size bytes is sent in one request that declares its
-//     CRC32C and MD5, which GCS checks. A larger one goes as a resumable
-//     upload, chunk_size per request; the client sends the CRC32C of the
-//     whole stream with the last request (GCS checks it). In both cases the
-//     new object's CRC32C and size are compared with barge's own: a
-//     mismatch deletes that generation and fails the flush (ErrChecksum),
-//     which is retried.
-//   - Memory: the first chunk_size bytes are gathered in a pooled buffer;
-//     past that the Encoder streams into the resumable upload, whose client
-//     holds one chunk_size buffer. An upload holds at most about
-//     2 x chunk_size (32 MiB by default), whatever the chunk's size.
+//   - Encoded once, sent from the spool. The Encoder writes the object into
+//     the chunk's spool (buffer.Chunk.Spool: an unnamed file in the
+//     buffer's spool/ directory for a file chunk, memory for a memory
+//     chunk), hashing it (CRC32C, and MD5 while it may go in one request)
+//     as it goes. The upload starts once the object is encoded: its size,
+//     checksums and count of records are known. Every request body is a
+//     section of the spool; a retried request reads it again, the Encoder
+//     never runs twice in one Flush (a key with %{index} that moves to the
+//     next index sends the same spool again). A file chunk's spool takes
+//     the encoded object's size on the buffer's volume, beside the chunk,
+//     for the time of the Flush; it is closed (its space freed) when Flush
+//     returns, whatever the outcome.
+//   - chunk_size (16m) is the size of a request: an object of at most
+//     chunk_size bytes goes in one request, a larger one as a resumable
+//     upload of chunk_size requests (the last one shorter). It no longer
+//     costs memory; it trades the number of requests (GCS advises at
+//     least 8 MiB for throughput) against what a failed request sends
+//     again.
+//   - Checksums. An object sent in one request declares its CRC32C and
+//     MD5, which GCS checks. A resumable upload declares the whole
+//     object's CRC32C with its last request (GCS checks it before it
+//     finalizes the object). In both cases the new object's CRC32C and
+//     size are compared with barge's own: a mismatch deletes that
+//     generation and fails the flush (ErrChecksum), which is retried.
+//   - Memory: an upload holds a few small buffers (the spool's 256 KiB
+//     write buffer, the copy buffers of the HTTP requests), whatever
+//     chunk_size, the chunk's size or flush_thread_count. One request is
+//     sent through the storage client, streamed (it buffers nothing); a
+//     resumable upload is sent by this package (session.go), because the
+//     client's resumable writer copies every chunk_size request into a
+//     buffer of its own. A memory chunk's spool is in memory: the encoded
+//     object, next to the chunk.
 //   - Errors name gs://BUCKET/KEY. Permanent (buffer.Permanent): 400 (but
 //     a checksum mismatch: an invalid object name, metadata too large), 401,
 //     403 (but rate limits), 404 (the bucket does not exist), other 4xx, an
@@ -57,9 +77,11 @@
 //     request), a chunk whose every record the encoder rejects,
 //     ErrObjectExists. Transient (the buffer retries with its backoff):
 //     408, 410, 429, 5xx, timeouts, connection errors, anything unknown.
-//     The client's own retries are bounded by client_retries (2) quick
-//     retries in a row (250 ms, then up to 2 s apart), so the buffer's
-//     backoff governs; a request stalled for client_timeout (60s) fails.
+//     Quick retries of a request are bounded by client_retries (2) in a
+//     row (250 ms, then up to 2 s apart; counted again after each request
+//     of a resumable upload that goes through), so the buffer's backoff
+//     governs; a request that takes client_timeout (60s) fails. A 404 once
+//     a resumable upload is under way is a lost session, transient.
 //     Flush does not log failures (the buffer does); a put is logged at
 //     debug level.
 //   - Metadata: objkey.Metadata (barge-chunk-id, barge-records, barge-first-time,
@@ -77,13 +99,8 @@
 //   - Rejected records: records the encoder rejects (malformed, or nested
 //     deeper than event.MaxDepth) are left out of the object and returned
 //     with buffer.Rejected once it is stored; barge-records counts the
-//     records in the object. An object sent in one request carries its
-//     metadata after the whole object is encoded, so the count is known. A
-//     resumable upload sends it first, announcing the chunk's count: when
-//     records are then rejected, that upload is abandoned unfinalized and
-//     the object encoded and uploaded once more with the count the first
-//     pass found. Rejects are rare; this costs nothing without them.
-//     Content-Type is the Encoder's (application/gzip, application/zstd,
+//     records in the object (the upload starts after the encoding, so
+//     the count is known). Content-Type is the Encoder's (application/gzip, application/zstd,
 //     application/x-ndjson...); with transcoding, Content-Encoding is gzip
 //     and Content-Type the uncompressed format's.
 //   - STORAGE_EMULATOR_HOST (host:port) sends every request to an emulator
@@ -103,5 +120,5 @@
 // storage.objects.get; with %{index} it lists the key's prefix once per
 // chunk, which needs storage.objects.list);
 // client_timeout is a duration; the v0.12 format parameter is replaced by
-// <format>. barge adds chunk_size.
+// <format>. barge adds chunk_size (see above).
 package gcs

@@ -91,10 +91,11 @@ func isNotFound(err error) bool {
 	return errors.As(err, &ge) && ge.Code == http.StatusNotFound
 }
 
-// retryBudget bounds the client's own retries of one flush: at most n
-// retries in a row, counted again from n after each resumable chunk that
+// retryBudget bounds the quick retries of one upload (the storage
+// client's, putSingle's, a resumable session's): at most n retries in a
+// row, counted again from n after each request of a resumable upload that
 // goes through, so the buffer's backoff governs and there is never a hot
-// loop inside the client.
+// loop inside the output.
 type retryBudget struct {
 	n    int32
 	left atomic.Int32
@@ -109,5 +110,9 @@ func newRetryBudget(n int) *retryBudget {
 func (b *retryBudget) shouldRetry(err error) bool {
 	return storage.ShouldRetry(err) && b.left.Add(-1) >= 0
 }
+
+// spend takes one retry for a failure that is not an error (a request
+// that went through without progress), reporting whether there was one.
+func (b *retryBudget) spend() bool { return b.left.Add(-1) >= 0 }
 
 func (b *retryBudget) reset() { b.left.Store(b.n) }

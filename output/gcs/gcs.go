@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"strings"
 	"sync"
 	"time"
@@ -47,13 +48,14 @@ type Output struct {
 	version     string
 	log         *slog.Logger
 
-	// bufs holds the buffers that gather an object's first chunk_size
-	// bytes (*[]byte).
-	bufs sync.Pool
-
 	mu     sync.Mutex
 	client *storage.Client
-	closed bool
+	// sessions carries the resumable uploads (session.go), over base, to
+	// uploadURL (https://storage.googleapis.com, or the emulator's).
+	sessions  *http.Client
+	base      *http.Transport
+	uploadURL string
+	closed    bool
 
 	uploads buffer.SharedHistogram // durations of the objects uploaded
 
@@ -129,8 +131,22 @@ func (o *Output) Flush(ctx context.Context, c *buffer.Chunk) error {
 	if err != nil {
 		return err
 	}
+	if err := o.ready(ctx, key); err != nil {
+		return err
+	}
+	spool, err := c.Spool()
+	if err != nil {
+		return o.wrap(o.where(key), err)
+	}
+	defer spool.Close()
+	start := time.Now()
+	obj, err := o.encode(ctx, spool, encode)
+	if err != nil {
+		return o.wrap(o.where(key), err)
+	}
 	for taken := 0; ; taken++ {
-		err = o.put(ctx, key, meta, encode)
+		// The object is the same whatever its key: encoded once.
+		err = o.upload(ctx, key, meta, obj, start)
 		if !o.names.Indexed() || !errors.Is(err, objkey.ErrTaken) {
 			break
 		}
@@ -168,6 +184,9 @@ func (o *Output) Close() error {
 		return nil
 	}
 	o.closed = true
+	if o.base != nil {
+		o.base.CloseIdleConnections() // a resumable upload in flight goes on
+	}
 	if o.client == nil {
 		return nil
 	}
@@ -176,8 +195,9 @@ func (o *Output) Close() error {
 	return err
 }
 
-// storageClient returns the client, making it on first use. A failure is
-// not kept: the next Flush tries again.
+// storageClient returns the client, making it on first use, with the
+// HTTP client of the resumable uploads. A failure is not kept: the next
+// Flush tries again.
 func (o *Output) storageClient(ctx context.Context) (*storage.Client, error) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
@@ -191,13 +211,31 @@ func (o *Output) storageClient(ctx context.Context) (*storage.Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	// The client outlives this flush: it must not be bound to its context.
-	cl, err := storage.NewClient(context.WithoutCancel(ctx), opts...)
+	// The clients outlive this flush: they must not be bound to its context.
+	ctx = context.WithoutCancel(ctx)
+	base := http.DefaultTransport.(*http.Transport).Clone()
+	hc, err := httpClient(ctx, ClientConfig{Keyfile: o.cfg.Keyfile, UserAgent: o.userAgent(), Scopes: []string{storage.ScopeFullControl}, Transport: base})
 	if err != nil {
 		return nil, fmt.Errorf("gcs client: %w", err)
 	}
-	o.client = cl
+	endpoint, err := uploadURL()
+	if err != nil {
+		return nil, err
+	}
+	cl, err := storage.NewClient(ctx, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("gcs client: %w", err)
+	}
+	o.client, o.sessions, o.base, o.uploadURL = cl, hc, base, endpoint
 	return cl, nil
+}
+
+// userAgent is barge/VERSION.
+func (o *Output) userAgent() string {
+	if o.version != "" {
+		return "barge/" + o.version
+	}
+	return "barge"
 }
 
 // clientOptions returns how the client authenticates (ClientOptions):
@@ -205,11 +243,7 @@ func (o *Output) storageClient(ctx context.Context) (*storage.Client, error) {
 // keyfile or Application Default Credentials. An unusable keyfile is
 // errCredentials, a permanent error.
 func (o *Output) clientOptions() ([]option.ClientOption, error) {
-	ua := "barge"
-	if o.version != "" {
-		ua += "/" + o.version
-	}
-	opts, err := ClientOptions(context.Background(), ClientConfig{Keyfile: o.cfg.Keyfile, UserAgent: ua})
+	opts, err := ClientOptions(context.Background(), ClientConfig{Keyfile: o.cfg.Keyfile, UserAgent: o.userAgent()})
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", errCredentials, err)
 	}

@@ -5,11 +5,10 @@ import (
 	"crypto/md5"
 	"errors"
 	"fmt"
+	"hash"
 	"hash/crc32"
 	"io"
 	"maps"
-	"strconv"
-	"sync/atomic"
 	"time"
 
 	"cloud.google.com/go/storage"
@@ -22,28 +21,114 @@ import (
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
-// errRecount is attempt's error when a resumable upload was started with
-// a count of records in its metadata that the encoder then did not write.
-var errRecount = errors.New("gcs: the resumable upload announced another number of records")
+// An object is encoded once, into the chunk's spool (buffer.Spool: an
+// unnamed file beside a file chunk, memory for a memory chunk), and sent
+// from there once its size, CRC32C, MD5 and count of records are known:
+// an object of at most chunk_size bytes in one request, a larger one as a
+// resumable upload of chunk_size requests (session.go). Every request
+// body is a section of the spool, read again when the request is retried,
+// so an upload holds a few small buffers in memory whatever chunk_size,
+// the object's size or flush_thread_count.
 
-// put encodes one object to key, create-only. encode writes the object's
-// bytes to the io.Writer it is given; meta's MetaRecords is the count the
-// chunk announces, replaced by the number of records encode wrote.
-//
-// barge-records must count the records the object holds. An object sent
-// in one request goes with its metadata after the whole object is
-// encoded, so the count is known. A resumable upload sends the metadata
-// first: when the encoder then rejects records, that upload is abandoned
-// (never finalized) and the object encoded and uploaded once more with the
-// count the first pass found (the Encoder is deterministic). Rejects are
-// rare; this costs nothing without them.
-func (o *Output) put(ctx context.Context, key string, meta map[string]string, encode func(io.Writer) (format.Stats, error)) error {
-	where := "gs://" + o.cfg.Bucket + "/" + key
+// encoded is an object in its spool, with what its upload declares.
+type encoded struct {
+	spool *buffer.Spool
+	stats format.Stats
+	size  int64
+	crc   uint32
+	md5   []byte // nil for an object past chunk_size: it goes resumable
+}
+
+// spoolWriter takes the Encoder's bytes into the spool and hashes them.
+type spoolWriter struct {
+	ctx   context.Context
+	spool *buffer.Spool
+	crc   uint32
+	md5   hash.Hash // nil once past limit
+	limit int64
+}
+
+func (w *spoolWriter) Write(p []byte) (int, error) {
+	if err := w.ctx.Err(); err != nil {
+		return 0, err
+	}
+	n, err := w.spool.Write(p)
+	w.crc = crc32.Update(w.crc, castagnoli, p[:n])
+	if w.md5 != nil {
+		if w.spool.Size() > w.limit {
+			w.md5 = nil // one request declares it; a resumable upload does not
+		} else {
+			w.md5.Write(p[:n])
+		}
+	}
+	return n, err
+}
+
+// encode runs encode once, into spool. A chunk whose every record the
+// encoder rejects is a permanent error: nothing is uploaded.
+func (o *Output) encode(ctx context.Context, spool *buffer.Spool, encode func(io.Writer) (format.Stats, error)) (*encoded, error) {
+	w := &spoolWriter{ctx: ctx, spool: spool, md5: md5.New(), limit: o.chunkSize}
+	stats, err := encode(w)
+	if err == nil {
+		err = spool.Flush()
+	}
+	if err == nil && stats.AllRejected() {
+		err = stats.Err()
+	}
+	if err != nil {
+		return nil, err
+	}
+	obj := &encoded{spool: spool, stats: stats, size: spool.Size(), crc: w.crc}
+	if w.md5 != nil {
+		obj.md5 = w.md5.Sum(nil)
+	}
+	return obj, nil
+}
+
+// ready checks what a put needs before anything is encoded: a live
+// context, a valid key and a storage client.
+func (o *Output) ready(ctx context.Context, key string) error {
 	if err := ctx.Err(); err != nil {
-		return o.wrap(where, err)
+		return o.wrap(o.where(key), err)
 	}
 	if err := objkey.CheckObjectKey(key); err != nil {
-		return buffer.Permanent(fmt.Errorf("put %s: %w", where, err))
+		return buffer.Permanent(fmt.Errorf("put %s: %w", o.where(key), err))
+	}
+	if _, err := o.storageClient(ctx); err != nil {
+		return o.wrap(o.where(key), err)
+	}
+	return nil
+}
+
+// put encodes an object through a spool in memory and uploads it to key,
+// create-only: what Flush does with a chunk, for a caller that has an
+// encode function instead (encode writes the object's bytes to the
+// io.Writer it is given). meta's MetaRecords is replaced by the number of
+// records encode wrote.
+func (o *Output) put(ctx context.Context, key string, meta map[string]string, encode func(io.Writer) (format.Stats, error)) error {
+	if err := o.ready(ctx, key); err != nil {
+		return err
+	}
+	spool, err := new(buffer.Chunk).Spool() // a chunk without a file: memory
+	if err != nil {
+		return o.wrap(o.where(key), err)
+	}
+	defer spool.Close()
+	start := time.Now()
+	obj, err := o.encode(ctx, spool, encode)
+	if err != nil {
+		return o.wrap(o.where(key), err)
+	}
+	return o.upload(ctx, key, meta, obj, start)
+}
+
+// upload sends obj to key, create-only, and checks the stored object.
+// meta's MetaRecords is set to the records obj holds. start is when the
+// object's encoding began, for UploadTime.
+func (o *Output) upload(ctx context.Context, key string, meta map[string]string, obj *encoded, start time.Time) error {
+	where := o.where(key)
+	if err := ctx.Err(); err != nil {
+		return o.wrap(where, err)
 	}
 	cl, err := o.storageClient(ctx)
 	if err != nil {
@@ -51,71 +136,37 @@ func (o *Output) put(ctx context.Context, key string, meta map[string]string, en
 	}
 	meta = maps.Clone(meta)
 	maps.Copy(meta, o.userMeta)
-	start := time.Now()
-	stats, u, err := o.attempt(ctx, cl, key, meta, encode)
-	if errors.Is(err, errRecount) {
-		objkey.SetRecords(meta, stats.Records)
-		stats, u, err = o.attempt(ctx, cl, key, meta, encode)
-		if errors.Is(err, errRecount) { // not deterministic after all: try again later
-			err = fmt.Errorf("%w: %s announced, %d encoded", err, meta[objkey.MetaRecords], stats.Records)
-		}
-	}
-	if err != nil {
-		if isNotFound(err) && u.progressed.Load() {
-			// Not the bucket: the resumable session was lost after chunks
-			// went through. A new flush starts a new one.
-			return fmt.Errorf("put %s: resumable upload session lost: %w", where, err)
-		}
-		return o.wrap(where, err)
-	}
-	o.uploads.Observe(time.Since(start))
-	o.log.Debug("put object", "path", where, "chunk_id", meta[objkey.MetaChunkID], "records", stats.Records, "bytes", u.size)
-	return stats.Err()
-}
-
-// attempt encodes the object into one upload and finishes it, unless the
-// encoder rejected every record (a permanent error, nothing finalized) or
-// a resumable upload announced a count of records in meta other than what
-// was written (errRecount, the upload abandoned).
-func (o *Output) attempt(ctx context.Context, cl *storage.Client, key string, meta map[string]string, encode func(io.Writer) (format.Stats, error)) (format.Stats, *upload, error) {
+	objkey.SetRecords(meta, obj.stats.Records)
 	budget := newRetryBudget(o.cfg.ClientRetries)
-	obj := cl.Bucket(o.cfg.Bucket).Object(key).Retryer(
+	h := cl.Bucket(o.cfg.Bucket).Object(key).Retryer(
 		storage.WithBackoff(gax.Backoff{Initial: 250 * time.Millisecond, Max: 2 * time.Second, Multiplier: 2}),
 		storage.WithMaxAttempts(o.cfg.ClientRetries+1),
 		storage.WithErrorFunc(budget.shouldRetry),
 	)
 	if o.encKey != nil {
-		obj = obj.Key(o.encKey)
+		h = h.Key(o.encKey)
 	}
-	uctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	u := &upload{o: o, obj: obj, meta: meta, budget: budget, ctx: uctx, cancel: cancel}
-	if p, ok := o.bufs.Get().(*[]byte); ok {
-		u.buf = (*p)[:0]
+	u := &upload{o: o, obj: h, key: key, meta: meta, enc: obj, budget: budget}
+	if obj.size <= o.chunkSize {
+		err = u.putSingle(ctx)
+	} else {
+		err = u.putResumable(ctx)
 	}
-	defer u.release()
-
-	stats, err := encode(u)
-	switch {
-	case err != nil:
-		u.abort()
-		if u.err != nil && errors.Is(err, u.err) {
-			err = u.err
+	if err != nil {
+		if isNotFound(err) && u.opened {
+			// Not the bucket: the resumable session was lost (or expired).
+			// A new flush starts a new one.
+			return fmt.Errorf("put %s: resumable upload session lost: %w", where, err)
 		}
-	case stats.AllRejected():
-		u.abort()
-		err = stats.Err()
-	case u.w == nil: // one request, sent now: with the count
-		objkey.SetRecords(meta, stats.Records)
-		err = u.finish(ctx)
-	case meta[objkey.MetaRecords] != strconv.Itoa(stats.Records):
-		u.abort()
-		err = errRecount
-	default:
-		err = u.finish(ctx)
+		return o.wrap(where, err)
 	}
-	return stats, u, err
+	o.uploads.Observe(time.Since(start))
+	o.log.Debug("put object", "path", where, "chunk_id", meta[objkey.MetaChunkID], "records", obj.stats.Records, "bytes", obj.size)
+	return obj.stats.Err()
 }
+
+// where names the object at key.
+func (o *Output) where(key string) string { return "gs://" + o.cfg.Bucket + "/" + key }
 
 // wrap names the object in err and marks the errors that retrying cannot
 // fix as permanent.
@@ -133,136 +184,32 @@ func (o *Output) wrap(where string, err error) error {
 	return fmt.Errorf("put %s: %w", where, err)
 }
 
-// upload is one object on its way: the Encoder writes into it. The first
-// chunk_size bytes are gathered in buf; an object that ends there goes in
-// one request with its CRC32C and MD5 declared. Past that, a resumable
-// upload starts and the bytes stream through it, chunk_size per request.
+// upload is one object on its way from its spool to one key.
 type upload struct {
 	o      *Output
-	obj    *storage.ObjectHandle // without conditions: for reading attrs
+	obj    *storage.ObjectHandle // without conditions: for attrs and delete
+	key    string
 	meta   map[string]string
+	enc    *encoded
 	budget *retryBudget
-	ctx    context.Context // the resumable upload's: canceled to abort it
-	cancel context.CancelFunc
-
-	buf    []byte
-	w      *storage.Writer // the resumable upload, once buf overflowed
-	crc    uint32          // CRC32C of every byte encoded
-	size   int64
-	exists bool  // the server answered 412: the rest is only hashed
-	err    error // the resumable writer's error
-	// progressed is set once a resumable chunk went through.
-	progressed atomic.Bool
+	// opened is set once a resumable session is open: a 404 is then the
+	// session's (lost, or expired), not the bucket's.
+	opened bool
 }
 
-// Write takes encoded bytes. It never holds more than chunk_size of them.
-func (u *upload) Write(p []byte) (int, error) {
-	if u.err != nil {
-		return 0, u.err
-	}
-	if err := u.ctx.Err(); err != nil {
-		return 0, err
-	}
-	u.crc = crc32.Update(u.crc, castagnoli, p)
-	u.size += int64(len(p))
-	switch {
-	case u.exists:
-		return len(p), nil
-	case u.w == nil && int64(len(u.buf)+len(p)) <= u.o.chunkSize:
-		if cap(u.buf)-len(u.buf) < len(p) {
-			// Grow, but never past chunk_size, so the buffer can be pooled.
-			n := min(max(2*cap(u.buf), len(u.buf)+len(p), 64<<10), int(u.o.chunkSize))
-			u.buf = append(make([]byte, 0, n), u.buf...)
-		}
-		u.buf = append(u.buf, p...)
-		return len(p), nil
-	case u.w == nil:
-		u.w = u.newWriter(u.ctx, int(u.o.chunkSize))
-		err := u.send(u.buf)
-		u.release() // the writer has copied it
-		if err != nil {
-			return 0, err
-		}
-	}
-	if err := u.send(p); err != nil {
-		return 0, err
-	}
-	return len(p), nil
-}
-
-// send writes to the resumable upload; a 412 turns the upload into
-// hashing only, to compare with the object that is there.
-func (u *upload) send(p []byte) error {
-	if u.exists {
-		return nil
-	}
-	if _, err := u.w.Write(p); err != nil {
-		if isPreconditionFailed(err) {
-			u.exists = true
-			return nil
-		}
-		u.err = err
-		return err
-	}
-	return nil
-}
-
-func (u *upload) newWriter(ctx context.Context, chunkSize int) *storage.Writer {
-	o := u.o
-	w := u.obj.If(storage.Conditions{DoesNotExist: true}).NewWriter(ctx)
-	w.ChunkSize = chunkSize
-	w.ContentType = o.contentType
-	w.ContentEncoding = o.encoding
-	w.Metadata = u.meta
-	w.StorageClass = o.storClass
-	w.PredefinedACL = o.acl
-	w.ChunkTransferTimeout = o.cfg.ClientTimeout
-	w.ChunkRetryDeadline = 2 * o.cfg.ClientTimeout
-	w.ProgressFunc = func(int64) {
-		u.budget.reset()
-		u.progressed.Store(true)
-	}
-	return w
-}
-
-// finish completes the object after the last byte was encoded.
-func (u *upload) finish(ctx context.Context) error {
-	if u.w == nil {
-		return u.putSingle(ctx)
-	}
-	if u.exists {
-		u.abort()
-		return u.existing(ctx)
-	}
-	if err := u.w.Close(); err != nil {
-		if isPreconditionFailed(err) {
-			return u.existing(ctx)
-		}
-		return err
-	}
-	return u.verify(ctx, u.w.Attrs())
-}
-
-// abort ends a resumable upload without finalizing the object.
-func (u *upload) abort() {
-	u.cancel() // first: a Close after it can no longer send the last request
-	if u.w != nil {
-		u.w.Close()
-	}
-}
-
-// putSingle sends buf in one request with its CRC32C and MD5 declared, so
-// GCS checks them. The client cannot retry a request it does not buffer,
-// so the quick retries are made here, bounded by client_retries.
+// putSingle sends the object in one request that declares its CRC32C and
+// MD5, so GCS checks them, streaming its body from the spool. The client
+// cannot retry a request it does not buffer, so the quick retries are
+// made here, bounded by client_retries, each reading the spool again.
 func (u *upload) putSingle(ctx context.Context) error {
-	sum := md5.Sum(u.buf)
 	delay := 250 * time.Millisecond
 	for attempt := 0; ; attempt++ {
-		actx, cancel := context.WithTimeout(u.ctx, u.o.cfg.ClientTimeout)
-		w := u.newWriter(actx, 0)
-		w.CRC32C, w.SendCRC32C = u.expectCRC(), true
-		w.MD5 = sum[:]
-		_, err := w.Write(u.buf)
+		actx, cancel := context.WithTimeout(ctx, u.o.cfg.ClientTimeout)
+		w := u.newWriter(actx)
+		_, err := io.Copy(w, u.enc.spool.Section(0, u.enc.size))
+		if err != nil {
+			cancel() // first: the Close below must not finish the object
+		}
 		if cerr := w.Close(); err == nil {
 			err = cerr
 		}
@@ -275,23 +222,46 @@ func (u *upload) putSingle(ctx context.Context) error {
 		case attempt >= u.o.cfg.ClientRetries || !storage.ShouldRetry(err) || ctx.Err() != nil:
 			return err
 		}
-		t := time.NewTimer(delay)
-		select {
-		case <-t.C:
-		case <-ctx.Done():
-			t.Stop()
+		if err := sleep(ctx, delay); err != nil {
 			return err
 		}
 		delay = min(2*delay, 2*time.Second)
 	}
 }
 
+// newWriter starts a single-request upload, create-only.
+func (u *upload) newWriter(ctx context.Context) *storage.Writer {
+	o := u.o
+	w := u.obj.If(storage.Conditions{DoesNotExist: true}).NewWriter(ctx)
+	w.ChunkSize = 0 // one request, streamed: the client holds no copy
+	w.ContentType = o.contentType
+	w.ContentEncoding = o.encoding
+	w.Metadata = u.meta
+	w.StorageClass = o.storClass
+	w.PredefinedACL = o.acl
+	w.CRC32C, w.SendCRC32C = u.expectCRC(), true
+	w.MD5 = u.enc.md5
+	return w
+}
+
+// sleep waits d unless ctx ends first (its error, then).
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
 // expectCRC is the CRC32C the object must have.
 func (u *upload) expectCRC() uint32 {
 	if u.o.testCRC != nil {
-		return u.o.testCRC(u.crc)
+		return u.o.testCRC(u.enc.crc)
 	}
-	return u.crc
+	return u.enc.crc
 }
 
 // verify checks the new object against what was encoded. A mismatch (a
@@ -299,11 +269,11 @@ func (u *upload) expectCRC() uint32 {
 // deletes the object, if it is still that generation, and fails the flush
 // so it is retried.
 func (u *upload) verify(ctx context.Context, a *storage.ObjectAttrs) error {
-	if a == nil || (a.CRC32C == u.expectCRC() && a.Size == u.size) {
+	if a == nil || (a.CRC32C == u.expectCRC() && a.Size == u.enc.size) {
 		return nil
 	}
 	err := fmt.Errorf("%w: stored %d bytes with crc32c %08x, encoded %d bytes with crc32c %08x",
-		ErrChecksum, a.Size, a.CRC32C, u.size, u.expectCRC())
+		ErrChecksum, a.Size, a.CRC32C, u.enc.size, u.expectCRC())
 	dctx, cancel := context.WithTimeout(ctx, u.o.cfg.ClientTimeout)
 	defer cancel()
 	if derr := u.obj.If(storage.Conditions{GenerationMatch: a.Generation}).Delete(dctx); derr != nil {
@@ -325,24 +295,15 @@ func (u *upload) existing(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("read the attributes of the object already at the key: %w", err)
 	}
-	id := u.meta[objkey.MetaChunkID]
-	if a.Metadata[objkey.MetaChunkID] == id && a.CRC32C == u.crc && a.Size == u.size {
+	id, crc, size := u.meta[objkey.MetaChunkID], u.enc.crc, u.enc.size
+	if a.Metadata[objkey.MetaChunkID] == id && a.CRC32C == crc && a.Size == size {
 		return nil
 	}
 	if a.Metadata[objkey.MetaChunkID] != id {
 		// Marked taken: a key with %{index} moves to the next index.
 		return objkey.Taken(fmt.Errorf("%w: it has chunk id %q, %d bytes, crc32c %08x; this chunk %q has %d bytes, crc32c %08x",
-			ErrObjectExists, a.Metadata[objkey.MetaChunkID], a.Size, a.CRC32C, id, u.size, u.crc))
+			ErrObjectExists, a.Metadata[objkey.MetaChunkID], a.Size, a.CRC32C, id, size, crc))
 	}
 	return fmt.Errorf("%w: it has chunk id %q, %d bytes, crc32c %08x; this chunk %q has %d bytes, crc32c %08x",
-		ErrObjectExists, a.Metadata[objkey.MetaChunkID], a.Size, a.CRC32C, id, u.size, u.crc)
-}
-
-// release returns buf to the pool.
-func (u *upload) release() {
-	if u.buf != nil && int64(cap(u.buf)) <= u.o.chunkSize {
-		b := u.buf[:0]
-		u.o.bufs.Put(&b)
-	}
-	u.buf = nil
+		ErrObjectExists, a.Metadata[objkey.MetaChunkID], a.Size, a.CRC32C, id, size, crc)
 }
