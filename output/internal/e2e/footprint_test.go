@@ -151,7 +151,7 @@ func (f *footprint) run() []footprintRow {
 	case "pair":
 		return f.pair(config)
 	case "tail":
-		size := f.writeLines(filepath.Join(f.dir, "bench-in", "app.log"), 4<<30)
+		size := f.writeLines(filepath.Join(f.dir, "bench-in", "app.log"), 2<<30)
 		p := f.start(f.dir, config, false)
 		start := time.Now()
 		read := f.waitTail(filepath.Join(f.dir, "bench-state", "tail.pos"), size)
@@ -254,7 +254,7 @@ func (f *footprint) startStores(text string) {
 
 // adapt points a shipped configuration at this run: its forward input on
 // a free port, its directories under the run's, its S3 outputs at MinIO
-// and its loader at the emulator. Nothing else changes.
+// (endpoint and region) and its loader at the emulator. Nothing else changes.
 func (f *footprint) adapt(text string) string {
 	text = regexp.MustCompile(`(?m)^(\s*)port 24(224|299|300)$`).ReplaceAllString(text, "${1}port 0")
 	for from, to := range map[string]string{"/var/lib/barge": "var-lib-barge", "/var/log/": "var-log/", "/data/export": "data-export"} {
@@ -262,8 +262,9 @@ func (f *footprint) adapt(text string) string {
 	}
 	f.env = append(f.env, "BARGE_ROOT_DIR="+filepath.Join(f.dir, "root"), "FLUENT_SHARED_KEY=footprint-key", "POD_NAME=footprint-0")
 	if f.s3 != nil {
-		if strings.Contains(text, "s3_endpoint http://127.0.0.1:9000") {
-			text = strings.ReplaceAll(text, "s3_endpoint http://127.0.0.1:9000", "s3_endpoint "+f.s3.Endpoint)
+		text = regexp.MustCompile(`(?m)^(\s*)s3_region \S+$`).ReplaceAllString(text, "${1}s3_region "+f.s3.Region)
+		if endpoint := regexp.MustCompile(`(?m)^(\s*)s3_endpoint \S+$`); endpoint.MatchString(text) {
+			text = endpoint.ReplaceAllString(text, "${1}s3_endpoint "+f.s3.Endpoint)
 		} else {
 			text = strings.Replace(text, "@type s3\n", "@type s3\n  s3_endpoint "+f.s3.Endpoint+"\n  force_path_style true\n", 1)
 		}
@@ -426,7 +427,8 @@ func (f *footprint) waitTail(pos string, size int64) int64 {
 			continue
 		}
 		for _, line := range strings.Split(string(b), "\n") {
-			if fs := strings.Split(line, "\t"); len(fs) == 3 {
+			// PATH, OFFSET and INODE in hex, then barge's own fields.
+			if fs := strings.Split(line, "\t"); len(fs) >= 3 {
 				if off, err := strconv.ParseInt(fs[1], 16, 64); err == nil {
 					read = off
 				}
