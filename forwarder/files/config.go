@@ -62,7 +62,9 @@ type ParseConfig struct {
 	Type string `conf:"@type" enum:"json,ndjson,csv,tsv"`
 	// JSONPath (json only) is an RFC 9535 query; every array it selects
 	// gives one record per element, every object one record. Default: the
-	// document itself.
+	// document itself. A walk down from the root by names and indexes
+	// ($.task, $.data.items, $['a b'].c) streams the document; other
+	// queries hold it in memory (see doc.go).
 	JSONPath string `conf:"json_path"`
 	// Header (csv, tsv): the first row names the columns.
 	Header bool `conf:"header"`
@@ -99,8 +101,10 @@ type ParseConfig struct {
 	KeepTimeKey bool `conf:"keep_time_key"`
 	// MaxLineSize bounds one ndjson line or one csv/tsv row (default 16m).
 	MaxLineSize int64 `conf:"max_line_size,size"`
-	// MaxDocumentSize bounds a json document, which is held in memory
-	// while it is shipped (default 64m).
+	// MaxDocumentSize bounds a json document (default 64m). A streamed
+	// document is never held, only its records one at a time; one whose
+	// json_path cannot be streamed is held in memory, decoded, while it
+	// is shipped (see doc.go).
 	MaxDocumentSize int64 `conf:"max_document_size,size"`
 }
 

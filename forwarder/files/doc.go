@@ -43,13 +43,23 @@
 //     without building Go values by the tailer's transcoder
 //     (parse.Transcoder); keys keep their order, a repeated key stays
 //     repeated. Blank lines are skipped.
-//   - json: one JSON document per file, held in memory while it is
-//     shipped (at most max_document_size, default 64m), decoded by
-//     encoding/json. json_path (RFC 9535) selects the records: each
-//     selected array gives one record per element, each selected object
-//     one record; without it the document itself does. A record is
-//     written again as JSON and transcoded as an ndjson line is, so keys
-//     are sorted.
+//   - json: one JSON document per file, at most max_document_size (default
+//     64m). json_path (RFC 9535) selects the records: each selected array
+//     gives one record per element, each selected object one record;
+//     without it the document itself does. When json_path is unset, $, or a
+//     walk down from the root by member names and array indexes ($.task,
+//     $.data.items, $['a b'].c, $.pages[0].rows), the document is streamed,
+//     never held: it is read twice from the file, first to check it whole
+//     (its syntax, as encoding/json's, and every record), then to ship the
+//     records, one decoded at a time, so that memory grows with the largest
+//     record, not with the document. Any other json_path (wildcards,
+//     slices, filters, descendants, negative indexes, several selectors in
+//     a segment) needs the document held in memory, decoded: 10 to 20 times
+//     its size (and its wildcards and descendants visit an object's members
+//     in no set order). Either way a record is decoded by encoding/json
+//     (numbers kept exact), written again as JSON and transcoded as an
+//     ndjson line is, so keys are sorted; of a key repeated in an object
+//     the last counts, json_path's steps included.
 //
 // Keys are kept as they are (renaming keys, "#TH" included, is the
 // output's concern). Integers that fit are int64 (else uint64, else
@@ -57,7 +67,8 @@
 // Records nest at most event.MaxDepth levels.
 //
 // A line or row is at most max_line_size (default 16m), so the memory of
-// csv, tsv and ndjson does not grow with the file. path_key adds the file's
+// csv, tsv and ndjson does not grow with the file, nor does a streamed
+// JSON document's. path_key adds the file's
 // path to every record (replacing a field of that name).
 //
 // Record time: time_key's field when set, read by the tailer's time
@@ -118,8 +129,9 @@
 // shipping it would read it twice); the ledger says how many. A JSON
 // document is checked whole first and ships all or nothing. A corrected
 // file is a new version and ships whole. I/O errors (a file that cannot
-// be read) are not the file's fault: they are logged and the file is
-// tried again at the next scan.
+// be read; a streamed JSON document that differs between its two
+// readings, written to while shipped) are not the file's fault: they are
+// logged and the file is tried again at the next scan.
 //
 // # The pos_file
 //

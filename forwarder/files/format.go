@@ -1,6 +1,8 @@
 package files
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -20,7 +22,9 @@ type format struct {
 	header   bool
 	columns  []string
 	path     *jsonpath.Path
-	pathText string // json_path as configured
+	pathText string     // json_path as configured
+	steps    []pathStep // json_path as a walk from the root, when stream
+	stream   bool       // a json document is streamed (see jsonDocFrom)
 	maxLine  int
 	maxDoc   int64
 	rules    map[string]rule // top-level keys handled specially
@@ -64,6 +68,7 @@ func newFormat(p *ParseConfig, pathKey string) (*format, error) {
 		}
 		f.path, f.pathText = jp, p.JSONPath
 	}
+	f.steps, f.stream = streamSteps(f.path)
 	loc, err := p.location()
 	if err != nil {
 		return nil, err
@@ -104,18 +109,21 @@ type emitter interface {
 // fileReader turns one file's decoded bytes into records.
 type fileReader struct {
 	f       *format
+	path    string    // the file's path, for errors
 	now     time.Time // when the transfer started
 	rawTime []byte    // default record time: now, an EventTime
 	out     emitter
 	tr      parse.Transcoder // JSON objects, with the rules and the path_key pair
 
-	rec     []byte // the record being built
-	timeBuf []byte // the record's own time, from time_key
-	doc     []byte // a record of a JSON document, as JSON text
+	rec     []byte        // the record being built
+	timeBuf []byte        // the record's own time, from time_key
+	doc     []byte        // a record of a JSON document, as JSON text
+	dec     *json.Decoder // decodes the records of a streamed document
+	feed    bytes.Reader  // the record dec reads
 }
 
 func newFileReader(f *format, pathKey, path string, now time.Time, out emitter) *fileReader {
-	r := &fileReader{f: f, now: now, rawTime: event.AppendEventTime(nil, now.Unix(), int64(now.Nanosecond())), out: out}
+	r := &fileReader{f: f, path: path, now: now, rawTime: event.AppendEventTime(nil, now.Unix(), int64(now.Nanosecond())), out: out}
 	if pathKey != "" {
 		r.tr.Tail = msgp.AppendString(msgp.AppendString(nil, pathKey), path)
 		r.tr.TailLen = 1

@@ -6,16 +6,127 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 )
 
 var bom = []byte{0xef, 0xbb, 0xbf}
 
-// jsonDoc ships a JSON document: read whole (at most max_document_size),
-// decoded by encoding/json (numbers kept exact), then json_path selects
-// the records: each selected array gives one record per element, each
-// selected object one record. A document ships all or nothing: every
-// record is checked before the first is emitted.
+// docBuf is the read buffer of a streamed document.
+const docBuf = 64 << 10
+
+// jsonDoc ships the JSON document read from in. An io.Seeker is read
+// twice from where it is, as jsonDocFrom does; any other reader is held
+// whole (jsonWhole).
 func (r *fileReader) jsonDoc(in io.Reader) error {
+	s, ok := in.(io.ReadSeeker)
+	if !ok {
+		return r.jsonWhole(in)
+	}
+	start, err := s.Seek(0, io.SeekCurrent)
+	if err != nil {
+		return err
+	}
+	pass := 0
+	return r.jsonDocFrom(func() (io.Reader, error) {
+		if pass++; pass > 1 {
+			if _, err := s.Seek(start, io.SeekStart); err != nil {
+				return nil, err
+			}
+		}
+		return s, nil
+	})
+}
+
+// jsonDocFrom ships a JSON document: at most max_document_size bytes,
+// numbers kept exact, json_path selecting the records (each element of a
+// selected array, or the selected object). A document ships all or
+// nothing: every record is checked before the first is emitted.
+//
+// open returns the document from its start; each call begins a pass.
+// When json_path walks straight down from the root (streamSteps), the
+// document is streamed twice and never held: the first pass checks the
+// whole document as json.Decoder would (jsonScanner), finds the selected
+// node (the last occurrence of a repeated key, as a decoded map keeps)
+// and checks its records one at a time; the second skips to the node and
+// emits its records. Memory then grows with the largest record, not with
+// the document. Any other json_path needs the whole document: jsonWhole,
+// with one pass.
+func (r *fileReader) jsonDocFrom(open func() (io.Reader, error)) error {
+	in, err := open()
+	if err != nil {
+		return err
+	}
+	if !r.f.stream {
+		return r.jsonWhole(in)
+	}
+	buf := make([]byte, docBuf)
+	d, err := newDocStream(in, r.f.maxDoc, buf)
+	if err != nil {
+		return err
+	}
+	w := newWalker(r, r.f.steps)
+	if err := w.run(d); err != nil {
+		return err
+	}
+	if w.bad != nil {
+		// the rest is read as io.ReadAll would: a read error, then a
+		// document over max_document_size, come before a syntax error
+		if _, err := io.Copy(io.Discard, &d.lr); err != nil {
+			return err
+		}
+	}
+	switch {
+	case d.lr.N == 0:
+		return fmt.Errorf("document larger than max_document_size (%d bytes)", r.f.maxDoc)
+	case w.bad != nil:
+		return w.bad
+	case !w.selected:
+		return fmt.Errorf("json_path %s selected nothing", r.f.pathText)
+	case w.recErr != nil:
+		return w.recErr
+	}
+
+	if in, err = open(); err != nil {
+		return err
+	}
+	if d, err = newDocStream(in, r.f.maxDoc, buf); err != nil {
+		return err
+	}
+	if ok, err := d.skip(w.start); err != nil || !ok {
+		if err != nil {
+			return err
+		}
+		return r.changed(io.ErrUnexpectedEOF)
+	}
+	e := newEmitWalker(r, w.recs)
+	if err := e.run(d); err != nil {
+		return err
+	}
+	switch {
+	case e.bad != nil:
+		return r.changed(e.bad)
+	case e.recErr != nil:
+		return r.changed(e.recErr)
+	case !e.done || e.recs != w.recs:
+		return r.changed(fmt.Errorf("%d records, then %d", w.recs, e.recs))
+	}
+	return nil
+}
+
+// changed is the error of a document that differs between the passes
+// (written to while shipped): a read error, so that the file is tried
+// again at the next scan, as the new version it is.
+func (r *fileReader) changed(err error) error {
+	return &fs.PathError{Op: "read", Path: r.path, Err: fmt.Errorf("document changed while shipped: %w", err)}
+}
+
+// jsonWhole ships a JSON document held whole: read (at most
+// max_document_size), decoded by encoding/json into maps (10 to 20 times
+// the document's size in memory), then json_path selects the records. It
+// serves the json_path queries that cannot be streamed (wildcards,
+// slices, filters, descendants, negative indexes, several selectors), and
+// the tests as the reference of the streaming passes.
+func (r *fileReader) jsonWhole(in io.Reader) error {
 	data, err := io.ReadAll(io.LimitReader(in, r.f.maxDoc+1))
 	if err != nil {
 		return err

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"math"
 	"os"
 
 	"github.com/barge-dev/barge/buffer/event"
@@ -164,9 +165,10 @@ func (in *Input) ship(ctx context.Context, f *os.File, path string, e *entry) er
 		b.skip = e.records
 	}
 	var src io.Reader = br
+	var zr *gzip.Reader
 	if gz {
-		zr, err := gzip.NewReader(br)
-		if err != nil {
+		var err error
+		if zr, err = gzip.NewReader(br); err != nil {
 			return fmt.Errorf("gzip: %w", err)
 		}
 		defer zr.Close()
@@ -175,7 +177,21 @@ func (in *Input) ship(ctx context.Context, f *os.File, path string, e *entry) er
 	var err error
 	switch in.fmt.typ {
 	case "json":
-		err = r.jsonDoc(src)
+		// read once more for each further pass, from the same open file
+		pass := 0
+		err = r.jsonDocFrom(func() (io.Reader, error) {
+			if pass++; pass == 1 {
+				return src, nil
+			}
+			br.Reset(io.NewSectionReader(f, 0, math.MaxInt64))
+			if zr == nil {
+				return br, nil
+			}
+			if err := zr.Reset(br); err != nil {
+				return nil, fmt.Errorf("gzip: %w", err)
+			}
+			return src, nil
+		})
 	case "ndjson":
 		err = r.ndjson(src, start, line)
 	default:

@@ -178,8 +178,8 @@ func (f *footprint) run() []footprintRow {
 		row.driver, row.input = "1,000 idle files followed", f.dur.String()
 	case "files", "onprem":
 		// files.conf: one 1 GiB file of JSON lines. onprem-bigquery.conf:
-		// 32 exports of 8 MiB, each one JSON document (json_path $.task),
-		// which @type files holds in memory whole (max_document_size).
+		// 32 exports of 8 MiB, each one JSON document (json_path $.task,
+		// which @type files streams).
 		var size int64
 		files := 1
 		if f.c.drive == "files" {
