@@ -112,6 +112,10 @@ var footprintCases = []footprintCase{
 	{config: "examples/bench/tail.conf", drive: "tail"},
 	{config: "examples/bench/tail-idle.conf", drive: "idle"},
 	{config: "examples/bench/files.conf", drive: "files"},
+	// The Kubernetes example's sidecar (forward and tail in, forward out
+	// with gzip and acks) in front of its aggregator (forward in, gcs out):
+	// their ConfigMaps' barge.conf.
+	{config: "examples/kubernetes/sidecar.yaml", drive: "k8s"},
 }
 
 type footprintRow struct {
@@ -139,6 +143,9 @@ func (f *footprint) run() []footprintRow {
 	if err != nil {
 		b.Fatal(err)
 	}
+	if strings.HasSuffix(f.c.config, ".yaml") {
+		text = []byte(configMap(b, string(text)))
+	}
 	f.startStores(string(text))
 	config := f.adapt(string(text))
 	row := footprintRow{config: f.c.config}
@@ -150,6 +157,8 @@ func (f *footprint) run() []footprintRow {
 		row.peak = p.PeakRSS()
 	case "pair":
 		return f.pair(config)
+	case "k8s":
+		return f.k8s()
 	case "tail":
 		size := f.writeLines(filepath.Join(f.dir, "bench-in", "app.log"), 2<<30)
 		p := f.start(f.dir, config, false)
@@ -341,6 +350,81 @@ func (f *footprint) pair(sender string) []footprintRow {
 		{config: "examples/bench/forward-sender.conf", driver: driver, input: input, peak: send.PeakRSS()},
 		{config: "examples/bench/forward-receiver.conf", driver: "the sender", input: input, peak: recv.PeakRSS()},
 	}
+}
+
+// k8s runs the Kubernetes example's sidecar forwarding to its aggregator,
+// loadgen into the sidecar, each with its metrics listener on a port of
+// its own.
+func (f *footprint) k8s() []footprintRow {
+	b := f.b
+	aggText, err := os.ReadFile(filepath.Join(f.root, "examples/kubernetes/aggregator.yaml"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	agg := configMap(b, string(aggText))
+	f.c.store = "gcs"
+	f.startStores(agg) // the aggregator's bucket
+	aggDir, sideDir := filepath.Join(f.dir, "aggregator"), filepath.Join(f.dir, "sidecar")
+	aggPort := strconv.Itoa(freePort(b))
+	agg = f.adaptIn(strings.Replace(agg, "port 24224", "port "+aggPort, 1), aggDir)
+	agg = strings.Replace(agg, "http_port 24231", "http_port "+strconv.Itoa(freePort(b)), 1)
+	text, err := os.ReadFile(filepath.Join(f.root, f.c.config))
+	if err != nil {
+		b.Fatal(err)
+	}
+	side := strings.Replace(configMap(b, string(text)), "host barge-aggregator.logging.svc.cluster.local\n    port 24224", "host 127.0.0.1\n    port "+aggPort, 1)
+	side = f.adaptIn(side, sideDir)
+	side = strings.Replace(side, "http_port 24231", "http_port "+strconv.Itoa(freePort(b)), 1)
+	for _, d := range []string{aggDir, sideDir, filepath.Join(sideDir, "var-log/app")} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			b.Fatal(err)
+		}
+	}
+	a := f.start(aggDir, agg, true)
+	s := f.start(sideDir, side, true)
+	driver, input := f.load(s.Addr, s.Pid())
+	f.stop(s)
+	f.stop(a)
+	return []footprintRow{
+		{config: "examples/kubernetes/sidecar.yaml", driver: driver, input: input, peak: s.PeakRSS()},
+		{config: "examples/kubernetes/aggregator.yaml", driver: "the sidecar", input: input, peak: a.PeakRSS()},
+	}
+}
+
+// adaptIn is adapt for a process working in dir.
+func (f *footprint) adaptIn(text, dir string) string {
+	saved := f.dir
+	f.dir = dir
+	defer func() { f.dir = saved }()
+	return f.adapt(text)
+}
+
+// configMap returns the barge.conf of a Kubernetes manifest's ConfigMap.
+func configMap(b *testing.B, manifest string) string {
+	lines := strings.Split(manifest, "\n")
+	for i, l := range lines {
+		if strings.TrimSpace(l) != "barge.conf: |" {
+			continue
+		}
+		indent := ""
+		var out []string
+		for _, c := range lines[i+1:] {
+			if strings.TrimSpace(c) == "" {
+				out = append(out, "")
+				continue
+			}
+			if indent == "" {
+				indent = c[:len(c)-len(strings.TrimLeft(c, " "))]
+			}
+			if !strings.HasPrefix(c, indent) {
+				break
+			}
+			out = append(out, strings.TrimPrefix(c, indent))
+		}
+		return strings.Join(out, "\n") + "\n"
+	}
+	b.Fatal("no barge.conf in the manifest")
+	return ""
 }
 
 // words are what the generated lines are made of, so that compressors see
