@@ -131,22 +131,14 @@ func (o *Output) Flush(ctx context.Context, c *buffer.Chunk) error {
 	if err != nil {
 		return err
 	}
-	if err := o.ready(ctx, key); err != nil {
+	obj, err := o.spooled(ctx, key, c, encode)
+	if err != nil {
 		return err
 	}
-	spool, err := c.Spool()
-	if err != nil {
-		return o.wrap(o.where(key), err)
-	}
-	defer spool.Close()
-	start := time.Now()
-	obj, err := o.encode(ctx, spool, encode)
-	if err != nil {
-		return o.wrap(o.where(key), err)
-	}
+	defer obj.spool.Close()
 	for taken := 0; ; taken++ {
 		// The object is the same whatever its key: encoded once.
-		err = o.upload(ctx, key, meta, obj, start)
+		err = o.upload(ctx, key, meta, obj)
 		if !o.names.Indexed() || !errors.Is(err, objkey.ErrTaken) {
 			break
 		}

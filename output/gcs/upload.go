@@ -32,6 +32,7 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 // encoded is an object in its spool, with what its upload declares.
 type encoded struct {
+	start time.Time // when its encoding began, for UploadTime
 	spool *buffer.Spool
 	stats format.Stats
 	size  int64
@@ -67,6 +68,7 @@ func (w *spoolWriter) Write(p []byte) (int, error) {
 // encode runs encode once, into spool. A chunk whose every record the
 // encoder rejects is a permanent error: nothing is uploaded.
 func (o *Output) encode(ctx context.Context, spool *buffer.Spool, encode func(io.Writer) (format.Stats, error)) (*encoded, error) {
+	start := time.Now()
 	w := &spoolWriter{ctx: ctx, spool: spool, md5: md5.New(), limit: o.chunkSize}
 	stats, err := encode(w)
 	if err == nil {
@@ -78,7 +80,7 @@ func (o *Output) encode(ctx context.Context, spool *buffer.Spool, encode func(io
 	if err != nil {
 		return nil, err
 	}
-	obj := &encoded{spool: spool, stats: stats, size: spool.Size(), crc: w.crc}
+	obj := &encoded{start: start, spool: spool, stats: stats, size: spool.Size(), crc: w.crc}
 	if w.md5 != nil {
 		obj.md5 = w.md5.Sum(nil)
 	}
@@ -106,26 +108,35 @@ func (o *Output) ready(ctx context.Context, key string) error {
 // io.Writer it is given). meta's MetaRecords is replaced by the number of
 // records encode wrote.
 func (o *Output) put(ctx context.Context, key string, meta map[string]string, encode func(io.Writer) (format.Stats, error)) error {
-	if err := o.ready(ctx, key); err != nil {
+	obj, err := o.spooled(ctx, key, new(buffer.Chunk), encode) // a chunk without a file: memory
+	if err != nil {
 		return err
 	}
-	spool, err := new(buffer.Chunk).Spool() // a chunk without a file: memory
-	if err != nil {
-		return o.wrap(o.where(key), err)
+	defer obj.spool.Close()
+	return o.upload(ctx, key, meta, obj)
+}
+
+// spooled checks what a put needs (ready), then encodes the object into
+// a spool of chunk c. The caller closes obj.spool.
+func (o *Output) spooled(ctx context.Context, key string, c *buffer.Chunk, encode func(io.Writer) (format.Stats, error)) (*encoded, error) {
+	if err := o.ready(ctx, key); err != nil {
+		return nil, err
 	}
-	defer spool.Close()
-	start := time.Now()
+	spool, err := c.Spool()
+	if err != nil {
+		return nil, o.wrap(o.where(key), err)
+	}
 	obj, err := o.encode(ctx, spool, encode)
 	if err != nil {
-		return o.wrap(o.where(key), err)
+		spool.Close()
+		return nil, o.wrap(o.where(key), err)
 	}
-	return o.upload(ctx, key, meta, obj, start)
+	return obj, nil
 }
 
 // upload sends obj to key, create-only, and checks the stored object.
-// meta's MetaRecords is set to the records obj holds. start is when the
-// object's encoding began, for UploadTime.
-func (o *Output) upload(ctx context.Context, key string, meta map[string]string, obj *encoded, start time.Time) error {
+// meta's MetaRecords is set to the records obj holds.
+func (o *Output) upload(ctx context.Context, key string, meta map[string]string, obj *encoded) error {
 	where := o.where(key)
 	if err := ctx.Err(); err != nil {
 		return o.wrap(where, err)
@@ -160,7 +171,7 @@ func (o *Output) upload(ctx context.Context, key string, meta map[string]string,
 		}
 		return o.wrap(where, err)
 	}
-	o.uploads.Observe(time.Since(start))
+	o.uploads.Observe(time.Since(obj.start))
 	o.log.Debug("put object", "path", where, "chunk_id", meta[objkey.MetaChunkID], "records", obj.stats.Records, "bytes", obj.size)
 	return obj.stats.Err()
 }
