@@ -339,6 +339,8 @@ func TestMetricsAndProbes(t *testing.T) {
 		t.Fatal(err)
 	}
 	p := startBarge(t, dir, metricsConfig(port, "./out/", "fluentd_compatible_metrics true"))
+	// Ready once every input started: the forward input listens first.
+	p.WaitLog(10*time.Second, func(l map[string]any) bool { return l["msg"] == "barge started" })
 	if code, body := get(t, port, "/healthz"); code != http.StatusOK {
 		t.Fatalf("/healthz: %d %s", code, body)
 	}
@@ -455,6 +457,7 @@ func TestStalledOutput(t *testing.T) {
 	}
 	port := freePort(t)
 	p := startBarge(t, dir, metricsConfig(port, "./blocker/out/", "stall_timeout 1s"))
+	p.WaitLog(10*time.Second, func(l map[string]any) bool { return l["msg"] == "barge started" })
 	bargetest.SendAcked(t, p.Addr, "app.s", 0, 10)
 	deadline := time.Now().Add(20 * time.Second)
 	tick := time.NewTicker(20 * time.Millisecond)
