@@ -239,15 +239,24 @@ func listKeys(t testing.TB, cl *s3.Client) []string {
 
 func listUploads(t testing.TB, cl *s3.Client, key string) []string {
 	t.Helper()
-	out, err := cl.ListMultipartUploads(context.Background(), &s3.ListMultipartUploadsInput{Bucket: aws.String(bucket), Prefix: aws.String(key)})
+	ids, err := uploadIDs(cl, key)
 	if err != nil {
 		t.Fatal(err)
+	}
+	return ids
+}
+
+// uploadIDs lists the ids of the multipart uploads open at key.
+func uploadIDs(cl *s3.Client, key string) ([]string, error) {
+	out, err := cl.ListMultipartUploads(context.Background(), &s3.ListMultipartUploadsInput{Bucket: aws.String(bucket), Prefix: aws.String(key)})
+	if err != nil {
+		return nil, err
 	}
 	var ids []string
 	for _, u := range out.Uploads {
 		ids = append(ids, aws.ToString(u.UploadId))
 	}
-	return ids
+	return ids, nil
 }
 
 // decode decompresses an object by its key's extension.

@@ -239,16 +239,12 @@ func wantTransient(t *testing.T, err error, _ int) {
 // NoSuchUpload to a listing where none was ever made.
 func listUploadsIfAny(t *testing.T, cl *s3.Client, key string) []string {
 	t.Helper()
-	out, err := cl.ListMultipartUploads(context.Background(), &s3.ListMultipartUploadsInput{Bucket: aws.String(bucket), Prefix: aws.String(key)})
+	ids, err := uploadIDs(cl, key)
 	if errorCode(err) == "NoSuchUpload" {
 		return nil
 	}
 	if err != nil {
 		t.Fatal(err)
-	}
-	var ids []string
-	for _, u := range out.Uploads {
-		ids = append(ids, aws.ToString(u.UploadId))
 	}
 	return ids
 }

@@ -147,7 +147,8 @@ func (f *footprint) run() []footprintRow {
 		text = []byte(configMap(b, string(text)))
 	}
 	f.startStores(string(text))
-	config := f.adapt(string(text))
+	f.env = append(f.env, "BARGE_ROOT_DIR="+filepath.Join(f.dir, "root"), "FLUENT_SHARED_KEY=footprint-key", "POD_NAME=footprint-0")
+	config := f.adapt(string(text), f.dir)
 	row := footprintRow{config: f.c.config}
 	switch f.c.drive {
 	case "forward", "messages":
@@ -262,14 +263,13 @@ func (f *footprint) startStores(text string) {
 }
 
 // adapt points a shipped configuration at this run: its forward input on
-// a free port, its directories under the run's, its S3 outputs at MinIO
+// a free port, its directories under dir, its S3 outputs at MinIO
 // (endpoint and region) and its loader at the emulator. Nothing else changes.
-func (f *footprint) adapt(text string) string {
+func (f *footprint) adapt(text, dir string) string {
 	text = regexp.MustCompile(`(?m)^(\s*)port 24(224|299|300)$`).ReplaceAllString(text, "${1}port 0")
 	for from, to := range map[string]string{"/var/lib/barge": "var-lib-barge", "/var/log/": "var-log/", "/data/export": "data-export"} {
-		text = strings.ReplaceAll(text, from, filepath.Join(f.dir, to)+strings.TrimPrefix(to, strings.TrimSuffix(to, "/")))
+		text = strings.ReplaceAll(text, from, filepath.Join(dir, to)+strings.TrimPrefix(to, strings.TrimSuffix(to, "/")))
 	}
-	f.env = append(f.env, "BARGE_ROOT_DIR="+filepath.Join(f.dir, "root"), "FLUENT_SHARED_KEY=footprint-key", "POD_NAME=footprint-0")
 	if f.s3 != nil {
 		text = regexp.MustCompile(`(?m)^(\s*)s3_region \S+$`).ReplaceAllString(text, "${1}s3_region "+f.s3.Region)
 		if endpoint := regexp.MustCompile(`(?m)^(\s*)s3_endpoint \S+$`); endpoint.MatchString(text) {
@@ -366,14 +366,14 @@ func (f *footprint) k8s() []footprintRow {
 	f.startStores(agg) // the aggregator's bucket
 	aggDir, sideDir := filepath.Join(f.dir, "aggregator"), filepath.Join(f.dir, "sidecar")
 	aggPort := strconv.Itoa(freePort(b))
-	agg = f.adaptIn(strings.Replace(agg, "port 24224", "port "+aggPort, 1), aggDir)
+	agg = f.adapt(strings.Replace(agg, "port 24224", "port "+aggPort, 1), aggDir)
 	agg = strings.Replace(agg, "http_port 24231", "http_port "+strconv.Itoa(freePort(b)), 1)
 	text, err := os.ReadFile(filepath.Join(f.root, f.c.config))
 	if err != nil {
 		b.Fatal(err)
 	}
 	side := strings.Replace(configMap(b, string(text)), "host barge-aggregator.logging.svc.cluster.local\n    port 24224", "host 127.0.0.1\n    port "+aggPort, 1)
-	side = f.adaptIn(side, sideDir)
+	side = f.adapt(side, sideDir)
 	side = strings.Replace(side, "http_port 24231", "http_port "+strconv.Itoa(freePort(b)), 1)
 	for _, d := range []string{aggDir, sideDir, filepath.Join(sideDir, "var-log/app")} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
@@ -389,14 +389,6 @@ func (f *footprint) k8s() []footprintRow {
 		{config: "examples/kubernetes/sidecar.yaml", driver: driver, input: input, peak: s.PeakRSS()},
 		{config: "examples/kubernetes/aggregator.yaml", driver: "the sidecar", input: input, peak: a.PeakRSS()},
 	}
-}
-
-// adaptIn is adapt for a process working in dir.
-func (f *footprint) adaptIn(text, dir string) string {
-	saved := f.dir
-	f.dir = dir
-	defer func() { f.dir = saved }()
-	return f.adapt(text)
 }
 
 // configMap returns the barge.conf of a Kubernetes manifest's ConfigMap.
